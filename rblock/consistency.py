@@ -1,0 +1,57 @@
+"""Consistency losses between two sub-models' outputs (R-Drop, arXiv 2106.14448; R-Block, arXiv 2307.15150).
+
+The loss convention of the whole project lives here (DESIGN §2). Per sample::
+
+    L = ½ (CE(z₁, y) + CE(z₂, y)) + α · ½ (KL(p₁‖p₂) + KL(p₂‖p₁))
+
+averaged over the batch. This is R-Drop's per-sample loss divided by two with the same α, so α = 1 here
+weighs the KL term as R-Drop's α = 1 does. Both terms are computed in float32 whatever the input dtype.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def symmetric_kl(logits_a: Tensor, logits_b: Tensor) -> Tensor:
+    """Per-sample symmetric KL divergence ½ (KL(p_a‖p_b) + KL(p_b‖p_a)) between two softmax outputs.
+
+    Args:
+        logits_a: Logits of shape (B, K).
+        logits_b: Logits of shape (B, K).
+
+    Returns:
+        Tensor of shape (B,) in float32.
+    """
+    if logits_a.shape != logits_b.shape or logits_a.dim() != 2:
+        raise ValueError(
+            f"symmetric_kl needs two (B, K) logit tensors of one shape, got {tuple(logits_a.shape)} "
+            f"and {tuple(logits_b.shape)}"
+        )
+    log_a = F.log_softmax(logits_a.float(), dim=-1)
+    log_b = F.log_softmax(logits_b.float(), dim=-1)
+    # ½ Σ_k (p_a - p_b)(log p_a - log p_b) is the same sum written once.
+    return 0.5 * ((log_a.exp() - log_b.exp()) * (log_a - log_b)).sum(dim=-1)
+
+
+def two_pass_loss(
+    logits_a: Tensor, logits_b: Tensor, target: Tensor, alpha: float, label_smoothing: float = 0.0
+) -> tuple[Tensor, Tensor]:
+    """The two-pass objective of DESIGN §2, batch mean.
+
+    Args:
+        logits_a: First sub-model's logits, shape (B, K).
+        logits_b: Second sub-model's logits, shape (B, K).
+        target: Class ids, shape (B,).
+        alpha: Weight of the symmetric KL.
+        label_smoothing: Passed to the cross-entropy.
+
+    Returns:
+        (loss as a 0-dim float32 tensor, mean symmetric KL as a 0-dim detached tensor).
+    """
+    ce_a = F.cross_entropy(logits_a.float(), target, reduction="none", label_smoothing=label_smoothing)
+    ce_b = F.cross_entropy(logits_b.float(), target, reduction="none", label_smoothing=label_smoothing)
+    kl = symmetric_kl(logits_a, logits_b)
+    loss = (0.5 * (ce_a + ce_b) + alpha * kl).mean()
+    return loss, kl.detach().mean()

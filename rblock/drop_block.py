@@ -1,0 +1,213 @@
+"""DropBlock with a calibrated drop rate, single or paired (R-Block's SDropDML sub-models).
+
+DropBlock: Ghiasi, Lin & Le, "DropBlock: A regularization method for convolutional networks", NeurIPS 2018,
+arXiv 1810.12890. Seeds are drawn only where a whole ``block_size``² block fits inside the map (as the TF
+reference and torchvision do); each seed zeroes its block.
+
+Calibration. The paper's seed rate ``gamma = p / bs² · HW / (H-bs+1)(W-bs+1)`` ignores block overlap and
+under-drops (torchvision realises about 0.94·p at p = 0.1 and 0.89·p at p = 0.2); placing seeds anywhere
+with the same gamma over-drops on small maps (timm ≥ 1.0.23: 0.25 for p = 0.1 on an 8×8 map, block 5).
+Here a unit ``u`` covered by ``n(u)`` seed positions stays with probability ``(1 - gamma)^n(u)``, so the
+expected dropped fraction is ``mean_u 1 - (1 - gamma)^n(u)``; we solve that for gamma once per shape and
+rate (cached). Kept units are scaled by ``1 / (1 - gamma)^n(u)``, which makes the expected output equal to
+the input unit by unit (a border unit is dropped less often than a central one).
+
+Sampling. Seeds are sparse (gamma is a few per cent), so instead of drawing one random number per position
+and max-pooling the whole map (torchvision), large batches draw the seed *positions*: ``M`` uniform draws
+with replacement over the ``N`` positions leave each position unseeded with probability ``(1 - 1/N)^M``,
+which is ``1 - gamma`` for ``M = log(1 - gamma) / log(1 - 1/N)`` (the fractional part is one extra draw
+accepted with the matching probability). Every position then has exactly the Bernoulli(gamma) marginal.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from rblock.drop_layer import DropLayer, check_drop_prob
+
+# Below this many seed positions, or above this seed rate, a dense draw is as cheap as the sparse one.
+_SPARSE_MIN_POSITIONS = 4096
+_SPARSE_MAX_GAMMA = 0.2
+_BISECTION_STEPS = 60
+
+
+def _coverage(h: int, w: int, block_size: int) -> np.ndarray:
+    """n(u): how many valid seed positions' blocks cover each unit, shape (H, W)."""
+    hs, ws = h - block_size + 1, w - block_size + 1
+    rows = np.minimum(np.arange(h) + 1, block_size) - np.maximum(np.arange(h) - hs + 1, 0)
+    cols = np.minimum(np.arange(w) + 1, block_size) - np.maximum(np.arange(w) - ws + 1, 0)
+    return np.outer(rows, cols)
+
+
+@functools.lru_cache(maxsize=8192)
+def _calibrate(h: int, w: int, block_size: int, drop_prob: float) -> tuple[float, Tensor]:
+    """Seed rate gamma whose expected dropped fraction is ``drop_prob``, and the per-unit scale (H, W)."""
+    counts, weights = np.unique(_coverage(h, w, block_size), return_counts=True)
+    weights = weights / weights.sum()
+    lo, hi = 0.0, 1.0
+    for _ in range(_BISECTION_STEPS):
+        gamma = 0.5 * (lo + hi)
+        dropped = float(np.sum(weights * (1.0 - (1.0 - gamma) ** counts)))
+        lo, hi = (gamma, hi) if dropped < drop_prob else (lo, gamma)
+    gamma = 0.5 * (lo + hi)
+    keep_prob = (1.0 - gamma) ** _coverage(h, w, block_size)
+    return gamma, torch.from_numpy(1.0 / keep_prob).float()
+
+
+_scale_on_device: dict[tuple[int, int, int, float, torch.device], Tensor] = {}
+
+
+def _scale_map(h: int, w: int, block_size: int, drop_prob: float, device: torch.device) -> tuple[float, Tensor]:
+    gamma, scale = _calibrate(h, w, block_size, drop_prob)
+    key = (h, w, block_size, drop_prob, device)
+    cached = _scale_on_device.get(key)
+    if cached is None:
+        if len(_scale_on_device) > 8192:  # a linear ramp visits many rates; keep the cache bounded
+            _scale_on_device.clear()
+        cached = _scale_on_device[key] = scale.to(device)
+    return gamma, cached
+
+
+def _expand_seeds(seeds: Tensor, block_size: int) -> Tensor:
+    """Dense seeds (M, Hs, Ws) in {0, 1} -> dropped units (M, H, W) in {0, 1}."""
+    pad = block_size - 1
+    return F.max_pool2d(F.pad(seeds[:, None], (pad, pad, pad, pad)), block_size, stride=1)[:, 0]
+
+
+def _sparse_block_drop(n_maps: int, h: int, w: int, block_size: int, gamma: float, device: torch.device) -> Tensor:
+    hs, ws = h - block_size + 1, w - block_size + 1
+    n = n_maps * hs * ws
+    draws = math.log1p(-gamma) / math.log1p(-1.0 / n)
+    whole = math.floor(draws)
+    # The last draw counts with probability `accept` so that P(position unseeded) is exactly 1 - gamma.
+    accept = n * (1.0 - (1.0 - gamma) * (1.0 - 1.0 / n) ** (-whole))
+    pos = torch.randint(0, n, (whole + 1,), device=device)
+    last_kept = torch.rand((), device=device) < accept
+    dummy = n_maps * h * w  # one slot past the end soaks up a rejected last draw
+    maps, rest = pos // (hs * ws), pos % (hs * ws)
+    top_left = maps * (h * w) + (rest // ws) * w + rest % ws
+    offsets = (torch.arange(block_size, device=device)[:, None] * w + torch.arange(block_size, device=device)).view(-1)
+    index = top_left[:, None] + offsets
+    index[-1] = torch.where(last_kept, index[-1], torch.full_like(index[-1], dummy))
+    dropped = torch.zeros(n_maps * h * w + 1, device=device, dtype=torch.bool)
+    dropped[index.view(-1)] = True
+    return dropped[:-1].view(n_maps, h, w)
+
+
+def _block_drop(n_maps: int, h: int, w: int, block_size: int, gamma: float, device: torch.device) -> Tensor:
+    """Dropped units (n_maps, H, W) as bool, seeds i.i.d. Bernoulli(gamma) on the valid positions."""
+    n = n_maps * (h - block_size + 1) * (w - block_size + 1)
+    if n >= _SPARSE_MIN_POSITIONS and gamma <= _SPARSE_MAX_GAMMA:
+        return _sparse_block_drop(n_maps, h, w, block_size, gamma, device)
+    seeds = (torch.rand(n_maps, h - block_size + 1, w - block_size + 1, device=device) < gamma).float()
+    return _expand_seeds(seeds, block_size) > 0
+
+
+def _disjoint_second(dropped1: Tensor, block_size: int, drop_prob: float) -> tuple[Tensor, Tensor]:
+    """A second block mask whose blocks never touch ``dropped1``, at the target rate map by map.
+
+    Returns (dropped2 as bool (M, H, W), per-unit scale (M, H, W)).
+    """
+    m, h, w = dropped1.shape
+    # A seed may sit only where its whole block misses every unit the first mask dropped.
+    allowed = F.max_pool2d(dropped1[:, None].float(), block_size, stride=1)[:, 0] == 0
+    ones = torch.ones(1, 1, block_size, block_size, device=dropped1.device)
+    counts = F.conv_transpose2d(allowed[:, None].float(), ones)[:, 0].round().long()  # n2(u), (M, H, W)
+    # Solve, for every map at once, mean_u 1 - (1 - g)^n2(u) = drop_prob by bisection on a histogram.
+    k = block_size * block_size + 1
+    hist = torch.zeros(m, k, device=dropped1.device).scatter_add_(
+        1, counts.view(m, -1), torch.ones(m, h * w, device=dropped1.device)
+    ) / (h * w)
+    powers = torch.arange(k, device=dropped1.device, dtype=torch.float32)
+    lo = torch.zeros(m, 1, device=dropped1.device)
+    hi = torch.ones(m, 1, device=dropped1.device)
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        rate = (hist * (1.0 - (1.0 - mid) ** powers)).sum(1, keepdim=True)
+        below = rate < drop_prob
+        lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
+    gamma = (0.5 * (lo + hi))[:, :, None]  # (M, 1, 1)
+    seeds = (torch.rand(allowed.shape, device=dropped1.device) < gamma) & allowed
+    dropped2 = _expand_seeds(seeds.float(), block_size) > 0
+    keep_prob = (1.0 - gamma) ** counts
+    return dropped2, 1.0 / keep_prob.clamp_min(1e-6)
+
+
+def _drop_block(
+    x: Tensor, drop_prob: float, block_size: int, shared_channels: bool, pairing: str | None
+) -> tuple[Tensor, Tensor]:
+    if x.dim() != 4:
+        raise ValueError(f"expected a 4-D input (B, C, H, W), got shape {tuple(x.shape)}")
+    b, c, h, w = x.shape
+    bs = min(block_size, h, w)  # a block larger than the map covers the map (as the TF reference)
+    per_sample = 1 if shared_channels else c
+    gamma, scale = _scale_map(h, w, bs, drop_prob, x.device)
+    if pairing is None or pairing == "independent":
+        dropped = _block_drop(b * per_sample, h, w, bs, gamma, x.device)
+        mult = torch.where(dropped, 0.0, scale)
+    else:
+        half = b // 2
+        dropped1 = _block_drop(half * per_sample, h, w, bs, gamma, x.device)
+        if pairing == "complementary":
+            # Each unit is kept by exactly one half; both halves scale by 2, so their mean is x itself.
+            dropped = torch.cat([dropped1, ~dropped1])
+            mult = (~dropped).float() * 2.0
+        elif pairing == "disjoint":
+            dropped2, scale2 = _disjoint_second(dropped1, bs, drop_prob)
+            dropped = torch.cat([dropped1, dropped2])
+            mult = torch.cat([torch.where(dropped1, 0.0, scale), torch.where(dropped2, 0.0, scale2)])
+        else:
+            raise ValueError(f"unknown pairing {pairing!r}")
+    fraction = dropped.float().mean()
+    return x * mult.view(b, per_sample, h, w).to(x.dtype), fraction
+
+
+def _check_block_size(block_size: int) -> int:
+    if int(block_size) != block_size or block_size < 1:
+        raise ValueError(f"block_size must be a positive integer (got {block_size})")
+    return int(block_size)
+
+
+def drop_block_2d(
+    x: Tensor, drop_prob: float, block_size: int, shared_channels: bool = False, pairing: str | None = None
+) -> Tensor:
+    """DropBlock with a calibrated rate.
+
+    Args:
+        x: Input of shape (B, C, H, W).
+        drop_prob: Expected fraction of dropped units, in [0, 1).
+        block_size: Side of the square blocks; clipped to the map size.
+        shared_channels: One mask per sample for all channels (else one per sample and channel).
+        pairing: Optional pairing rule for a batch of two halves (see :mod:`rblock.pairing`).
+
+    Returns:
+        Tensor of shape (B, C, H, W) with dropped blocks zeroed and kept units rescaled.
+    """
+    drop_prob = check_drop_prob(drop_prob)
+    block_size = _check_block_size(block_size)
+    if drop_prob == 0.0:
+        return x
+    return _drop_block(x, drop_prob, block_size, shared_channels, pairing)[0]
+
+
+class DropBlock2d(DropLayer):
+    """DropBlock (arXiv 1810.12890) with a calibrated realised rate; see :func:`drop_block_2d`."""
+
+    spatial_blocks = True
+
+    def __init__(self, drop_prob: float, block_size: int, shared_channels: bool = False) -> None:
+        super().__init__(drop_prob)
+        self.block_size = _check_block_size(block_size)
+        self.shared_channels = bool(shared_channels)
+
+    def _drop(self, x: Tensor, drop_prob: float, pairing: str | None) -> tuple[Tensor, Tensor]:
+        return _drop_block(x, drop_prob, self.block_size, self.shared_channels, pairing)
+
+    def extra_repr(self) -> str:
+        return f"drop_prob={self.drop_prob:.3f}, block_size={self.block_size}, shared_channels={self.shared_channels}"

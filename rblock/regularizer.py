@@ -1,0 +1,305 @@
+"""Regularizer arms: one name per arm of a pilot, a factory, and the training objective of each.
+
+The seven arms (DESIGN §2):
+
+=================  ==============================================================  ======
+name               what                                                            passes
+=================  ==============================================================  ======
+``none``           no regularizer (baseline)                                       1
+``dropout``        element-wise dropout at the drop sites                          1
+``spatial_dropout`` whole channels (``nn.Dropout2d`` semantics)                    1
+``dropblock``      calibrated DropBlock (arXiv 1810.12890)                         1
+``rdrop``          R-Drop (arXiv 2106.14448): element dropout, two passes, KL      2
+``rblock_b``       R-Block BDropDML (arXiv 2307.15150): channel-group sub-models   2
+``rblock_s``       R-Block SDropDML (arXiv 2307.15150): spatial-block sub-models   2
+=================  ==============================================================  ======
+
+R-Block's pairing defaults to ``disjoint``: the abstract calls the sub-models "difference maximizing",
+and disjoint drop regions differ as much as two masks can while each keeps the target rate
+(``complementary`` is available at p = 0.5). That choice is ours, not the paper's (whose text we lack).
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rblock.channel_drop import ChannelGroupDrop2d, SpatialDropout2d
+from rblock.consistency import two_pass_loss
+from rblock.drop_block import DropBlock2d
+from rblock.drop_layer import DropLayer
+from rblock.element_dropout import ElementDropout
+from rblock.pairing import PAIRINGS, check_pairing_rate, paired_forward
+
+SCHEDULES = ("linear", "constant")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter of an arm: its default and the check that gives an error message."""
+
+    default: Any
+    check: Callable[[Any], Any]
+    help: str
+
+
+def _prob(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def _positive_int(upper: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= upper:
+            raise ValueError(f"must be an integer from 1 to {upper}, got {value!r}")
+        return int(value)
+
+    return check
+
+
+def _alpha(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (0.0 <= float(value) <= 100.0):
+        raise ValueError(f"must be a number from 0 to 100, got {value!r}")
+    return float(value)
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}, got {value!r}")
+        return str(value)
+
+    return check
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, got {value!r}")
+    return value
+
+
+def _drop_prob(default: float) -> ParamSpec:
+    return ParamSpec(default, _prob, "target fraction of dropped units at each drop site")
+
+
+_SCHEDULE = ParamSpec("linear", _choice(SCHEDULES), "'linear' ramps the drop rate from 0 over training")
+_ALPHA = ParamSpec(1.0, _alpha, "weight of the symmetric KL between the two passes")
+_BLOCK_SIZE = ParamSpec(3, _positive_int(64), "side of the dropped square blocks (clipped to the map)")
+_SHARED = ParamSpec(False, _flag, "one block mask per sample for all channels")
+_GROUPS = ParamSpec(8, _positive_int(4096), "number of channel groups (each C/groups channels)")
+
+
+def _pairing(default: str) -> ParamSpec:
+    return ParamSpec(default, _choice(PAIRINGS), "how the two passes' masks relate")
+
+
+@dataclass(frozen=True)
+class ArmSpec:
+    """What an arm is: its drop layer, its number of passes and its parameters."""
+
+    name: str
+    description: str
+    passes: int
+    params: dict[str, ParamSpec] = field(default_factory=dict)
+    make_layer: Callable[[dict[str, Any]], nn.Module] = lambda _params: nn.Identity()
+    spatial_blocks: bool = False
+
+
+ARMS: dict[str, ArmSpec] = {
+    spec.name: spec
+    for spec in (
+        ArmSpec("none", "no regularizer (baseline)", 1),
+        ArmSpec(
+            "dropout",
+            "element-wise dropout",
+            1,
+            {"drop_prob": _drop_prob(0.1), "schedule": _SCHEDULE},
+            lambda p: ElementDropout(p["drop_prob"]),
+        ),
+        ArmSpec(
+            "spatial_dropout",
+            "SpatialDropout: whole channels",
+            1,
+            {"drop_prob": _drop_prob(0.1), "schedule": _SCHEDULE},
+            lambda p: SpatialDropout2d(p["drop_prob"]),
+        ),
+        ArmSpec(
+            "dropblock",
+            "DropBlock: contiguous square regions, calibrated rate",
+            1,
+            {
+                "drop_prob": _drop_prob(0.1),
+                "block_size": _BLOCK_SIZE,
+                "shared_channels": _SHARED,
+                "schedule": _SCHEDULE,
+            },
+            lambda p: DropBlock2d(p["drop_prob"], p["block_size"], p["shared_channels"]),
+            spatial_blocks=True,
+        ),
+        ArmSpec(
+            "rdrop",
+            "R-Drop: element-wise dropout, two passes, consistency loss",
+            2,
+            {"drop_prob": _drop_prob(0.1), "alpha": _ALPHA, "pairing": _pairing("independent"), "schedule": _SCHEDULE},
+            lambda p: ElementDropout(p["drop_prob"]),
+        ),
+        ArmSpec(
+            "rblock_b",
+            "R-Block BDropDML: sub-models drop whole channel groups",
+            2,
+            {
+                "drop_prob": _drop_prob(0.25),
+                "groups": _GROUPS,
+                "alpha": _ALPHA,
+                "pairing": _pairing("disjoint"),
+                "schedule": _SCHEDULE,
+            },
+            lambda p: ChannelGroupDrop2d(p["drop_prob"], p["groups"]),
+        ),
+        ArmSpec(
+            "rblock_s",
+            "R-Block SDropDML: sub-models drop contiguous spatial blocks",
+            2,
+            {
+                "drop_prob": _drop_prob(0.1),
+                "block_size": _BLOCK_SIZE,
+                "shared_channels": _SHARED,
+                "alpha": _ALPHA,
+                "pairing": _pairing("disjoint"),
+                "schedule": _SCHEDULE,
+            },
+            lambda p: DropBlock2d(p["drop_prob"], p["block_size"], p["shared_channels"]),
+            spatial_blocks=True,
+        ),
+    )
+}
+
+
+def resolve_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Check an arm's parameters and fill in the defaults; raise ``ValueError`` naming what is allowed."""
+    if name not in ARMS:
+        raise ValueError(f"unknown regularizer {name!r}: use one of {', '.join(ARMS)}")
+    spec = ARMS[name]
+    unknown = sorted(set(params) - set(spec.params))
+    if unknown:
+        allowed = ", ".join(spec.params) or "none"
+        raise ValueError(f"unknown parameter(s) {', '.join(unknown)} for {name!r}: allowed are {allowed}")
+    resolved: dict[str, Any] = {}
+    for key, param in spec.params.items():
+        try:
+            resolved[key] = param.check(params.get(key, param.default))
+        except ValueError as error:
+            raise ValueError(f"{name}.{key} {error}") from None
+    if "pairing" in resolved:
+        check_pairing_rate(
+            resolved["pairing"],
+            resolved["drop_prob"],
+            spatial_blocks=spec.spatial_blocks,
+            constant=resolved["schedule"] == "constant",
+        )
+    return resolved
+
+
+class Regularizer:
+    """One arm: makes the drop layers of a model and computes the training loss.
+
+    Use :func:`create_regularizer` to build one.
+    """
+
+    def __init__(self, name: str, params: dict[str, Any]) -> None:
+        self.name = name
+        self.spec = ARMS[name]
+        self.params: dict[str, Any] = resolve_params(name, params)
+        self.passes = self.spec.passes
+        self.progress = 1.0
+        self._layers: weakref.WeakSet[DropLayer] = weakref.WeakSet()
+        # The mean symmetric KL of the last two-pass loss (a detached 0-dim tensor), for `consistency_kl`.
+        self.last_consistency_kl: Tensor | None = None
+
+    @property
+    def schedule(self) -> str:
+        return str(self.params.get("schedule", "constant"))
+
+    def drop_layer(self) -> nn.Module:
+        """A fresh module for one drop site (``nn.Identity`` for ``none``)."""
+        layer = self.spec.make_layer(self.params)
+        if isinstance(layer, DropLayer):
+            layer.constant_schedule = self.schedule == "constant"
+            layer.rate_scale = self._rate_scale()
+            self._layers.add(layer)
+        return layer
+
+    def _rate_scale(self) -> float:
+        return self.progress if self.schedule == "linear" else 1.0
+
+    def set_progress(self, fraction: float) -> None:
+        """Set training progress in [0, 1]: a linear schedule drops ``drop_prob * fraction``."""
+        if not (isinstance(fraction, int | float) and math.isfinite(fraction) and 0.0 <= fraction <= 1.0):
+            raise ValueError(f"progress must be a fraction in [0, 1], got {fraction!r}")
+        self.progress = float(fraction)
+        for layer in self._layers:
+            layer.rate_scale = self._rate_scale()
+
+    @property
+    def current_drop_prob(self) -> float:
+        """The rate the drop layers use now (0 for ``none``)."""
+        return float(self.params.get("drop_prob", 0.0)) * self._rate_scale()
+
+    def loss(self, model: nn.Module, x: Tensor, y: Tensor, label_smoothing: float = 0.0) -> tuple[Tensor, Tensor]:
+        """Training loss of one batch and the logits of the first pass.
+
+        Args:
+            model: A model whose drop sites were filled by :meth:`drop_layer`.
+            x: Inputs of shape (B, ...).
+            y: Class ids of shape (B,).
+            label_smoothing: Passed to the cross-entropy.
+
+        Returns:
+            (loss as a 0-dim float32 tensor, logits of shape (B, K)).
+        """
+        if self.passes == 1:
+            logits = model(x)
+            return F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing), logits
+        b = x.shape[0]
+        with paired_forward(self.params["pairing"]):
+            both = model(torch.cat([x, x]))
+        loss, kl = two_pass_loss(both[:b], both[b:], y, self.params["alpha"], label_smoothing)
+        self.last_consistency_kl = kl
+        return loss, both[:b]
+
+    def __repr__(self) -> str:
+        return f"Regularizer({self.name!r}, {self.params})"
+
+
+def create_regularizer(name: str, **params: Any) -> Regularizer:
+    """Build the regularizer of one arm.
+
+    Args:
+        name: One of ``none, dropout, spatial_dropout, dropblock, rdrop, rblock_b, rblock_s``.
+        **params: Any of the arm's parameters (``drop_prob``, ``block_size``, ``groups``, ``alpha``,
+            ``pairing``, ``schedule``, ``shared_channels``); the rest take the arm's defaults.
+
+    Raises:
+        ValueError: For an unknown name or parameter, or a value out of range, naming what is allowed.
+    """
+    return Regularizer(name, params)
+
+
+def describe_arms() -> dict[str, dict[str, Any]]:
+    """Every arm with its passes and parameters (default and help), JSON-serialisable, for UIs and APIs."""
+    return {
+        name: {
+            "description": spec.description,
+            "passes": spec.passes,
+            "params": {key: {"default": p.default, "help": p.help} for key, p in spec.params.items()},
+        }
+        for name, spec in ARMS.items()
+    }
