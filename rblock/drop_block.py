@@ -110,33 +110,37 @@ def _block_drop(n_maps: int, h: int, w: int, block_size: int, gamma: float, devi
 
 
 def _disjoint_second(dropped1: Tensor, block_size: int, drop_prob: float) -> tuple[Tensor, Tensor]:
-    """A second block mask whose blocks never touch ``dropped1``, at the target rate map by map.
+    """A second block mask that never drops a unit ``dropped1`` dropped, at the target rate map by map.
+
+    Its blocks are seeded as usual and cut where they meet the first mask's blocks, so the two drop regions
+    never overlap and the second still reaches the target on small maps (where whole blocks that avoid the
+    first mask would not fit). Conditional on the first mask, a unit outside it is dropped with probability
+    ``1 - (1 - g)^n(u)``; ``g`` is solved per map so that the expected rate is ``drop_prob``.
 
     Returns (dropped2 as bool (M, H, W), per-unit scale (M, H, W)).
     """
     m, h, w = dropped1.shape
-    # A seed may sit only where its whole block misses every unit the first mask dropped.
-    allowed = F.max_pool2d(dropped1[:, None].float(), block_size, stride=1)[:, 0] == 0
-    ones = torch.ones(1, 1, block_size, block_size, device=dropped1.device)
-    counts = F.conv_transpose2d(allowed[:, None].float(), ones)[:, 0].round().long()  # n2(u), (M, H, W)
-    # Solve, for every map at once, mean_u 1 - (1 - g)^n2(u) = drop_prob by bisection on a histogram.
+    device = dropped1.device
+    counts = torch.from_numpy(_coverage(h, w, block_size)).to(device)  # n(u), (H, W)
+    free = (~dropped1).float()
     k = block_size * block_size + 1
-    hist = torch.zeros(m, k, device=dropped1.device).scatter_add_(
-        1, counts.view(m, -1), torch.ones(m, h * w, device=dropped1.device)
-    ) / (h * w)
-    powers = torch.arange(k, device=dropped1.device, dtype=torch.float32)
-    lo = torch.zeros(m, 1, device=dropped1.device)
-    hi = torch.ones(m, 1, device=dropped1.device)
+    # hist[m, n] = share of map m's units that the first mask kept and that n seed positions cover.
+    hist = torch.zeros(m, k, device=device).scatter_add_(1, counts.view(1, -1).expand(m, -1), free.view(m, -1))
+    hist = hist / (h * w)
+    powers = torch.arange(k, device=device, dtype=torch.float32)
+    lo = torch.zeros(m, 1, device=device)
+    hi = torch.ones(m, 1, device=device)
     for _ in range(30):
         mid = 0.5 * (lo + hi)
         rate = (hist * (1.0 - (1.0 - mid) ** powers)).sum(1, keepdim=True)
         below = rate < drop_prob
         lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
     gamma = (0.5 * (lo + hi))[:, :, None]  # (M, 1, 1)
-    seeds = (torch.rand(allowed.shape, device=dropped1.device) < gamma) & allowed
-    dropped2 = _expand_seeds(seeds.float(), block_size) > 0
+    seeds = (torch.rand(m, h - block_size + 1, w - block_size + 1, device=device) < gamma).float()
+    dropped2 = (_expand_seeds(seeds, block_size) > 0) & ~dropped1
     keep_prob = (1.0 - gamma) ** counts
-    return dropped2, 1.0 / keep_prob.clamp_min(1e-6)
+    scale = torch.where(dropped1, 1.0, 1.0 / keep_prob.clamp_min(1e-6))
+    return dropped2, scale
 
 
 def _drop_block(

@@ -54,6 +54,12 @@ class DropLayer(nn.Module):
             return None
         return float(self._last_drop_fraction.item())
 
+    def last_drop_fraction_tensor(self) -> Tensor:
+        """The last realised fraction as a 0-dim tensor on the layer's device (no sync); 0 before any."""
+        if self._last_drop_fraction is None:
+            return torch.zeros(())
+        return self._last_drop_fraction
+
     def forward(self, x: Tensor) -> Tensor:
         if not self.training:
             return x

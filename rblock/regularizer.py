@@ -215,9 +215,9 @@ class Regularizer:
     """
 
     def __init__(self, name: str, params: dict[str, Any]) -> None:
+        self.params: dict[str, Any] = resolve_params(name, params)
         self.name = name
         self.spec = ARMS[name]
-        self.params: dict[str, Any] = resolve_params(name, params)
         self.passes = self.spec.passes
         self.progress = 1.0
         self._layers: weakref.WeakSet[DropLayer] = weakref.WeakSet()

@@ -1,0 +1,149 @@
+"""Benchmark: our DropBlock against torchvision's (and timm's), and two-pass arms against their twins.
+
+Not a test. Prints each figure beside a baseline measured in the same run, as a ratio:
+
+1. Forward + backward time of ``rblock.DropBlock2d`` (per-channel masks, calibrated) against
+   ``torchvision.ops.drop_block2d`` (per-channel) and timm's ``DropBlock2d`` when timm is installed
+   (``pip install -e '.[bench]'``), on (128, 64, 32, 32) with block 5 and (128, 128, 16, 16) with block 3,
+   p = 0.1. Goal: ours at most 0.5x torchvision's time.
+2. Realised drop rate of each on 32, 16 and 8 pixel maps (target 0.1).
+3. Training-step time of each two-pass arm against its one-pass twin (rdrop vs dropout, rblock_s vs
+   dropblock, rblock_b vs spatial_dropout) on small_cnn, batch 128, 32x32. Goal: at most 2.05x on the CPU.
+
+Run: ``.venv/bin/python bench/regularizers.py`` (add ``--quick`` for a short smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torchvision.ops import drop_block2d as tv_drop_block2d
+
+from rblock import create_regularizer, drop_block_2d
+from rblock.models import create_model
+
+try:
+    from timm.layers import drop_block_2d as timm_drop_block_2d
+except ImportError:  # timm is a bench-only extra
+    timm_drop_block_2d = None
+
+
+def _median_ms(fn: Callable[[], None], warmup: int, reps: int) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def _ops(block: int) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    ops: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+        "rblock DropBlock2d (per channel)": lambda x: drop_block_2d(x, 0.1, block),
+        "rblock DropBlock2d (shared)": lambda x: drop_block_2d(x, 0.1, block, shared_channels=True),
+        "torchvision drop_block2d": lambda x: tv_drop_block2d(x, 0.1, block, training=True),
+    }
+    if timm_drop_block_2d is not None:
+        ops["timm drop_block_2d (per channel)"] = lambda x: timm_drop_block_2d(x, 0.1, block, couple_channels=False)
+        ops["timm drop_block_2d (shared)"] = lambda x: timm_drop_block_2d(x, 0.1, block)
+    ops["F.dropout (reference)"] = lambda x: F.dropout(x, 0.1)
+    return ops
+
+
+def bench_speed(quick: bool) -> None:
+    print("\n## 1. DropBlock forward + backward, p = 0.1 (median ms; ratio to torchvision in the same run)")
+    reps = 3 if quick else 15
+    for shape, block in (((128, 64, 32, 32), 5), ((128, 128, 16, 16), 3)):
+        x = torch.randn(shape, requires_grad=True)
+        grad = torch.ones(shape)
+        ops = _ops(block)
+        # Interleave rounds so that a slow spell of the machine hits every op alike.
+        samples: dict[str, list[float]] = {name: [] for name in ops}
+        for _ in range(3):
+            for name, op in ops.items():
+                samples[name].append(_median_ms(lambda op=op, x=x, grad=grad: op(x).backward(grad), 2, reps))
+        baseline = statistics.median(samples["torchvision drop_block2d"])
+        print(f"\n{shape}, block {block}")
+        for name, values in samples.items():
+            ms = statistics.median(values)
+            print(f"  {name:36s} {ms:8.1f} ms   {ms / baseline:5.2f}x torchvision")
+
+
+def bench_rates() -> None:
+    print("\n## 2. Realised drop rate, target 0.1 (batch 64 x 32 channels, mean of 10 draws)")
+    rows = []
+    for size in (32, 16, 8):
+        for block in (3, 5):
+            ops = _ops(block)
+            cells = []
+            for name, op in ops.items():
+                if name.startswith("F.dropout"):
+                    continue
+                x = torch.ones(64, 32, size, size)
+                with torch.no_grad():
+                    rate = sum((op(x) == 0).float().mean().item() for _ in range(10)) / 10
+                cells.append(f"{name.split(' (')[0].split()[0]}{' shared' if 'shared' in name else ''}={rate:.4f}")
+            rows.append(f"  {size:2d}x{size:<2d} block {block}: " + "  ".join(cells))
+    print("\n".join(rows))
+
+
+def bench_two_pass(quick: bool) -> None:
+    print("\n## 3. Training step, small_cnn, batch 128, 32x32 (median ms; two-pass / one-pass twin)")
+    steps = 5 if quick else 30
+    x = torch.randn(128, 3, 32, 32)
+    y = torch.randint(0, 10, (128,))
+    for two, one in (("rdrop", "dropout"), ("rblock_s", "dropblock"), ("rblock_b", "spatial_dropout")):
+        runs = {}
+        for name in (one, two):
+            torch.manual_seed(0)
+            reg = create_regularizer(name, schedule="constant")
+            model = create_model("small_cnn", in_channels=3, num_classes=10, drop_layer=reg.drop_layer)
+            opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+            def step(reg: object = reg, model: torch.nn.Module = model, opt: torch.optim.Optimizer = opt) -> None:
+                loss, _ = reg.loss(model, x, y)  # type: ignore[attr-defined]
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+
+            runs[name] = step
+        times: dict[str, list[float]] = {one: [], two: []}
+        for _ in range(3):  # warm-up
+            runs[one]()
+            runs[two]()
+        for i in range(steps):  # alternate step by step, flipping the order every step
+            order = (one, two) if i % 2 == 0 else (two, one)
+            for name in order:
+                start = time.perf_counter()
+                runs[name]()
+                times[name].append(time.perf_counter() - start)
+        t1, t2 = (1000 * statistics.median(times[n]) for n in (one, two))
+        print(f"  {two:9s} {t2:7.1f} ms   {one:16s} {t1:7.1f} ms   ratio {t2 / t1:4.2f}x (goal <= 2.05x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few repetitions: a smoke run, not a measurement")
+    args = parser.parse_args()
+    torch.set_num_threads(os.cpu_count() or 1)
+    print(f"# bench/regularizers.py on {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores,")
+    print(
+        f"# torch {torch.__version__}, threads {torch.get_num_threads()}, timm {'yes' if timm_drop_block_2d else 'no'}"
+    )
+    print(f"# MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_', 'unset')}")
+    bench_speed(args.quick)
+    bench_rates()
+    bench_two_pass(args.quick)
+
+
+if __name__ == "__main__":
+    main()

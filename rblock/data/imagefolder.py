@@ -1,0 +1,152 @@
+"""A folder of class subfolders of images (the ``torchvision.datasets.ImageFolder`` layout), split by us.
+
+``<path>/<class name>/<image>``: class names are the subfolder names in sorted order (label = position),
+hidden entries (``.name``) are skipped, and files are images by extension (``IMAGE_EXTENSIONS``; other files,
+such as a README, are ignored). Every image is opened with PIL, converted to RGB (or grey with
+``channels=1``) and resized to ``image_size``² with bilinear filtering; the aspect ratio is not kept, which
+suits the small, roughly square images a pilot trains on. The whole set is held in memory as uint8.
+
+The split is stratified (``sklearn.model_selection.train_test_split`` with ``stratify``) by ``data_seed``,
+so each class keeps its share in both halves and every arm of a pilot sees the same split.
+
+A user points this at their own data, so every problem is a ``DatasetError`` that says what to fix: a
+missing path, a file instead of a folder, no class subfolders, a class without images, an unreadable image
+(named), a single class, or too few images per class for the split.
+
+Augmentation: a random crop with padding ``image_size // 8`` (4 at 32, as for CIFAR) and, unless ``flip``
+is false, a horizontal flip; set ``flip`` false when mirroring changes the class (text, digits, arrows).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from sklearn.model_selection import train_test_split
+
+from rblock.data.spec import DatasetSpec, Param
+from rblock.data.split import DatasetError, RawDataset
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+
+
+def find_images(path: Path) -> tuple[tuple[str, ...], list[tuple[Path, int]]]:
+    """Class names and ``(file, label)`` pairs of an image folder, or a ``DatasetError`` saying what is wrong.
+
+    Args:
+        path: the folder that holds one subfolder per class.
+
+    Returns:
+        The sorted class names and every image file with its label, in sorted order.
+    """
+    if not path.exists():
+        raise DatasetError(f"imagefolder: {path} does not exist; set 'path' to a folder of class subfolders")
+    if not path.is_dir():
+        raise DatasetError(f"imagefolder: {path} is not a directory; set 'path' to a folder of class subfolders")
+    classes = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DatasetError(
+            f"imagefolder: {path} has no class subfolders; put each class's images in <path>/<class name>/"
+        )
+    if len(classes) < 2:
+        raise DatasetError(f"imagefolder: {path} has a single class ({classes[0]!r}); a classifier needs at least 2")
+    samples: list[tuple[Path, int]] = []
+    for label, name in enumerate(classes):
+        files = sorted(
+            f
+            for f in (path / name).iterdir()
+            if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in IMAGE_EXTENSIONS
+        )
+        if not files:
+            raise DatasetError(
+                f"imagefolder: class folder {path / name} has no images (extensions: "
+                f"{', '.join(sorted(IMAGE_EXTENSIONS))}); add images or remove the folder"
+            )
+        samples.extend((f, label) for f in files)
+    return tuple(classes), samples
+
+
+def read_image(file: Path, image_size: int, channels: int) -> np.ndarray:
+    """One image as uint8 (channels, image_size, image_size), or a ``DatasetError`` that names the file."""
+    try:
+        with Image.open(file) as opened:
+            converted = opened.convert("RGB" if channels == 3 else "L")
+        resized = converted.resize((image_size, image_size), Image.Resampling.BILINEAR)
+        arr = np.asarray(resized, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:  # PIL's decoders raise all four
+        raise DatasetError(f"imagefolder: cannot read image {file}: {e}; remove or replace the file") from e
+    return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
+
+
+def _check_split(samples: list[tuple[Path, int]], classes: tuple[str, ...], test_fraction: float) -> None:
+    counts = np.bincount([label for _, label in samples], minlength=len(classes))
+    n = int(counts.sum())
+    n_test = math.ceil(test_fraction * n)  # as train_test_split rounds
+    small = [classes[i] for i in np.flatnonzero(counts < 2)]
+    if small:
+        raise DatasetError(
+            f"imagefolder: class(es) {small} have fewer than 2 images; a stratified split needs at least one "
+            "train and one test image per class"
+        )
+    if n_test < len(classes) or n - n_test < len(classes):
+        raise DatasetError(
+            f"imagefolder: {n} images cannot be split with test_fraction={test_fraction} so that each of the "
+            f"{len(classes)} classes appears in both halves ({n_test} test, {n - n_test} train); add images or "
+            "change test_fraction"
+        )
+
+
+def load_imagefolder_raw(root: Path, download: bool, data_seed: int, params: Mapping[str, Any]) -> RawDataset:
+    """Read and split an image folder (``root`` and ``download`` are unused: ``path`` says where).
+
+    Returns:
+        A ``RawDataset`` with uint8 (N, C, S, S) train and test images, C = ``channels``, S = ``image_size``.
+    """
+    del root, download
+    path = Path(params["path"]).expanduser()
+    size, channels, test_fraction = params["image_size"], params["channels"], params["test_fraction"]
+    classes, samples = find_images(path)
+    _check_split(samples, classes, test_fraction)
+    images = np.empty((len(samples), channels, size, size), dtype=np.uint8)
+    for i, (file, _) in enumerate(samples):
+        images[i] = read_image(file, size, channels)
+    labels = np.array([label for _, label in samples], dtype=np.int64)
+    train_idx, test_idx = train_test_split(
+        np.arange(len(samples)), test_size=test_fraction, stratify=labels, random_state=data_seed
+    )
+    x, y = torch.from_numpy(images), torch.from_numpy(labels)
+    train, test = (torch.from_numpy(np.sort(np.asarray(i, dtype=np.int64))) for i in (train_idx, test_idx))
+    return RawDataset(
+        train_x=x[train],
+        train_y=y[train],
+        test_x=x[test],
+        test_y=y[test],
+        class_names=classes,
+        augment=True,
+        crop_padding=max(1, size // 8),
+        flip=bool(params["flip"]),
+    )
+
+
+IMAGEFOLDER = DatasetSpec(
+    name="imagefolder",
+    description="Your own images: a folder with one subfolder per class; resized to image_size², stratified "
+    "train/test split by data seed.",
+    loader=load_imagefolder_raw,
+    params={
+        "path": Param(None, "folder that holds one subfolder of images per class", str, required=True),
+        "image_size": Param(
+            32, "images are resized to image_size × image_size", int, lambda v: 4 <= v <= 512, "an integer in [4, 512]"
+        ),
+        "test_fraction": Param(
+            0.2, "share of each class held out for testing", float, lambda v: 0.0 < v < 1.0, "a number in (0, 1)"
+        ),
+        "channels": Param(3, "3 = RGB, 1 = greyscale", int, lambda v: v in (1, 3), "1 or 3"),
+        "flip": Param(True, "allow horizontal-flip augmentation (false for text, digits, arrows)", bool),
+    },
+)

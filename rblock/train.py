@@ -1,0 +1,352 @@
+"""The training loop: one run of one arm and seed, measured for accuracy, cost and stability.
+
+``train_run`` is a plain function whose parameters are its inputs, so the Celery worker stays a thin
+adapter (fetch the run, call this, write what ``on_epoch`` reports) and a researcher can call it from a
+terminal. Data live on the training device as tensors (no DataLoader workers, no per-sample Python);
+a run checkpoints every epoch and resumes from its checkpoint with the same final result as an
+uninterrupted run (on the CPU, same thread count).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+import rblock
+from rblock.config import TrainConfig
+from rblock.data import DatasetSplit, TensorBatches, load_dataset
+from rblock.device import CostMeter, device_name, resolve_device, synchronize
+from rblock.metrics import accuracy, expected_calibration_error, nll, predict, sub_model_stability
+from rblock.models import create_model, drop_sites
+from rblock.regularizer import Regularizer, create_regularizer
+from rblock.schedules import build_optimizer, lr_factor
+
+CHECKPOINT_NAME = "checkpoint.pt"
+# Reading the loss back from a GPU stalls its queue: check for NaN every this many steps (and each epoch end).
+_NONFINITE_CHECK_EVERY = 25
+_POWER_SAMPLE_EVERY = 50
+
+OnEpoch = Callable[[int, dict[str, float]], None]
+ShouldStop = Callable[[], bool]
+
+
+class TrainingError(RuntimeError):
+    """Training itself failed (a NaN or infinite loss, a checkpoint of another config): not worth a retry."""
+
+
+@dataclass
+class RunResult:
+    """What one run returns; ``to_dict`` is JSON-serialisable.
+
+    Attributes:
+        status: ``succeeded`` or ``cancelled``.
+        epochs_completed: Epochs fully trained.
+        final_test_acc, best_test_acc: Test accuracy after the last epoch, and the best seen.
+        final_metrics: The last epoch's metrics plus the final stability metrics.
+        cost: ``train_seconds`` (training steps only, what a retrain costs), ``wall_seconds`` (the whole run,
+            evaluation included), ``device_kind``, ``device_name``, ``device_hours`` (train seconds / 3600),
+            ``peak_memory_bytes``, ``samples_per_second`` and ``energy_joules`` (None where not reported).
+        config: The resolved configuration.
+        versions: Library versions.
+        predictions: Final test-set predictions (class ids), for seed churn.
+        history: Per-epoch metrics, epoch numbers from 1.
+    """
+
+    status: str
+    epochs_completed: int
+    final_test_acc: float | None
+    best_test_acc: float | None
+    final_metrics: dict[str, float]
+    cost: dict[str, Any]
+    config: dict[str, Any]
+    versions: dict[str, str]
+    predictions: list[int] = field(default_factory=list)
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def library_versions() -> dict[str, str]:
+    import numpy
+    import sklearn
+    import torchvision
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": numpy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "rblock": getattr(rblock, "__version__", "0.1.0"),
+    }
+
+
+@dataclass
+class _State:
+    """Everything a checkpoint must carry besides the model and optimizer."""
+
+    epoch: int = 0
+    step: int = 0
+    best_test_acc: float | None = None
+    train_seconds: float = 0.0
+    samples_trained: int = 0
+    energy_joules: float | None = None
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def _evaluate(model: nn.Module, data: DatasetSplit, device: torch.device, amp: bool) -> tuple[dict[str, float], Tensor]:
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        logits = predict(model, data.test_x.to(device), batch_size=1024)
+    y = data.test_y.to(device)
+    return {"test_loss": nll(logits, y), "test_acc": accuracy(logits, y)}, logits
+
+
+def _stability(
+    model: nn.Module, data: DatasetSplit, logits: Tensor, device: torch.device, masks: int, amp: bool
+) -> dict[str, float]:
+    y = data.test_y.to(device)
+    out = {"ece": expected_calibration_error(logits.softmax(1), y), "nll": nll(logits, y)}
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        stability = sub_model_stability(model, data.test_x.to(device), masks=masks, batch_size=1024)
+    if stability is not None:
+        out["inconsistency_kl"] = stability.inconsistency_kl
+        out["flip_rate"] = stability.flip_rate
+    return out
+
+
+def _save_checkpoint(
+    path: Path, config: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer, state: _State
+) -> None:
+    payload = {
+        "config": config.to_dict(),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "state": asdict(state),
+        "rng_cpu": torch.get_rng_state(),
+        "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)  # atomic: a worker killed mid-write leaves the previous checkpoint intact
+
+
+def _load_checkpoint(
+    path: Path, config: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device
+) -> _State:
+    payload = torch.load(path, map_location=device, weights_only=False)
+    if payload["config"] != config.to_dict():
+        raise TrainingError(
+            f"the checkpoint in {path.parent} belongs to another configuration; remove it or use another directory"
+        )
+    model.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    torch.set_rng_state(payload["rng_cpu"])
+    if payload["rng_cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(payload["rng_cuda"])
+    return _State(**payload["state"])
+
+
+def _build(config: TrainConfig, device: torch.device) -> tuple[DatasetSplit, Regularizer, nn.Module]:
+    data = load_dataset(
+        config.dataset, data_seed=config.data_seed, label_noise=config.label_noise, **config.dataset_params
+    )
+    torch.manual_seed(config.seed)
+    regularizer = create_regularizer(config.arm, **config.arm_params)
+    model = create_model(
+        config.model,
+        in_channels=data.in_channels,
+        num_classes=data.num_classes,
+        drop_layer=regularizer.drop_layer,
+        width=config.width,
+    ).to(device)
+    if device.type == "cuda" and config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return data, regularizer, model
+
+
+def train_run(
+    config: TrainConfig,
+    on_epoch: OnEpoch | None = None,
+    should_stop: ShouldStop | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+) -> RunResult:
+    """Train one run and measure it.
+
+    Args:
+        config: What to train.
+        on_epoch: Called after every epoch as ``on_epoch(epoch, metrics)`` with the metric names of DESIGN §3
+            (``train_loss, train_acc, test_loss, test_acc, lr, drop_rate, consistency_kl, epoch_seconds,
+            samples_per_second``; the stability metrics ``inconsistency_kl, flip_rate, ece, nll`` on
+            evaluation epochs). Epochs count from 1.
+        should_stop: Polled between batches; when it returns True the run stops within one batch and the
+            result is marked ``cancelled``.
+        checkpoint_dir: Where to write a checkpoint each epoch; a checkpoint found there is resumed.
+
+    Raises:
+        TrainingError: On a NaN or infinite loss, or a checkpoint of another configuration.
+    """
+    wall_start = time.perf_counter()
+    device = resolve_device(config.device)
+    amp = device.type == "cuda" and config.bf16
+    data, regularizer, model = _build(config, device)
+    optimizer = build_optimizer(config, model)
+    augment = data.augment if config.augment is None else config.augment
+    batches = TensorBatches(
+        data.train_x,
+        data.train_y,
+        config.batch_size,
+        shuffle=True,
+        augment=augment,
+        crop_padding=data.crop_padding,
+        flip=data.flip,
+        seed=config.seed,
+        device=device,
+        drop_last=data.train_x.shape[0] > config.batch_size,
+    )
+    steps_per_epoch = len(batches)
+    total_steps = steps_per_epoch * config.epochs
+    warmup_steps = round(config.warmup_epochs * steps_per_epoch)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(config.lr_schedule, step, total_steps, warmup_steps)
+    )
+    meter = CostMeter(device)
+    state = _State()
+    checkpoint = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
+    if checkpoint is not None:
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        if checkpoint.exists():
+            state = _load_checkpoint(checkpoint, config, model, optimizer, device)
+            scheduler.last_epoch = state.step
+            for group in optimizer.param_groups:
+                group["lr"] = group["initial_lr"] * lr_factor(config.lr_schedule, state.step, total_steps, warmup_steps)
+    meter.train_seconds, meter.energy_joules = state.train_seconds, state.energy_joules
+    layers = drop_sites(model)
+    cancelled = False
+    logits: Tensor | None = None
+
+    while state.epoch < config.epochs and not cancelled:
+        epoch = state.epoch + 1
+        model.train()
+        synchronize(device)
+        epoch_start = time.perf_counter()
+        meter.sample_power()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device)
+        drop_sum = torch.zeros((), device=device)
+        kl_sum = torch.zeros((), device=device)
+        seen = 0
+        steps = 0
+        for x, y in batches.epoch(epoch - 1):
+            if should_stop is not None and should_stop():
+                cancelled = True
+                break
+            regularizer.set_progress(min(1.0, state.step / max(1, total_steps - 1)))
+            if device.type == "cuda" and config.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                loss, logits_train = regularizer.loss(model, x, y, label_smoothing=config.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            state.step += 1
+            steps += 1
+            seen += x.shape[0]
+            detached = loss.detach()
+            loss_sum += detached
+            correct += (logits_train.detach().argmax(1) == y).sum()
+            if layers:
+                drop_sum += torch.stack([layer.last_drop_fraction_tensor().to(device) for layer in layers]).mean()
+            if regularizer.last_consistency_kl is not None:
+                kl_sum += regularizer.last_consistency_kl
+            if steps % _NONFINITE_CHECK_EVERY == 0:
+                _check_finite(loss_sum, epoch, steps)
+            if steps % _POWER_SAMPLE_EVERY == 0:
+                meter.sample_power()
+        synchronize(device)
+        epoch_seconds = time.perf_counter() - epoch_start
+        meter.sample_power()
+        meter.pause_power()
+        if cancelled:
+            break
+        _check_finite(loss_sum, epoch, steps)
+        meter.train_seconds += epoch_seconds
+        state.train_seconds = meter.train_seconds
+        state.energy_joules = meter.energy_joules
+        state.samples_trained += seen
+
+        evaluation, logits = _evaluate(model, data, device, amp)
+        metrics: dict[str, float] = {
+            "train_loss": float(loss_sum.item()) / max(1, steps),
+            "train_acc": float(correct.item()) / max(1, seen),
+            **evaluation,
+            "lr": float(optimizer.param_groups[0]["lr"]),
+            "drop_rate": float(drop_sum.item()) / max(1, steps),
+            "epoch_seconds": epoch_seconds,
+            "samples_per_second": seen / epoch_seconds if epoch_seconds > 0 else math.nan,
+        }
+        if regularizer.passes == 2:
+            metrics["consistency_kl"] = float(kl_sum.item()) / max(1, steps)
+        if epoch == config.epochs or (config.eval_every and epoch % config.eval_every == 0):
+            metrics.update(_stability(model, data, logits, device, config.stability_masks, amp))
+        state.epoch = epoch
+        state.history.append({"epoch": float(epoch), **metrics})
+        if state.best_test_acc is None or metrics["test_acc"] > state.best_test_acc:
+            state.best_test_acc = metrics["test_acc"]
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, config, model, optimizer, state)
+        if on_epoch is not None:
+            on_epoch(epoch, metrics)
+
+    final_metrics = {k: v for k, v in state.history[-1].items() if k != "epoch"} if state.history else {}
+    if not cancelled and state.history and "ece" not in final_metrics:
+        # Resumed after the last epoch's checkpoint: the stability metrics of the final model were saved
+        # with it, so this branch only runs for a run that ended before writing them.
+        _, logits = _evaluate(model, data, device, amp)
+        final_metrics.update(_stability(model, data, logits, device, config.stability_masks, amp))
+    predictions: list[int] = []
+    if not cancelled and state.history:
+        if logits is None:
+            _, logits = _evaluate(model, data, device, amp)
+        predictions = logits.argmax(1).cpu().tolist()
+    train_seconds = meter.train_seconds
+    cost = {
+        "train_seconds": train_seconds,
+        "wall_seconds": time.perf_counter() - wall_start,
+        "device_kind": device.type,
+        "device_name": device_name(device),
+        "device_hours": train_seconds / 3600.0,
+        "peak_memory_bytes": meter.peak_memory_bytes(),
+        "samples_per_second": state.samples_trained / train_seconds if train_seconds > 0 else None,
+        "energy_joules": meter.energy_joules,
+    }
+    return RunResult(
+        status="cancelled" if cancelled else "succeeded",
+        epochs_completed=state.epoch,
+        final_test_acc=final_metrics.get("test_acc"),
+        best_test_acc=state.best_test_acc,
+        final_metrics=final_metrics,
+        cost=cost,
+        config=config.to_dict(),
+        versions=library_versions(),
+        predictions=predictions,
+        history=state.history,
+    )
+
+
+def _check_finite(loss_sum: Tensor, epoch: int, steps: int) -> None:
+    if not math.isfinite(float(loss_sum.item())):
+        raise TrainingError(
+            f"the training loss became NaN or infinite in epoch {epoch} (by step {steps}): lower the learning "
+            f"rate, add warm-up, or check the data"
+        )
