@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torchvision.ops import drop_block2d as tv_drop_block2d
 
 from rblock import create_regularizer, drop_block_2d
+from rblock.device import tune_cpu_allocator
 from rblock.models import create_model
 
 try:
@@ -97,7 +98,10 @@ def bench_rates() -> None:
 
 
 def bench_two_pass(quick: bool) -> None:
+    # train_run tunes glibc's allocator on the CPU (rblock.device.tune_cpu_allocator); do what it does.
+    tuned = tune_cpu_allocator()
     print("\n## 3. Training step, small_cnn, batch 128, 32x32 (median ms; two-pass / one-pass twin)")
+    print(f"  (CPU allocator tuned as train_run does: {tuned})")
     steps = 5 if quick else 30
     x = torch.randn(128, 3, 32, 32)
     y = torch.randint(0, 10, (128,))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import resource
 import sys
 import time
@@ -76,6 +79,35 @@ class CostMeter:
             return int(torch.cuda.max_memory_allocated(self.device))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return int(peak if sys.platform == "darwin" else peak * 1024)  # Linux reports KiB
+
+
+# glibc's mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_CPU_ALLOCATOR_THRESHOLD = 1 << 30
+
+
+@functools.cache
+def tune_cpu_allocator() -> bool:
+    """Keep large CPU tensors in the heap instead of fresh ``mmap`` pages; True where it took effect.
+
+    glibc serves every allocation above its mmap threshold (at most 32 MiB by default) with fresh pages and
+    returns them on free, so each training step of a CIFAR-sized batch pays page faults for its largest
+    activations, and a two-pass step (twice the batch) pays them for more tensors. Measured on this project's
+    2-core machine: a 33.5 MB elementwise op takes 10.4 ms by default and 4.5 ms with the thresholds raised;
+    the two-pass/one-pass step ratio drops from 2.16-2.24 to 1.96-2.12. Freed memory then stays with the
+    process (no trimming below 1 GiB), which suits a training process. Only on Linux with glibc; elsewhere a
+    no-op.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl, say): nothing to tune
+        return False
+    ok = mallopt(_M_MMAP_THRESHOLD, _CPU_ALLOCATOR_THRESHOLD) == 1
+    return bool(ok and mallopt(_M_TRIM_THRESHOLD, _CPU_ALLOCATOR_THRESHOLD) == 1)
 
 
 def synchronize(device: torch.device) -> None:

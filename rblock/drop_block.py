@@ -26,7 +26,6 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from rblock.drop_layer import DropLayer, check_drop_prob
@@ -74,73 +73,78 @@ def _scale_map(h: int, w: int, block_size: int, drop_prob: float, device: torch.
     return gamma, cached
 
 
-def _expand_seeds(seeds: Tensor, block_size: int) -> Tensor:
-    """Dense seeds (M, Hs, Ws) in {0, 1} -> dropped units (M, H, W) in {0, 1}."""
-    pad = block_size - 1
-    return F.max_pool2d(F.pad(seeds[:, None], (pad, pad, pad, pad)), block_size, stride=1)[:, 0]
+def _expand_positions(pos: Tensor, n_maps: int, h: int, w: int, block_size: int) -> Tensor:
+    """Seed positions (flat indices into the (n_maps, Hs, Ws) seed grid) -> dropped units (n_maps, H, W).
 
-
-def _sparse_block_drop(n_maps: int, h: int, w: int, block_size: int, gamma: float, device: torch.device) -> Tensor:
+    Writing the blocks' indices costs O(seeds · block²), far less than max-pooling a dense seed map. A
+    position equal to the grid size N is an ignored draw: its block lands in a spare slot past the end.
+    """
+    device = pos.device
     hs, ws = h - block_size + 1, w - block_size + 1
-    n = n_maps * hs * ws
-    draws = math.log1p(-gamma) / math.log1p(-1.0 / n)
-    whole = math.floor(draws)
-    # The last draw counts with probability `accept` so that P(position unseeded) is exactly 1 - gamma.
-    accept = n * (1.0 - (1.0 - gamma) * (1.0 - 1.0 / n) ** (-whole))
-    pos = torch.randint(0, n, (whole + 1,), device=device)
-    last_kept = torch.rand((), device=device) < accept
-    dummy = n_maps * h * w  # one slot past the end soaks up a rejected last draw
     maps, rest = pos // (hs * ws), pos % (hs * ws)
-    top_left = maps * (h * w) + (rest // ws) * w + rest % ws
+    top_left = maps * (h * w) + (rest // ws) * w + rest % ws  # pos == N maps past the last map
     offsets = (torch.arange(block_size, device=device)[:, None] * w + torch.arange(block_size, device=device)).view(-1)
-    index = top_left[:, None] + offsets
-    index[-1] = torch.where(last_kept, index[-1], torch.full_like(index[-1], dummy))
+    index = (top_left[:, None] + offsets).clamp_max(n_maps * h * w)
     dropped = torch.zeros(n_maps * h * w + 1, device=device, dtype=torch.bool)
     dropped[index.view(-1)] = True
     return dropped[:-1].view(n_maps, h, w)
 
 
+def _seed_positions(n_maps: int, h: int, w: int, block_size: int, gamma: float, device: torch.device) -> Tensor:
+    """Flat indices of the seeded positions of the (n_maps, Hs, Ws) grid, each seeded with probability gamma.
+
+    Large sparse grids draw the positions themselves (see the module docstring); small or dense ones draw a
+    uniform number per position.
+    """
+    n = n_maps * (h - block_size + 1) * (w - block_size + 1)
+    if n < _SPARSE_MIN_POSITIONS or gamma > _SPARSE_MAX_GAMMA:
+        return torch.nonzero(torch.rand(n, device=device) < gamma).squeeze(1)
+    draws = math.log1p(-gamma) / math.log1p(-1.0 / n)
+    whole = math.floor(draws)
+    # The last draw counts with probability `accept` so that P(position unseeded) is exactly 1 - gamma.
+    accept = n * (1.0 - (1.0 - gamma) * (1.0 - 1.0 / n) ** (-whole))
+    pos = torch.randint(0, n, (whole + 1,), device=device)
+    pos[-1] = torch.where(torch.rand((), device=device) < accept, pos[-1], torch.full_like(pos[-1], n))
+    return pos
+
+
+def _block_drop_positions(n_maps: int, h: int, w: int, block_size: int, gamma: float, device: torch.device) -> Tensor:
+    """Seed positions like :func:`_seed_positions`, with the possible ignored draw (index N) removed."""
+    pos = _seed_positions(n_maps, h, w, block_size, gamma, device)
+    n = n_maps * (h - block_size + 1) * (w - block_size + 1)
+    return pos[pos < n]
+
+
 def _block_drop(n_maps: int, h: int, w: int, block_size: int, gamma: float, device: torch.device) -> Tensor:
     """Dropped units (n_maps, H, W) as bool, seeds i.i.d. Bernoulli(gamma) on the valid positions."""
-    n = n_maps * (h - block_size + 1) * (w - block_size + 1)
-    if n >= _SPARSE_MIN_POSITIONS and gamma <= _SPARSE_MAX_GAMMA:
-        return _sparse_block_drop(n_maps, h, w, block_size, gamma, device)
-    seeds = (torch.rand(n_maps, h - block_size + 1, w - block_size + 1, device=device) < gamma).float()
-    return _expand_seeds(seeds, block_size) > 0
+    return _expand_positions(_seed_positions(n_maps, h, w, block_size, gamma, device), n_maps, h, w, block_size)
 
 
 def _disjoint_second(dropped1: Tensor, block_size: int, drop_prob: float) -> tuple[Tensor, Tensor]:
-    """A second block mask that never drops a unit ``dropped1`` dropped, at the target rate map by map.
+    """A second block mask that never drops a unit ``dropped1`` dropped, at the target rate.
 
     Its blocks are seeded as usual and cut where they meet the first mask's blocks, so the two drop regions
     never overlap and the second still reaches the target on small maps (where whole blocks that avoid the
-    first mask would not fit). Conditional on the first mask, a unit outside it is dropped with probability
-    ``1 - (1 - g)^n(u)``; ``g`` is solved per map so that the expected rate is ``drop_prob``.
+    first mask would not fit). A unit outside the first mask is dropped with probability
+    ``1 - (1 - g)^n(u)``; one seed rate ``g`` for the batch is solved so that the expected rate over the
+    batch is ``drop_prob``, and a kept unit is scaled by ``1 / (1 - g)^n(u)`` (a unit the first mask dropped
+    is never dropped here and keeps scale 1), so the expected output is the input unit by unit.
 
     Returns (dropped2 as bool (M, H, W), per-unit scale (M, H, W)).
     """
     m, h, w = dropped1.shape
-    device = dropped1.device
-    counts = torch.from_numpy(_coverage(h, w, block_size)).to(device)  # n(u), (H, W)
-    free = (~dropped1).float()
-    k = block_size * block_size + 1
-    # hist[m, n] = share of map m's units that the first mask kept and that n seed positions cover.
-    hist = torch.zeros(m, k, device=device).scatter_add_(1, counts.view(1, -1).expand(m, -1), free.view(m, -1))
-    hist = hist / (h * w)
-    powers = torch.arange(k, device=device, dtype=torch.float32)
-    lo = torch.zeros(m, 1, device=device)
-    hi = torch.ones(m, 1, device=device)
-    for _ in range(30):
-        mid = 0.5 * (lo + hi)
-        rate = (hist * (1.0 - (1.0 - mid) ** powers)).sum(1, keepdim=True)
-        below = rate < drop_prob
-        lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
-    gamma = (0.5 * (lo + hi))[:, :, None]  # (M, 1, 1)
-    seeds = (torch.rand(m, h - block_size + 1, w - block_size + 1, device=device) < gamma).float()
-    dropped2 = (_expand_seeds(seeds, block_size) > 0) & ~dropped1
-    keep_prob = (1.0 - gamma) ** counts
-    scale = torch.where(dropped1, 1.0, 1.0 / keep_prob.clamp_min(1e-6))
-    return dropped2, scale
+    counts = _coverage(h, w, block_size)
+    # How many of the M maps left each unit free: one reduction, then a scalar equation on the CPU.
+    free = (~dropped1).sum(0).cpu().numpy().astype(np.float64) / (m * h * w)
+    lo, hi = 0.0, 1.0
+    for _ in range(_BISECTION_STEPS):
+        gamma = 0.5 * (lo + hi)
+        rate = float(np.sum(free * (1.0 - (1.0 - gamma) ** counts)))
+        lo, hi = (gamma, hi) if rate < drop_prob else (lo, gamma)
+    gamma = min(0.5 * (lo + hi), 1.0 - 1e-6)
+    dropped2 = _block_drop(m, h, w, block_size, gamma, dropped1.device) & ~dropped1
+    scale = torch.from_numpy(1.0 / (1.0 - gamma) ** counts).float().to(dropped1.device)
+    return dropped2, torch.where(dropped1, 1.0, scale)
 
 
 def _drop_block(

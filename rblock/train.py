@@ -24,7 +24,7 @@ from torch import Tensor, nn
 import rblock
 from rblock.config import TrainConfig
 from rblock.data import DatasetSplit, TensorBatches, load_dataset
-from rblock.device import CostMeter, device_name, resolve_device, synchronize
+from rblock.device import CostMeter, device_name, resolve_device, synchronize, tune_cpu_allocator
 from rblock.metrics import accuracy, expected_calibration_error, nll, predict, sub_model_stability
 from rblock.models import create_model, drop_sites
 from rblock.regularizer import Regularizer, create_regularizer
@@ -197,6 +197,8 @@ def train_run(
     """
     wall_start = time.perf_counter()
     device = resolve_device(config.device)
+    if device.type == "cpu":
+        tune_cpu_allocator()
     amp = device.type == "cuda" and config.bf16
     data, regularizer, model = _build(config, device)
     optimizer = build_optimizer(config, model)
