@@ -12,7 +12,7 @@ $(STAMP):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch and torchvision first, with pip, from this machine's disk (see README: pinned versions).
-	$(BIN)/python -m pip install --quiet -e '.[train,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[train,api,dev]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -1,7 +1,7 @@
 """The ``rblock-pilot`` command.
 
 ``rblock-pilot train`` runs a whole pilot (every arm × seed) in this process, with no server: a progress
-line per run, then a table per arm. ``rblock-pilot up`` starts the service once it exists.
+line per run, then a table per arm. The ``rblock-pilot`` entry point (``pilot_cli``) dispatches here.
 """
 
 from __future__ import annotations
@@ -68,7 +68,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-bf16", action="store_true", help="train in float32 on CUDA too")
     train.add_argument("--checkpoint-dir", type=Path, default=None, help="checkpoint each run here and resume")
     train.add_argument("--json", type=Path, default=None, metavar="FILE", help="write every run's result here")
-    commands.add_parser("up", help="start the service (API, worker and dashboard)")
     return parser
 
 
@@ -197,13 +196,6 @@ def _train(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "up":
-        print(
-            "rblock-pilot up: the service (API, worker and dashboard) is not part of this version yet.\n"
-            "Train a pilot locally meanwhile, e.g.:\n"
-            "  rblock-pilot train --dataset digits --arms none,dropblock,rblock_s --seeds 3 --epochs 15"
-        )
-        return 0
     try:
         return _train(args)
     except ValueError as error:  # ConfigError, DatasetError, DeviceError and bad flags all say what to fix

@@ -78,44 +78,24 @@ class TrainConfig:
     def _validate(self) -> None:
         from rblock.data import DATASETS  # deferred: rblock.data imports sklearn and torchvision
 
-        def need(ok: bool, name: str, allowed: str) -> None:
-            if not ok:
-                raise ConfigError(f"{name} must be {allowed} (got {getattr(self, name)!r})")
-
-        def is_int(value: Any) -> bool:
-            return isinstance(value, int) and not isinstance(value, bool)
-
-        def is_num(value: Any) -> bool:
-            return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-        need(self.dataset in DATASETS, "dataset", f"one of {', '.join(DATASETS)}")
-        need(isinstance(self.dataset_params, dict), "dataset_params", "an object of the dataset's parameters")
-        need(is_int(self.data_seed) and self.data_seed >= 0, "data_seed", "an integer >= 0")
-        need(is_num(self.label_noise) and 0 <= self.label_noise < 1, "label_noise", "a fraction in [0, 1)")
-        need(self.augment is None or isinstance(self.augment, bool), "augment", "true, false or null")
-        need(self.model in MODELS, "model", f"one of {', '.join(MODELS)}")
-        need(self.width is None or (is_int(self.width) and 1 <= self.width <= 1024), "width", "null or 1..1024")
-        need(isinstance(self.arm_params, dict), "arm_params", "an object of the arm's parameters")
-        need(is_int(self.epochs) and 1 <= self.epochs <= 10_000, "epochs", "an integer from 1 to 10000")
-        need(is_int(self.batch_size) and 2 <= self.batch_size <= 65_536, "batch_size", "an integer from 2 to 65536")
-        need(self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}")
-        need(is_num(self.lr) and 0 < self.lr <= 100, "lr", "a number in (0, 100]")
-        need(is_num(self.momentum) and 0 <= self.momentum < 1, "momentum", "a number in [0, 1)")
-        need(isinstance(self.nesterov, bool), "nesterov", "true or false")
-        need(is_num(self.weight_decay) and 0 <= self.weight_decay <= 1, "weight_decay", "a number in [0, 1]")
-        need(self.lr_schedule in LR_SCHEDULES, "lr_schedule", f"one of {', '.join(LR_SCHEDULES)}")
-        need(
-            is_num(self.warmup_epochs) and 0 <= self.warmup_epochs < self.epochs,
-            "warmup_epochs",
-            "a number from 0 to less than epochs",
-        )
-        need(is_num(self.label_smoothing) and 0 <= self.label_smoothing < 1, "label_smoothing", "in [0, 1)")
-        need(is_int(self.seed) and 0 <= self.seed < 2**31, "seed", "an integer from 0 to 2^31-1")
-        need(is_int(self.eval_every) and self.eval_every >= 0, "eval_every", "an integer >= 0 (0: only at the end)")
-        need(is_int(self.stability_masks) and 1 <= self.stability_masks <= 64, "stability_masks", "1..64")
-        need(_valid_device(self.device), "device", "auto, cpu, cuda or cuda:N")
-        need(isinstance(self.bf16, bool), "bf16", "true or false")
-        need(isinstance(self.channels_last, bool), "channels_last", "true or false")
+        for name, spec in training_fields().items():
+            value = getattr(self, name)
+            if not _field_ok(spec, value):
+                raise ConfigError(f"{name} must be {spec['allowed']} (got {value!r})")
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"dataset must be one of {', '.join(DATASETS)} (got {self.dataset!r})")
+        if not isinstance(self.dataset_params, dict):
+            raise ConfigError(
+                f"dataset_params must be an object of the dataset's parameters (got {self.dataset_params!r})"
+            )
+        if not isinstance(self.arm_params, dict):
+            raise ConfigError(f"arm_params must be an object of the arm's parameters (got {self.arm_params!r})")
+        if self.model not in MODELS:
+            raise ConfigError(f"model must be one of {', '.join(MODELS)} (got {self.model!r})")
+        if not _valid_device(self.device):
+            raise ConfigError(f"device must be auto, cpu, cuda or cuda:N (got {self.device!r})")
+        if not self.warmup_epochs < self.epochs:
+            raise ConfigError(f"warmup_epochs must be a number from 0 to less than epochs (got {self.warmup_epochs!r})")
         if self.optimizer == "sgd" and self.nesterov and self.momentum == 0:
             raise ConfigError("nesterov needs momentum > 0: set momentum (e.g. 0.9) or nesterov=false")
         try:
@@ -147,6 +127,74 @@ class TrainConfig:
         except json.JSONDecodeError as error:
             raise ConfigError(f"the training config is not valid JSON: {error}") from None
         return cls.from_dict(data)
+
+
+def _field(kind: str, allowed: str, help: str, **bounds: Any) -> dict[str, Any]:
+    return {"type": kind, "allowed": allowed, "help": help, **bounds}
+
+
+# The settings a pilot shares across its runs, with machine-readable bounds: TrainConfig checks them here,
+# and the service's catalog (which cannot import torch) validates pilots against the same table.
+_TRAINING_FIELDS: dict[str, dict[str, Any]] = {
+    "data_seed": _field("integer", "an integer >= 0", "fixes the split and generated data", minimum=0),
+    "label_noise": _field(
+        "number", "a fraction in [0, 1)", "share of training labels replaced", minimum=0, exclusive_maximum=1
+    ),
+    "augment": _field(
+        "boolean", "true, false or null", "crop/flip augmentation (null: dataset default)", nullable=True
+    ),
+    "width": _field(
+        "integer", "null or 1..1024", "model base width (null: model default)", minimum=1, maximum=1024, nullable=True
+    ),
+    "epochs": _field("integer", "an integer from 1 to 10000", "training epochs", minimum=1, maximum=10_000),
+    "batch_size": _field("integer", "an integer from 2 to 65536", "unique samples per step", minimum=2, maximum=65_536),
+    "optimizer": _field("string", f"one of {', '.join(OPTIMIZERS)}", "optimizer", enum=list(OPTIMIZERS)),
+    "lr": _field("number", "a number in (0, 100]", "peak learning rate", exclusive_minimum=0, maximum=100),
+    "momentum": _field("number", "a number in [0, 1)", "SGD momentum", minimum=0, exclusive_maximum=1),
+    "nesterov": _field("boolean", "true or false", "Nesterov momentum (SGD)"),
+    "weight_decay": _field("number", "a number in [0, 1]", "weight decay", minimum=0, maximum=1),
+    "lr_schedule": _field(
+        "string", f"one of {', '.join(LR_SCHEDULES)}", "learning-rate schedule", enum=list(LR_SCHEDULES)
+    ),
+    "warmup_epochs": _field("number", "a number from 0 to less than epochs", "linear warm-up", minimum=0),
+    "label_smoothing": _field("number", "in [0, 1)", "label smoothing", minimum=0, exclusive_maximum=1),
+    "seed": _field("integer", "an integer from 0 to 2^31-1", "run seed", minimum=0, maximum=2**31 - 1),
+    "eval_every": _field(
+        "integer", "an integer >= 0 (0: only at the end)", "stability metrics every N epochs", minimum=0
+    ),
+    "stability_masks": _field("integer", "1..64", "sub-model masks K for stability metrics", minimum=1, maximum=64),
+    "bf16": _field("boolean", "true or false", "bfloat16 autocast on CUDA"),
+    "channels_last": _field("boolean", "true or false", "channels-last memory format on CUDA"),
+}
+
+
+def training_fields() -> dict[str, dict[str, Any]]:
+    """The shared training settings with their type, bounds, default and help (JSON-serialisable)."""
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    return {name: {**spec, "default": defaults[name]} for name, spec in _TRAINING_FIELDS.items()}
+
+
+def _field_ok(spec: dict[str, Any], value: Any) -> bool:
+    if value is None:
+        return bool(spec.get("nullable"))
+    kind = spec["type"]
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "string":
+        return isinstance(value, str) and value in spec.get("enum", [value])
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if kind == "integer" and not isinstance(value, int):
+        return False
+    if not math.isfinite(value):
+        return False
+    checks = (
+        ("minimum", lambda b: value >= b),
+        ("maximum", lambda b: value <= b),
+        ("exclusive_minimum", lambda b: value > b),
+        ("exclusive_maximum", lambda b: value < b),
+    )
+    return all(check(spec[key]) for key, check in checks if key in spec)
 
 
 def _valid_device(device: Any) -> bool:

@@ -48,6 +48,7 @@ class ParamSpec:
     default: Any
     check: Callable[[Any], Any]
     help: str
+    schema: dict[str, Any] = field(default_factory=dict)  # type and bounds, for clients without rblock
 
 
 def _prob(value: Any) -> float:
@@ -87,18 +88,42 @@ def _flag(value: Any) -> bool:
 
 
 def _drop_prob(default: float) -> ParamSpec:
-    return ParamSpec(default, _prob, "target fraction of dropped units at each drop site")
+    return ParamSpec(
+        default,
+        _prob,
+        "target fraction of dropped units at each drop site",
+        {"type": "number", "minimum": 0, "exclusive_maximum": 1},
+    )
 
 
-_SCHEDULE = ParamSpec("linear", _choice(SCHEDULES), "'linear' ramps the drop rate from 0 over training")
-_ALPHA = ParamSpec(1.0, _alpha, "weight of the symmetric KL between the two passes")
-_BLOCK_SIZE = ParamSpec(3, _positive_int(64), "side of the dropped square blocks (clipped to the map)")
-_SHARED = ParamSpec(False, _flag, "one block mask per sample for all channels")
-_GROUPS = ParamSpec(8, _positive_int(4096), "number of channel groups (each C/groups channels)")
+_SCHEDULE = ParamSpec(
+    "linear",
+    _choice(SCHEDULES),
+    "'linear' ramps the drop rate from 0 over training",
+    {"type": "string", "enum": list(SCHEDULES)},
+)
+_ALPHA = ParamSpec(
+    1.0, _alpha, "weight of the symmetric KL between the two passes", {"type": "number", "minimum": 0, "maximum": 100}
+)
+_BLOCK_SIZE = ParamSpec(
+    3,
+    _positive_int(64),
+    "side of the dropped square blocks (clipped to the map)",
+    {"type": "integer", "minimum": 1, "maximum": 64},
+)
+_SHARED = ParamSpec(False, _flag, "one block mask per sample for all channels", {"type": "boolean"})
+_GROUPS = ParamSpec(
+    8,
+    _positive_int(4096),
+    "number of channel groups (each C/groups channels)",
+    {"type": "integer", "minimum": 1, "maximum": 4096},
+)
 
 
 def _pairing(default: str) -> ParamSpec:
-    return ParamSpec(default, _choice(PAIRINGS), "how the two passes' masks relate")
+    return ParamSpec(
+        default, _choice(PAIRINGS), "how the two passes' masks relate", {"type": "string", "enum": list(PAIRINGS)}
+    )
 
 
 @dataclass(frozen=True)
@@ -299,7 +324,8 @@ def describe_arms() -> dict[str, dict[str, Any]]:
         name: {
             "description": spec.description,
             "passes": spec.passes,
-            "params": {key: {"default": p.default, "help": p.help} for key, p in spec.params.items()},
+            "spatial_blocks": spec.spatial_blocks,
+            "params": {key: {"default": p.default, "help": p.help, **p.schema} for key, p in spec.params.items()},
         }
         for name, spec in ARMS.items()
     }

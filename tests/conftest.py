@@ -1,8 +1,16 @@
-"""Shared test set-up: one torch thread per test process (pytest-xdist runs one process per core)."""
+"""Shared test set-up: one torch thread per test process, and databases of each test's own.
+
+Every test that needs a database gets a new SQLite file, or a new PostgreSQL database (on the server at
+127.0.0.1:5432 that CI runs) created for it and dropped afterwards, so tests can run in parallel.
+"""
 
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     try:
@@ -11,3 +19,45 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
         pass
     else:
         torch.set_num_threads(1)
+
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_database() -> Iterator[str]:
+    psycopg = pytest.importorskip("psycopg")
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        if os.environ.get("CI"):
+            raise  # CI has PostgreSQL: a missing server is a failure there, not a skip
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database of this test's own (SQLAlchemy URL)."""
+    yield from _postgres_database()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: object) -> str:
+    """A fresh SQLite file of this test's own (SQLAlchemy URL)."""
+    return f"sqlite:///{tmp_path}/pilot.db"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]:
+    """The same test on a fresh SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/pilot.db"
+    else:
+        yield from _postgres_database()

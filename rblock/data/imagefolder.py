@@ -141,12 +141,24 @@ IMAGEFOLDER = DatasetSpec(
     params={
         "path": Param(None, "folder that holds one subfolder of images per class", str, required=True),
         "image_size": Param(
-            32, "images are resized to image_size × image_size", int, lambda v: 4 <= v <= 512, "an integer in [4, 512]"
+            32,
+            "images are resized to image_size × image_size",
+            int,
+            lambda v: 4 <= v <= 512,
+            "an integer in [4, 512]",
+            minimum=4,
+            maximum=512,
         ),
         "test_fraction": Param(
-            0.2, "share of each class held out for testing", float, lambda v: 0.0 < v < 1.0, "a number in (0, 1)"
+            0.2,
+            "share of each class held out for testing",
+            float,
+            lambda v: 0.0 < v < 1.0,
+            "a number in (0, 1)",
+            minimum=0.01,
+            maximum=0.99,
         ),
-        "channels": Param(3, "3 = RGB, 1 = greyscale", int, lambda v: v in (1, 3), "1 or 3"),
+        "channels": Param(3, "3 = RGB, 1 = greyscale", int, lambda v: v in (1, 3), "1 or 3", choices=(1, 3)),
         "flip": Param(True, "allow horizontal-flip augmentation (false for text, digits, arrows)", bool),
     },
 )

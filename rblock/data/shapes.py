@@ -254,14 +254,16 @@ SHAPES = DatasetSpec(
     "generated offline from the data seed, balanced classes.",
     loader=load_shapes_raw,
     params={
-        "n_train": Param(5000, "number of training images", int, lambda v: v >= 10, "an integer >= 10"),
-        "n_test": Param(1000, "number of test images", int, lambda v: v >= 10, "an integer >= 10"),
+        "n_train": Param(5000, "number of training images", int, lambda v: v >= 10, "an integer >= 10", minimum=10),
+        "n_test": Param(1000, "number of test images", int, lambda v: v >= 10, "an integer >= 10", minimum=10),
         "difficulty": Param(
             0.5,
             "0 = large clean shapes, 1 = small shapes, heavy clutter and noise",
             float,
             lambda v: 0.0 <= v <= 1.0,
             "a number in [0, 1]",
+            minimum=0.0,
+            maximum=1.0,
         ),
     },
 )

@@ -39,6 +39,10 @@ class Param:
     check: Callable[[Any], bool] | None = None
     allowed: str = ""
     required: bool = False
+    # Machine-readable bounds for clients that validate without rblock (the API's catalog); None: unbounded.
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,25 @@ class DatasetSpec:
         """JSON-serialisable ``{"description", "params": {key: {"default", "help"}}}``."""
         return {
             "description": self.description,
-            "params": {key: {"default": p.default, "help": p.help} for key, p in self.params.items()},
+            "params": {key: _describe_param(p) for key, p in self.params.items()},
         }
+
+
+_KIND_NAMES = {int: "integer", float: "number", bool: "boolean", str: "string"}
+
+
+def _describe_param(param: Param) -> dict[str, Any]:
+    out: dict[str, Any] = {"default": param.default, "help": param.help, "type": _KIND_NAMES[param.kind]}
+    if param.allowed:
+        out["allowed"] = param.allowed
+    if param.required:
+        out["required"] = True
+    for key in ("minimum", "maximum"):
+        if getattr(param, key) is not None:
+            out[key] = getattr(param, key)
+    if param.choices is not None:
+        out["enum"] = list(param.choices)
+    return out
 
 
 def _convert(key: str, value: Any, param: Param) -> Any:

@@ -230,6 +230,7 @@ _SUBSET_PARAMS = {
         int,
         lambda v: v >= 0,
         "an integer >= 0",
+        minimum=0,
     ),
     "max_test": Param(
         0,
@@ -237,6 +238,7 @@ _SUBSET_PARAMS = {
         int,
         lambda v: v >= 0,
         "an integer >= 0",
+        minimum=0,
     ),
 }
 

@@ -1,0 +1,142 @@
+"""Plain entities the store returns: no SQLAlchemy objects leave the store (MLflow's layering)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class RunStatus(enum.StrEnum):
+    """A run's life (DESIGN §5): queued -> running -> succeeded | failed | cancelled, plus cancelling."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    CANCELLING = "cancelling"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.CANCELLING})
+FINISHED_STATUSES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
+
+
+class StoreError(Exception):
+    """Base of the store's errors."""
+
+
+class NotFound(StoreError):
+    """The pilot or run does not exist."""
+
+
+class Conflict(StoreError):
+    """The request does not fit the current state (cancel a finished run, delete an active pilot)."""
+
+
+@dataclass(frozen=True)
+class ArmInput:
+    """An arm to create: its label within the pilot, its regularizer and parameters."""
+
+    name: str
+    regularizer: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunInput:
+    """A run to create: which arm (by label), which seed, and the full training config (JSON)."""
+
+    arm: str
+    seed: int
+    config: dict[str, Any]
+    epochs_total: int
+
+
+@dataclass(frozen=True)
+class Arm:
+    id: int
+    pilot_id: int
+    name: str
+    regularizer: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    pilot_id: int
+    arm_id: int
+    arm: str
+    seed: int
+    status: RunStatus
+    attempts: int
+    queue: str
+    config: dict[str, Any]
+    epochs_total: int
+    epochs_done: int
+    queued_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    worker_host: str | None
+    device: str | None
+    cancel_requested: bool
+    error: str | None
+    cost: dict[str, Any] | None
+    final_metrics: dict[str, Any] | None
+    predictions: list[int] | None
+
+
+@dataclass(frozen=True)
+class Pilot:
+    id: int
+    name: str
+    description: str
+    dataset: str
+    dataset_params: dict[str, Any]
+    model: str
+    width: int | None
+    training: dict[str, Any]
+    seeds: list[int]
+    baseline_arm: str
+    roi: dict[str, Any]
+    budget_cap: float | None
+    queue: str
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    arms: list[Arm] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PilotSummary:
+    """A pilot with its run counts and progress, for lists."""
+
+    pilot: Pilot
+    status: str  # queued | running | succeeded | failed | cancelled | mixed (some failed or cancelled)
+    runs_by_status: dict[str, int]
+    epochs_done: int
+    epochs_total: int
+    device_hours: float
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    run_id: int
+    key: str
+    epoch: int
+    value: float
+
+
+@dataclass(frozen=True)
+class Worker:
+    name: str
+    host: str
+    device: str
+    queues: list[str]
+    current_run_id: int | None
+    last_seen: datetime

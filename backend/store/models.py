@@ -1,0 +1,137 @@
+"""SQLAlchemy tables of the store: pilots, arms, runs, metric points, workers.
+
+Rows never leave the store (see ``store.py``); they convert to the plain entities of ``entities.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids for the big points table.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SqlPilot(Base):
+    __tablename__ = "pilots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    dataset: Mapped[str] = mapped_column(String(64))
+    dataset_params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    model: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    training: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    seeds: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    baseline_arm: Mapped[str] = mapped_column(String(64))
+    roi: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    budget_cap: Mapped[float | None] = mapped_column(Float, nullable=True)
+    queue: Mapped[str] = mapped_column(String(16), default="auto")
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    arms: Mapped[list[SqlArm]] = relationship(
+        back_populates="pilot", cascade="all, delete-orphan", order_by="SqlArm.id"
+    )
+
+
+class SqlArm(Base):
+    __tablename__ = "arms"
+    __table_args__ = (UniqueConstraint("pilot_id", "name", name="uq_arm_pilot_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilots.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    regularizer: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    pilot: Mapped[SqlPilot] = relationship(back_populates="arms")
+
+
+class SqlRun(Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        UniqueConstraint("arm_id", "seed", name="uq_run_arm_seed"),
+        Index("ix_runs_status_heartbeat", "status", "heartbeat_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilots.id", ondelete="CASCADE"), index=True)
+    arm_id: Mapped[int] = mapped_column(ForeignKey("arms.id", ondelete="CASCADE"))
+    seed: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    queue: Mapped[str] = mapped_column(String(16), default="cpu")
+    config: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    epochs_total: Mapped[int] = mapped_column(Integer)
+    epochs_done: Mapped[int] = mapped_column(Integer, default=0)
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    worker_host: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    device: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The cost fields the lists aggregate get columns; the rest of the cost stays in `cost`.
+    device_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
+    samples_per_second: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cost: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    final_metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    predictions: Mapped[list[int] | None] = mapped_column(JSONType, nullable=True)
+
+    arm: Mapped[SqlArm] = relationship()
+
+
+class SqlMetricPoint(Base):
+    """One value of one metric of one run at one epoch; (run, key, epoch) is unique.
+
+    ``value`` holds finite numbers; ``special`` says 1 = NaN, 2 = +inf, 3 = -inf (SQLite turns NaN into
+    NULL, so non-finite values are flagged rather than stored).
+    """
+
+    __tablename__ = "metric_points"
+    __table_args__ = (UniqueConstraint("run_id", "key", "epoch", name="uq_point_run_key_epoch"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    epoch: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    special: Mapped[int] = mapped_column(SmallInteger, default=0)
+
+
+class SqlWorker(Base):
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    device: Mapped[str] = mapped_column(String(200))
+    queues: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    current_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,617 @@
+"""The store: every read and write of pilots, runs, metric points and workers, as plain entities.
+
+Each public method is keyword-only, runs in its own transaction and returns entities (``entities.py``):
+SQLAlchemy rows never leave this module. The same code runs on SQLite and PostgreSQL. Run state changes
+are conditional updates, so two workers, or a worker and the reconciler, cannot both win a transition.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from backend.store import schema
+from backend.store.db import StoreUnavailable, make_engine, transaction
+from backend.store.entities import (
+    ACTIVE_STATUSES,
+    Arm,
+    ArmInput,
+    Conflict,
+    MetricPoint,
+    NotFound,
+    Pilot,
+    PilotSummary,
+    Run,
+    RunInput,
+    RunStatus,
+    Worker,
+)
+from backend.store.models import SqlArm, SqlMetricPoint, SqlPilot, SqlRun, SqlWorker
+
+_SPECIAL = {1: math.nan, 2: math.inf, 3: -math.inf}
+# Rows per INSERT: SQLite allows 32,766 bound parameters, and a point binds 5.
+_POINTS_PER_STATEMENT = 5000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite returns naive datetimes; everything the store writes is UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _encode(value: float) -> tuple[float | None, int]:
+    if math.isnan(value):
+        return None, 1
+    if math.isinf(value):
+        return None, 2 if value > 0 else 3
+    return float(value), 0
+
+
+def _arm(row: SqlArm) -> Arm:
+    return Arm(id=row.id, pilot_id=row.pilot_id, name=row.name, regularizer=row.regularizer, params=dict(row.params))
+
+
+def _pilot(row: SqlPilot) -> Pilot:
+    return Pilot(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        dataset=row.dataset,
+        dataset_params=dict(row.dataset_params),
+        model=row.model,
+        width=row.width,
+        training=dict(row.training),
+        seeds=list(row.seeds),
+        baseline_arm=row.baseline_arm,
+        roi=dict(row.roi),
+        budget_cap=row.budget_cap,
+        queue=row.queue,
+        created_by=row.created_by,
+        created_at=_aware(row.created_at) or _now(),
+        updated_at=_aware(row.updated_at) or _now(),
+        arms=[_arm(a) for a in row.arms],
+    )
+
+
+def _run(row: SqlRun, arm_name: str) -> Run:
+    return Run(
+        id=row.id,
+        pilot_id=row.pilot_id,
+        arm_id=row.arm_id,
+        arm=arm_name,
+        seed=row.seed,
+        status=RunStatus(row.status),
+        attempts=row.attempts,
+        queue=row.queue,
+        config=dict(row.config),
+        epochs_total=row.epochs_total,
+        epochs_done=row.epochs_done,
+        queued_at=_aware(row.queued_at),
+        started_at=_aware(row.started_at),
+        finished_at=_aware(row.finished_at),
+        heartbeat_at=_aware(row.heartbeat_at),
+        worker_host=row.worker_host,
+        device=row.device,
+        cancel_requested=row.cancel_requested,
+        error=row.error,
+        cost=row.cost,
+        final_metrics=row.final_metrics,
+        predictions=row.predictions,
+    )
+
+
+def pilot_status(counts: dict[str, int]) -> str:
+    """One word for a pilot from its runs' statuses.
+
+    ``running`` while any run is running or cancelling (or some finished and some still queued), ``queued``
+    when nothing started, else the common final status, or ``partial`` when runs ended differently.
+    """
+    active = counts.get("running", 0) + counts.get("cancelling", 0)
+    queued = counts.get("queued", 0)
+    finished = {s: n for s, n in counts.items() if s in ("succeeded", "failed", "cancelled") and n}
+    if active or (queued and finished):
+        return "running"
+    if queued:
+        return "queued"
+    if len(finished) == 1:
+        return next(iter(finished))
+    return "partial" if finished else "queued"
+
+
+class Store:
+    """The data-access layer (see ``backend/store/README.md`` for the whole interface)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._dialect = self.engine.dialect.name
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def upgrade(self) -> None:
+        """Create or migrate the schema to the newest revision."""
+        try:
+            schema.upgrade(self.engine)
+        except OperationalError as error:
+            raise StoreUnavailable(self._unreachable(error)) from None
+
+    def ping(self) -> None:
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except OperationalError as error:
+            raise StoreUnavailable(self._unreachable(error)) from None
+
+    def _unreachable(self, error: OperationalError) -> str:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        return f"cannot reach the database at {self.engine.url.render_as_string(hide_password=True)}: {reason}"
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- pilots ------------------------------------------------------------------------------------------
+
+    def create_pilot(
+        self,
+        *,
+        name: str,
+        description: str,
+        dataset: str,
+        dataset_params: dict[str, Any],
+        model: str,
+        width: int | None,
+        training: dict[str, Any],
+        seeds: list[int],
+        baseline_arm: str,
+        roi: dict[str, Any],
+        budget_cap: float | None,
+        queue: str,
+        created_by: str | None,
+        arms: Sequence[ArmInput],
+        runs: Sequence[RunInput],
+        run_queue: str | None = None,
+    ) -> Pilot:
+        """Create a pilot with its arms and queued runs in one transaction."""
+        now = _now()
+        with transaction(self._sessions) as session:
+            pilot = SqlPilot(
+                name=name,
+                description=description,
+                dataset=dataset,
+                dataset_params=dataset_params,
+                model=model,
+                width=width,
+                training=training,
+                seeds=seeds,
+                baseline_arm=baseline_arm,
+                roi=roi,
+                budget_cap=budget_cap,
+                queue=queue,
+                created_by=created_by,
+                created_at=now,
+                updated_at=now,
+            )
+            by_name = {}
+            for arm in arms:
+                row = SqlArm(name=arm.name, regularizer=arm.regularizer, params=arm.params)
+                pilot.arms.append(row)
+                by_name[arm.name] = row
+            session.add(pilot)
+            session.flush()
+            for run in runs:
+                if run.arm not in by_name:
+                    raise NotFound(f"run refers to arm {run.arm!r}, which the pilot does not have")
+                session.add(
+                    SqlRun(
+                        pilot_id=pilot.id,
+                        arm_id=by_name[run.arm].id,
+                        seed=run.seed,
+                        status=RunStatus.QUEUED.value,
+                        attempts=0,
+                        queue=run_queue or queue,
+                        config=run.config,
+                        epochs_total=run.epochs_total,
+                        epochs_done=0,
+                        queued_at=now,
+                        cancel_requested=False,
+                    )
+                )
+            session.flush()
+            return _pilot(pilot)
+
+    def _pilot_row(self, session: Session, pilot_id: int) -> SqlPilot:
+        row = session.get(SqlPilot, pilot_id, options=[selectinload(SqlPilot.arms)])
+        if row is None:
+            raise NotFound(f"pilot {pilot_id} does not exist")
+        return row
+
+    def get_pilot(self, *, pilot_id: int) -> Pilot:
+        with transaction(self._sessions) as session:
+            return _pilot(self._pilot_row(session, pilot_id))
+
+    def update_roi(self, *, pilot_id: int, roi: dict[str, Any]) -> Pilot:
+        with transaction(self._sessions) as session:
+            row = self._pilot_row(session, pilot_id)
+            row.roi = roi
+            row.updated_at = _now()
+            session.flush()
+            return _pilot(row)
+
+    def delete_pilot(self, *, pilot_id: int) -> None:
+        with transaction(self._sessions) as session:
+            row = self._pilot_row(session, pilot_id)
+            active = session.scalar(
+                select(func.count())
+                .select_from(SqlRun)
+                .where(SqlRun.pilot_id == pilot_id, SqlRun.status.in_([s.value for s in ACTIVE_STATUSES]))
+            )
+            if active:
+                raise Conflict(f"pilot {pilot_id} has {active} active run(s): cancel them first")
+            # Points first in bulk: the ORM cascade would load them one by one.
+            run_ids = select(SqlRun.id).where(SqlRun.pilot_id == pilot_id)
+            session.execute(delete(SqlMetricPoint).where(SqlMetricPoint.run_id.in_(run_ids)))
+            session.execute(delete(SqlRun).where(SqlRun.pilot_id == pilot_id))
+            session.delete(row)
+
+    def _summaries(self, session: Session, pilot_ids: Iterable[int] | None) -> dict[int, dict[str, Any]]:
+        query = select(
+            SqlRun.pilot_id,
+            SqlRun.status,
+            func.count(),
+            func.sum(SqlRun.epochs_done),
+            func.sum(SqlRun.epochs_total),
+            func.sum(SqlRun.device_hours),
+            func.min(SqlRun.started_at),
+            func.max(SqlRun.finished_at),
+        ).group_by(SqlRun.pilot_id, SqlRun.status)
+        if pilot_ids is not None:
+            query = query.where(SqlRun.pilot_id.in_(list(pilot_ids)))
+        out: dict[int, dict[str, Any]] = {}
+        for pilot_id, status, count, done, total, hours, started, finished in session.execute(query):
+            agg = out.setdefault(
+                pilot_id, {"counts": {}, "done": 0, "total": 0, "hours": 0.0, "started": None, "finished": None}
+            )
+            agg["counts"][status] = count
+            agg["done"] += done or 0
+            agg["total"] += total or 0
+            agg["hours"] += hours or 0.0
+            started, finished = _aware(started), _aware(finished)
+            if started is not None and (agg["started"] is None or started < agg["started"]):
+                agg["started"] = started
+            if finished is not None and (agg["finished"] is None or finished > agg["finished"]):
+                agg["finished"] = finished
+        return out
+
+    @staticmethod
+    def _summary(pilot: Pilot, agg: dict[str, Any] | None) -> PilotSummary:
+        agg = agg or {"counts": {}, "done": 0, "total": 0, "hours": 0.0, "started": None, "finished": None}
+        status = pilot_status(agg["counts"])
+        return PilotSummary(
+            pilot=pilot,
+            status=status,
+            runs_by_status=dict(agg["counts"]),
+            epochs_done=int(agg["done"]),
+            epochs_total=int(agg["total"]),
+            device_hours=float(agg["hours"]),
+            started_at=agg["started"],
+            finished_at=agg["finished"] if status not in ("running", "queued") else None,
+        )
+
+    def pilot_summary(self, *, pilot_id: int) -> PilotSummary:
+        with transaction(self._sessions) as session:
+            pilot = _pilot(self._pilot_row(session, pilot_id))
+            return self._summary(pilot, self._summaries(session, [pilot_id]).get(pilot_id))
+
+    def list_pilots(
+        self, *, status: str | None = None, offset: int = 0, limit: int = 50
+    ) -> tuple[list[PilotSummary], int]:
+        """Newest first; ``status`` filters on the word :func:`pilot_status` gives."""
+        with transaction(self._sessions) as session:
+            aggregates = self._summaries(session, None)
+            ids = list(session.scalars(select(SqlPilot.id).order_by(SqlPilot.id.desc())))
+            if status is not None:
+                ids = [i for i in ids if pilot_status(aggregates.get(i, {}).get("counts", {})) == status]
+            page = ids[offset : offset + limit]
+            rows = session.scalars(
+                select(SqlPilot).where(SqlPilot.id.in_(page)).options(selectinload(SqlPilot.arms))
+            ).all()
+            by_id = {row.id: row for row in rows}
+            return [self._summary(_pilot(by_id[i]), aggregates.get(i)) for i in page], len(ids)
+
+    # -- runs --------------------------------------------------------------------------------------------
+
+    def _runs(self, session: Session, *conditions: Any) -> list[Run]:
+        query = select(SqlRun, SqlArm.name).join(SqlArm, SqlRun.arm_id == SqlArm.id).where(*conditions)
+        return [_run(row, name) for row, name in session.execute(query.order_by(SqlRun.id))]
+
+    def list_runs(self, *, pilot_id: int) -> list[Run]:
+        with transaction(self._sessions) as session:
+            self._pilot_row(session, pilot_id)
+            return self._runs(session, SqlRun.pilot_id == pilot_id)
+
+    def get_run(self, *, run_id: int) -> Run:
+        with transaction(self._sessions) as session:
+            runs = self._runs(session, SqlRun.id == run_id)
+            if not runs:
+                raise NotFound(f"run {run_id} does not exist")
+            return runs[0]
+
+    def claim_run(self, *, run_id: int, worker_host: str, device: str, stale_after_s: float) -> Run | None:
+        """Take a queued run, or a running one whose worker went silent; None when it is not claimable."""
+        now = _now()
+        stale = now - timedelta(seconds=stale_after_s)
+        with transaction(self._sessions) as session:
+            session.execute(
+                update(SqlRun)
+                .where(SqlRun.id == run_id, SqlRun.status == "queued", SqlRun.cancel_requested.is_(True))
+                .values(status="cancelled", finished_at=now)
+            )
+            claimed = _changed(
+                session,
+                update(SqlRun)
+                .where(
+                    SqlRun.id == run_id,
+                    (SqlRun.status == "queued")
+                    | (SqlRun.status.in_(["running", "cancelling"]) & (SqlRun.heartbeat_at < stale)),
+                )
+                .values(
+                    status="running",
+                    attempts=SqlRun.attempts + 1,
+                    started_at=func.coalesce(SqlRun.started_at, now),
+                    heartbeat_at=now,
+                    worker_host=worker_host,
+                    device=device,
+                ),
+            )
+            if not claimed:
+                return None
+            return self._runs(session, SqlRun.id == run_id)[0]
+
+    def heartbeat(self, *, run_id: int, epochs_done: int | None = None) -> bool:
+        """Record that the run's worker is alive (and its progress); return whether cancel was requested."""
+        values: dict[str, Any] = {"heartbeat_at": _now()}
+        if epochs_done is not None:
+            values["epochs_done"] = epochs_done
+        with transaction(self._sessions) as session:
+            session.execute(update(SqlRun).where(SqlRun.id == run_id).values(**values))
+            flag = session.scalar(select(SqlRun.cancel_requested).where(SqlRun.id == run_id))
+            if flag is None:
+                raise NotFound(f"run {run_id} does not exist")
+            return bool(flag)
+
+    def finish_run(
+        self,
+        *,
+        run_id: int,
+        status: RunStatus,
+        error: str | None = None,
+        cost: dict[str, Any] | None = None,
+        final_metrics: dict[str, Any] | None = None,
+        predictions: list[int] | None = None,
+    ) -> Run:
+        if status not in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED):
+            raise ValueError(f"finish_run needs a final status, got {status}")
+        values: dict[str, Any] = {"status": status.value, "finished_at": _now(), "error": error}
+        if cost is not None:
+            values.update(cost=cost, device_hours=cost.get("device_hours"))
+            values["samples_per_second"] = cost.get("samples_per_second")
+        if final_metrics is not None:
+            values["final_metrics"] = {k: (v if _finite(v) else None) for k, v in final_metrics.items()}
+        if predictions is not None:
+            values["predictions"] = predictions
+        with transaction(self._sessions) as session:
+            if not _changed(session, update(SqlRun).where(SqlRun.id == run_id).values(**values)):
+                raise NotFound(f"run {run_id} does not exist")
+            return self._runs(session, SqlRun.id == run_id)[0]
+
+    def _cancel(self, session: Session, run: Run) -> bool:
+        now = _now()
+        if run.status == RunStatus.QUEUED:
+            changed = _changed(
+                session,
+                update(SqlRun)
+                .where(SqlRun.id == run.id, SqlRun.status == "queued")
+                .values(status="cancelled", cancel_requested=True, finished_at=now),
+            )
+        else:
+            changed = _changed(
+                session,
+                update(SqlRun)
+                .where(SqlRun.id == run.id, SqlRun.status == "running")
+                .values(status="cancelling", cancel_requested=True),
+            )
+        return bool(changed)
+
+    def request_cancel(self, *, run_id: int) -> Run:
+        with transaction(self._sessions) as session:
+            runs = self._runs(session, SqlRun.id == run_id)
+            if not runs:
+                raise NotFound(f"run {run_id} does not exist")
+            run = runs[0]
+            if run.status == RunStatus.CANCELLING:
+                return run
+            if run.status not in ACTIVE_STATUSES or not self._cancel(session, run):
+                raise Conflict(f"run {run_id} is {run.status.value}: only queued or running runs can be cancelled")
+            return self._runs(session, SqlRun.id == run_id)[0]
+
+    def cancel_pilot(self, *, pilot_id: int) -> list[Run]:
+        with transaction(self._sessions) as session:
+            self._pilot_row(session, pilot_id)
+            runs = self._runs(session, SqlRun.pilot_id == pilot_id, SqlRun.status.in_(["queued", "running"]))
+            changed = [run.id for run in runs if self._cancel(session, run)]
+            return self._runs(session, SqlRun.id.in_(changed)) if changed else []
+
+    def retry_run(self, *, run_id: int) -> Run:
+        """Queue a failed or cancelled run again from scratch (its points are deleted)."""
+        with transaction(self._sessions) as session:
+            changed = _changed(
+                session,
+                update(SqlRun)
+                .where(SqlRun.id == run_id, SqlRun.status.in_(["failed", "cancelled"]))
+                .values(
+                    status="queued",
+                    attempts=0,
+                    queued_at=_now(),
+                    started_at=None,
+                    finished_at=None,
+                    heartbeat_at=None,
+                    cancel_requested=False,
+                    error=None,
+                    epochs_done=0,
+                    cost=None,
+                    device_hours=None,
+                    samples_per_second=None,
+                    final_metrics=None,
+                    predictions=None,
+                ),
+            )
+            if not changed:
+                run = self._runs(session, SqlRun.id == run_id)
+                if not run:
+                    raise NotFound(f"run {run_id} does not exist")
+                raise Conflict(f"run {run_id} is {run[0].status.value}: only failed or cancelled runs can be retried")
+            session.execute(delete(SqlMetricPoint).where(SqlMetricPoint.run_id == run_id))
+            return self._runs(session, SqlRun.id == run_id)[0]
+
+    def requeue_stale(self, *, stale_after_s: float, max_attempts: int) -> tuple[list[Run], list[Run]]:
+        """Runs whose worker went silent: requeue them, or fail them after ``max_attempts`` attempts.
+
+        A silent run that was being cancelled is marked cancelled. Returns (requeued, failed).
+        """
+        now = _now()
+        stale = now - timedelta(seconds=stale_after_s)
+        with transaction(self._sessions) as session:
+            silent = self._runs(session, SqlRun.status.in_(["running", "cancelling"]), SqlRun.heartbeat_at < stale)
+            requeued, failed = [], []
+            for run in silent:
+                guard = (SqlRun.id == run.id) & (SqlRun.heartbeat_at < stale) & (SqlRun.status == run.status.value)
+                if run.status == RunStatus.CANCELLING:
+                    session.execute(update(SqlRun).where(guard).values(status="cancelled", finished_at=now))
+                elif run.attempts >= max_attempts:
+                    message = f"the worker was lost {run.attempts} times (no heartbeat for {stale_after_s:.0f} s)"
+                    if _changed(
+                        session, update(SqlRun).where(guard).values(status="failed", finished_at=now, error=message)
+                    ):
+                        failed.append(run.id)
+                elif _changed(session, update(SqlRun).where(guard).values(status="queued", queued_at=now)):
+                    requeued.append(run.id)
+            return (
+                self._runs(session, SqlRun.id.in_(requeued)) if requeued else [],
+                self._runs(session, SqlRun.id.in_(failed)) if failed else [],
+            )
+
+    def queued_runs(self, *, older_than_s: float = 0) -> list[Run]:
+        cutoff = _now() - timedelta(seconds=older_than_s)
+        with transaction(self._sessions) as session:
+            return self._runs(session, SqlRun.status == "queued", SqlRun.queued_at <= cutoff)
+
+    # -- metric points -----------------------------------------------------------------------------------
+
+    def write_points(self, *, run_id: int, points: Sequence[tuple[str, int, float]]) -> int:
+        """Upsert (key, epoch, value) points of one run: writing a point again keeps one row (the newest value)."""
+        rows = []
+        for key, epoch, value in points:
+            number, special = _encode(float(value))
+            rows.append({"run_id": run_id, "key": key, "epoch": int(epoch), "value": number, "special": special})
+        if not rows:
+            return 0
+        insert = pg_insert if self._dialect == "postgresql" else sqlite_insert
+        with transaction(self._sessions) as session:
+            for start in range(0, len(rows), _POINTS_PER_STATEMENT):
+                statement = insert(SqlMetricPoint).values(rows[start : start + _POINTS_PER_STATEMENT])
+                statement = statement.on_conflict_do_update(
+                    index_elements=["run_id", "key", "epoch"],
+                    set_={"value": statement.excluded.value, "special": statement.excluded.special},
+                )
+                session.execute(statement)
+        return len(rows)
+
+    def get_points(self, *, run_ids: Sequence[int], keys: Sequence[str] | None = None) -> list[MetricPoint]:
+        query = select(
+            SqlMetricPoint.run_id,
+            SqlMetricPoint.key,
+            SqlMetricPoint.epoch,
+            SqlMetricPoint.value,
+            SqlMetricPoint.special,
+        ).where(SqlMetricPoint.run_id.in_(list(run_ids)))
+        if keys:
+            query = query.where(SqlMetricPoint.key.in_(list(keys)))
+        query = query.order_by(SqlMetricPoint.run_id, SqlMetricPoint.key, SqlMetricPoint.epoch)
+        with self.engine.connect() as connection:
+            return [
+                MetricPoint(run_id, key, epoch, _SPECIAL[special] if special else float(value or 0.0))
+                for run_id, key, epoch, value, special in connection.execute(query)
+            ]
+
+    # -- workers and history -----------------------------------------------------------------------------
+
+    def worker_seen(self, *, name: str, host: str, device: str, queues: list[str], current_run_id: int | None) -> None:
+        with transaction(self._sessions) as session:
+            row = session.get(SqlWorker, name)
+            if row is None:
+                session.add(
+                    SqlWorker(
+                        name=name,
+                        host=host,
+                        device=device,
+                        queues=queues,
+                        current_run_id=current_run_id,
+                        last_seen=_now(),
+                    )
+                )
+            else:
+                row.host, row.device, row.queues = host, device, queues
+                row.current_run_id, row.last_seen = current_run_id, _now()
+
+    def list_workers(self, *, seen_within_s: float) -> list[Worker]:
+        cutoff = _now() - timedelta(seconds=seen_within_s)
+        with transaction(self._sessions) as session:
+            rows = session.scalars(select(SqlWorker).where(SqlWorker.last_seen >= cutoff).order_by(SqlWorker.name))
+            return [
+                Worker(
+                    name=r.name,
+                    host=r.host,
+                    device=r.device,
+                    queues=list(r.queues),
+                    current_run_id=r.current_run_id,
+                    last_seen=_aware(r.last_seen) or _now(),
+                )
+                for r in rows
+            ]
+
+    def throughput_history(self, *, model: str, dataset: str, device_kind: str) -> list[float]:
+        """Samples per second of succeeded runs of this model and dataset on this kind of device."""
+        with transaction(self._sessions) as session:
+            pilots = select(SqlPilot.id).where(SqlPilot.model == model, SqlPilot.dataset == dataset)
+            rows = session.execute(
+                select(SqlRun.samples_per_second, SqlRun.device).where(
+                    SqlRun.pilot_id.in_(pilots), SqlRun.status == "succeeded", SqlRun.samples_per_second.is_not(None)
+                )
+            )
+            return [
+                float(sps) for sps, device in rows if sps is not None and (device or "").split(":")[0] == device_kind
+            ]
+
+
+def _changed(session: Session, statement: Any) -> int:
+    """Execute an UPDATE/DELETE and return how many rows it changed."""
+    result = session.execute(statement)
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+def _finite(value: Any) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)
