@@ -1,0 +1,202 @@
+"""Per-arm results over seeds, each arm against the baseline, the accuracy-cost Pareto front, and curves."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from backend.analysis import stats
+from backend.store.entities import MetricPoint, Run, RunStatus
+
+# Final metrics summarised per arm (mean over seeds), beside accuracy and cost.
+STABILITY_KEYS = ("inconsistency_kl", "flip_rate", "ece", "nll")
+
+
+@dataclass(frozen=True)
+class ArmResult:
+    arm: str
+    regularizer: str
+    seeds: list[int]
+    test_acc: stats.Describe
+    error: float | None
+    device_hours: stats.Describe
+    cost: float | None  # mean money per training run
+    samples_per_second: float | None
+    stability: dict[str, float | None]
+    seed_churn: float | None
+    acc_std: float | None
+    device_kinds: list[str]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    arm: str
+    baseline: str
+    delta_acc: float | None
+    delta_acc_ci: tuple[float, float] | None
+    welch_p: float | None
+    paired_p: float | None
+    p_value: float | None  # the paired test when seeds match, else Welch
+    p_holm: float | None
+    cohens_d: float | None
+    seeds_needed: int | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    epoch: int
+    n: int
+    mean: float
+    ci_low: float | None
+    ci_high: float | None
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Per arm and metric key: the seed aggregate at every epoch (DESIGN §4)."""
+
+    by_arm: dict[str, dict[str, list[CurvePoint]]] = field(default_factory=dict)
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(present)) if present else None
+
+
+def churn(predictions: Sequence[Sequence[int]]) -> float | None:
+    """Mean pairwise share of differing answers between seeds' final predictions."""
+    vectors = [np.asarray(p) for p in predictions if p]
+    pairs = [(a, b) for a, b in itertools.combinations(vectors, 2) if a.shape == b.shape]
+    if not pairs:
+        return None
+    return float(np.mean([(a != b).mean() for a, b in pairs]))
+
+
+def arm_results(runs: Sequence[Run], regularizers: dict[str, str], price_for: dict[str, float]) -> dict[str, ArmResult]:
+    """Succeeded runs grouped by arm; ``price_for`` maps a device kind (``cpu``, ``cuda``) to money per hour."""
+    by_arm: dict[str, list[Run]] = defaultdict(list)
+    for run in runs:
+        if run.status == RunStatus.SUCCEEDED and run.final_metrics is not None:
+            by_arm[run.arm].append(run)
+    out = {}
+    for arm, regularizer in regularizers.items():
+        done = sorted(by_arm.get(arm, []), key=lambda r: r.seed)
+        accs = [
+            float(r.final_metrics["test_acc"])
+            for r in done
+            if r.final_metrics and r.final_metrics.get("test_acc") is not None
+        ]
+        hours = [float((r.cost or {}).get("device_hours") or 0.0) for r in done]
+        kinds = sorted({str((r.cost or {}).get("device_kind") or "cpu") for r in done})
+        money = [
+            h * price_for.get(str((r.cost or {}).get("device_kind") or "cpu"), 0.0)
+            for h, r in zip(hours, done, strict=True)
+        ]
+        acc = stats.describe(accs)
+        out[arm] = ArmResult(
+            arm=arm,
+            regularizer=regularizer,
+            seeds=[r.seed for r in done],
+            test_acc=acc,
+            error=None if acc.mean is None else 1.0 - acc.mean,
+            device_hours=stats.describe(hours),
+            cost=_mean(money),
+            samples_per_second=_mean([(r.cost or {}).get("samples_per_second") for r in done]),
+            stability={key: _mean([(r.final_metrics or {}).get(key) for r in done]) for key in STABILITY_KEYS},
+            seed_churn=churn([r.predictions or [] for r in done]),
+            acc_std=acc.std,
+            device_kinds=kinds,
+        )
+    return out
+
+
+def compare(results: dict[str, ArmResult], runs: Sequence[Run], baseline: str, *, seed: int = 0) -> list[Comparison]:
+    """Every arm against ``baseline`` on final test accuracy, Holm-corrected across arms."""
+    acc_by_arm_seed: dict[str, dict[int, float]] = defaultdict(dict)
+    for run in runs:
+        if run.status == RunStatus.SUCCEEDED and run.final_metrics and run.final_metrics.get("test_acc") is not None:
+            acc_by_arm_seed[run.arm][run.seed] = float(run.final_metrics["test_acc"])
+    base = acc_by_arm_seed.get(baseline, {})
+    rows = []
+    for arm in results:
+        if arm == baseline:
+            continue
+        mine = acc_by_arm_seed.get(arm, {})
+        a, b = list(mine.values()), list(base.values())
+        shared = sorted(set(mine) & set(base))
+        paired = len(shared) >= 2 and len(shared) == len(mine) == len(base)
+        note = ""
+        if not a or not b:
+            note = "no finished runs on one side"
+        elif len(a) < 2 or len(b) < 2:
+            note = "one seed: no confidence interval or test"
+        delta = (float(np.mean(a)) - float(np.mean(b))) if a and b else None
+        if paired:
+            ci = stats.bootstrap_diff_ci([mine[s] for s in shared], [base[s] for s in shared], paired=True, seed=seed)
+            p_pair = stats.paired_p([mine[s] for s in shared], [base[s] for s in shared])
+        else:
+            ci, p_pair = stats.bootstrap_diff_ci(a, b, paired=False, seed=seed), None
+        p_welch = stats.welch_p(a, b)
+        std_a = float(np.std(a, ddof=1)) if len(a) > 1 else 0.0
+        std_b = float(np.std(b, ddof=1)) if len(b) > 1 else 0.0
+        rows.append(
+            Comparison(
+                arm=arm,
+                baseline=baseline,
+                delta_acc=delta,
+                delta_acc_ci=ci,
+                welch_p=p_welch,
+                paired_p=p_pair,
+                p_value=p_pair if p_pair is not None else p_welch,
+                p_holm=None,
+                cohens_d=stats.cohens_d(a, b),
+                seeds_needed=None if delta is None else stats.seeds_needed(delta, std_a, std_b),
+                note=note,
+            )
+        )
+    adjusted = stats.holm([row.p_value for row in rows])
+    return [Comparison(**{**row.__dict__, "p_holm": p}) for row, p in zip(rows, adjusted, strict=True)]
+
+
+def pareto_front(results: dict[str, ArmResult]) -> list[str]:
+    """Arms no other arm beats on both accuracy (higher) and device-hours (lower), cheapest first."""
+    points = {
+        arm: (r.device_hours.mean, r.test_acc.mean)
+        for arm, r in results.items()
+        if r.device_hours.mean is not None and r.test_acc.mean is not None
+    }
+    front = [
+        arm
+        for arm, (cost, acc) in points.items()
+        if not any(
+            (c <= cost and a >= acc) and (c < cost or a > acc) for other, (c, a) in points.items() if other != arm
+        )
+    ]
+    return sorted(front, key=lambda arm: points[arm][0])
+
+
+def curves(runs: Sequence[Run], points: Sequence[MetricPoint], keys: Sequence[str] | None = None) -> Curves:
+    """Mean and 95% t-interval over seeds, per arm, metric and epoch (finished and running runs alike)."""
+    arm_of = {run.id: run.arm for run in runs if run.status != RunStatus.QUEUED}
+    grouped: dict[str, dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for point in points:
+        arm = arm_of.get(point.run_id)
+        if arm is None or (keys and point.key not in keys) or not math.isfinite(point.value):
+            continue
+        grouped[arm][point.key][point.epoch].append(point.value)
+    out: dict[str, dict[str, list[CurvePoint]]] = {}
+    for arm, by_key in grouped.items():
+        out[arm] = {}
+        for key, by_epoch in by_key.items():
+            series = []
+            for epoch in sorted(by_epoch):
+                d = stats.describe(by_epoch[epoch])
+                series.append(CurvePoint(epoch, d.n, d.mean or 0.0, d.ci_low, d.ci_high))
+            out[arm][key] = series
+    return Curves(out)
