@@ -1,0 +1,60 @@
+"""One colour per arm across every figure, and the shared layout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The regularizer kinds in DESIGN order; an arm is coloured by its kind so that "rblock_s" looks the same in
+# every pilot, and arms of one kind with other parameters get the next free colour.
+_KIND_COLOURS = {
+    "none": "#6b7280",
+    "dropout": "#2563eb",
+    "spatial_dropout": "#0891b2",
+    "dropblock": "#16a34a",
+    "rdrop": "#ca8a04",
+    "rblock_b": "#db2777",
+    "rblock_s": "#dc2626",
+}
+_SPARE = ["#7c3aed", "#ea580c", "#0d9488", "#4f46e5", "#65a30d", "#be123c", "#0369a1"]
+MAX_POINTS_PER_LINE = 1500
+
+
+def arm_colours(arms: list[dict[str, Any]]) -> dict[str, str]:
+    """Arm label -> colour, stable by regularizer kind."""
+    used: set[str] = set()
+    out: dict[str, str] = {}
+    spare = iter(_SPARE)
+    for arm in arms:
+        colour = _KIND_COLOURS.get(arm["regularizer"])
+        if colour is None or colour in used:
+            colour = next(spare, "#111827")
+        used.add(colour)
+        out[arm["arm"]] = colour
+    return out
+
+
+def layout(title: str, x_title: str, y_title: str) -> dict[str, Any]:
+    return {
+        "title": {"text": title},
+        "xaxis": {"title": {"text": x_title}},
+        "yaxis": {"title": {"text": y_title}},
+        "template": "plotly_white",
+        "legend": {"orientation": "h", "y": -0.2},
+        "margin": {"l": 60, "r": 20, "t": 60, "b": 60},
+        "hovermode": "x unified",
+    }
+
+
+def downsample(xs: list[Any], *series: list[Any]) -> tuple[list[Any], ...]:
+    """At most MAX_POINTS_PER_LINE points by even striding, keeping the first and the last."""
+    n = len(xs)
+    if n <= MAX_POINTS_PER_LINE:
+        return (xs, *series)
+    step = (n - 1) / (MAX_POINTS_PER_LINE - 1)
+    keep = sorted({round(i * step) for i in range(MAX_POINTS_PER_LINE)})
+    return tuple([s[i] for i in keep] for s in (xs, *series))
+
+
+def rgba(colour: str, alpha: float) -> str:
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
