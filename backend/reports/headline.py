@@ -1,0 +1,43 @@
+"""The decision in words: one sentence per arm, with its numbers (the first thing every report says)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _pct(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{100 * value:+.{digits}f} pp"
+
+
+def _money(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+
+
+def verdict_sentences(summary: dict[str, Any]) -> list[str]:
+    """E.g. "rblock_s: ADOPT. +0.83 pp accuracy (95% CI +0.21 to +1.45 pp, Holm p = 0.012) for 0.0043 more
+    device-hours per training; net 12,400 a year (3,100 to 21,700)."""
+    comparisons = {c["arm"]: c for c in summary["comparisons"]}
+    arms = {a["arm"]: a for a in summary["arms"]}
+    base = arms.get(summary["baseline_arm"])
+    out = []
+    for roi in summary["roi"]:
+        arm = roi["arm"]
+        comp = comparisons.get(arm, {})
+        ci = comp.get("delta_acc_ci")
+        ci_text = f"95% CI {_pct(ci[0])} to {_pct(ci[1])}" if ci else "no CI with one seed"
+        p = comp.get("p_holm")
+        p_text = f", Holm p = {p:.3g}" if p is not None else ""
+        extra_hours = None
+        if base and base["device_hours"]["mean"] is not None and arms[arm]["device_hours"]["mean"] is not None:
+            extra_hours = arms[arm]["device_hours"]["mean"] - base["device_hours"]["mean"]
+        hours_text = "n/a" if extra_hours is None else f"{extra_hours:+.4g}"
+        net = roi["net_per_year"]
+        bounds = f" ({_money(net['low'])} to {_money(net['high'])})" if net["low"] is not None else ""
+        out.append(
+            f"{arm}: {roi['verdict'].upper()}. {_pct(comp.get('delta_acc'))} accuracy against "
+            f"{summary['baseline_arm']} ({ci_text}{p_text}) for {hours_text} device-hours per training; "
+            f"net {_money(net['value'])} a year{bounds}. {roi['reason'][0].upper()}{roi['reason'][1:]}."
+        )
+    return out

@@ -1,0 +1,129 @@
+"""Render a pilot's report as HTML (interactive, self-contained), PDF (static charts), CSV and JSON."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
+
+from backend.figures import build_figure
+from backend.reports.headline import verdict_sentences
+from backend.store.entities import MetricPoint, Pilot, Run, RunStatus
+
+REPORT_FIGURES = ("accuracy_curves", "accuracy_vs_cost", "stability", "roi")
+_TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html", "j2"])
+)
+
+
+def _fmt(value: Any, digits: int) -> str:
+    if value is None or isinstance(value, Undefined):  # the baseline arm has no comparison row
+        return "n/a"
+    return f"{value:,.{digits}f}"
+
+
+def _context(summary: dict[str, Any], pilot: Pilot, runs: Sequence[Run]) -> dict[str, Any]:
+    started = [r.started_at for r in runs if r.started_at]
+    finished = [r.finished_at for r in runs if r.finished_at]
+    devices = sorted({str((r.cost or {}).get("device_name") or r.device) for r in runs if r.cost or r.device})
+    sentences = verdict_sentences(summary)
+    return {
+        "summary": summary,
+        "pilot": pilot,
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "verdicts": list(zip(sentences, summary["roi"], strict=True)),
+        "comparisons": {c["arm"]: c for c in summary["comparisons"]},
+        "roi_inputs": summary["roi_inputs"],
+        "devices": devices,
+        "started": min(started) if started else None,
+        "finished": max(finished) if finished and not summary["provisional"] else None,
+        "failed": [r for r in runs if r.status in (RunStatus.FAILED, RunStatus.CANCELLED)],
+        "fmt": _fmt,
+    }
+
+
+def render_html(summary: dict[str, Any], pilot: Pilot, runs: Sequence[Run]) -> str:
+    """Interactive and self-contained: plotly.js is embedded, so the file opens offline."""
+    import plotly.offline
+
+    context = _context(summary, pilot, runs)
+    # Escape "</" so a figure's text can never close the script element it sits in.
+    figures = [(name, build_figure(name, summary).to_json().replace("</", "<\\/")) for name in REPORT_FIGURES]
+    return _TEMPLATES.get_template("report.html.j2").render(
+        **context, interactive=True, figures=figures, plotly_js=plotly.offline.get_plotlyjs()
+    )
+
+
+def chart_images(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """PNG images of the report's charts, base64, drawn by kaleido with the machine's Chromium."""
+    import plotly.io as pio
+
+    out = []
+    for name in REPORT_FIGURES:
+        fig = build_figure(name, summary)
+        fig.update_layout(width=900, height=560)
+        png = pio.to_image(fig, format="png", scale=1.5)
+        out.append((name, base64.b64encode(png).decode()))
+    return out
+
+
+def render_pdf(summary: dict[str, Any], pilot: Pilot, runs: Sequence[Run]) -> bytes:
+    """A4 pages: the same content as the HTML with the charts as images."""
+    from weasyprint import HTML
+
+    html = _TEMPLATES.get_template("report.html.j2").render(
+        **_context(summary, pilot, runs), interactive=False, images=chart_images(summary)
+    )
+    pdf: bytes = HTML(string=html).write_pdf()
+    return pdf
+
+
+RUN_COLUMNS = (
+    "run_id", "arm", "regularizer", "seed", "status", "attempts", "device", "epochs_done", "test_acc", "nll", "ece",
+    "inconsistency_kl", "flip_rate", "train_seconds", "device_hours", "samples_per_second", "peak_memory_bytes",
+    "energy_joules", "error",
+)  # fmt: skip
+
+
+def render_runs_csv(pilot: Pilot, runs: Sequence[Run]) -> str:
+    """One row per run: its final metrics and cost (failed and cancelled runs included, with their error)."""
+    regularizer = {arm.name: arm.regularizer for arm in pilot.arms}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(RUN_COLUMNS)
+    for run in runs:
+        metrics, cost = run.final_metrics or {}, run.cost or {}
+        writer.writerow(
+            [
+                run.id, run.arm, regularizer.get(run.arm, ""), run.seed, run.status.value, run.attempts,
+                cost.get("device_name") or run.device or "", run.epochs_done, metrics.get("test_acc"),
+                metrics.get("nll"), metrics.get("ece"), metrics.get("inconsistency_kl"), metrics.get("flip_rate"),
+                cost.get("train_seconds"), cost.get("device_hours"), cost.get("samples_per_second"),
+                cost.get("peak_memory_bytes"), cost.get("energy_joules"), run.error or "",
+            ]
+        )  # fmt: skip
+    return buffer.getvalue()
+
+
+def render_epochs_csv(runs: Sequence[Run], points: Sequence[MetricPoint]) -> str:
+    """Per-epoch metrics in long format: run_id, arm, seed, key, epoch, value (NaN/inf written as such)."""
+    by_id = {run.id: run for run in runs}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(("run_id", "arm", "seed", "key", "epoch", "value"))
+    for p in points:
+        run = by_id.get(p.run_id)
+        if run is not None:
+            writer.writerow((p.run_id, run.arm, run.seed, p.key, p.epoch, repr(p.value)))
+    return buffer.getvalue()
+
+
+def render_json(summary: dict[str, Any]) -> str:
+    return json.dumps(summary, indent=1, default=str)
