@@ -126,6 +126,26 @@ class SqlMetricPoint(Base):
     special: Mapped[int] = mapped_column(SmallInteger, default=0)
 
 
+class SqlMetricSeries(Base):
+    """Every point of one (run, key) in one row, derived from ``metric_points`` in the same transaction.
+
+    ``epochs`` and ``values`` are JSON arrays in epoch order (a value is null where ``specials`` has a
+    non-zero flag at the same position, as in ``metric_points``). Reading a whole pilot's curves is then
+    a few hundred rows instead of tens of thousands: the dashboard's hot path.
+    """
+
+    __tablename__ = "metric_series"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    epochs: Mapped[str] = mapped_column(Text)
+    values: Mapped[str] = mapped_column(Text)
+    specials: Mapped[str] = mapped_column(Text)
+    # The newest epoch, so that the usual write (the next epoch) appends to the arrays in SQL without
+    # reading them.
+    last_epoch: Mapped[int] = mapped_column(Integer)
+
+
 class SqlWorker(Base):
     __tablename__ = "workers"
 

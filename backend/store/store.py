@@ -7,12 +7,13 @@ are conditional updates, so two workers, or a worker and the reconciler, cannot 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
@@ -34,9 +35,18 @@ from backend.store.entities import (
     RunStatus,
     Worker,
 )
-from backend.store.models import SqlArm, SqlMetricPoint, SqlPilot, SqlRun, SqlWorker
+from backend.store.models import SqlArm, SqlMetricPoint, SqlMetricSeries, SqlPilot, SqlRun, SqlWorker
 
 _SPECIAL = {1: math.nan, 2: math.inf, 3: -math.inf}
+# Append JSON items to the stored arrays, "[1,2]" -> "[1,2" || ",3" || "]": the same SQL on SQLite and PostgreSQL.
+_APPEND_SERIES = text(
+    "UPDATE metric_series SET "
+    "epochs = substr(epochs, 1, length(epochs) - 1) || :e || ']', "
+    '"values" = substr("values", 1, length("values") - 1) || :v || \']\', '
+    "specials = substr(specials, 1, length(specials) - 1) || :s || ']', "
+    "last_epoch = :last "
+    "WHERE run_id = :run_id AND key = :key"
+)
 
 
 def _now() -> datetime:
@@ -142,6 +152,16 @@ class Store:
         self._upsert_point = upsert.on_conflict_do_update(
             index_elements=["run_id", "key", "epoch"],
             set_={"value": upsert.excluded.value, "special": upsert.excluded.special},
+        )
+        series = insert(SqlMetricSeries)
+        self._upsert_series = series.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={
+                "epochs": series.excluded.epochs,
+                "values": series.excluded["values"],
+                "specials": series.excluded.specials,
+                "last_epoch": series.excluded.last_epoch,
+            },
         )
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -268,6 +288,7 @@ class Store:
             # Points first in bulk: the ORM cascade would load them one by one.
             run_ids = select(SqlRun.id).where(SqlRun.pilot_id == pilot_id)
             session.execute(delete(SqlMetricPoint).where(SqlMetricPoint.run_id.in_(run_ids)))
+            session.execute(delete(SqlMetricSeries).where(SqlMetricSeries.run_id.in_(run_ids)))
             session.execute(delete(SqlRun).where(SqlRun.pilot_id == pilot_id))
             session.delete(row)
 
@@ -489,6 +510,7 @@ class Store:
                     raise NotFound(f"run {run_id} does not exist")
                 raise Conflict(f"run {run_id} is {run[0].status.value}: only failed or cancelled runs can be retried")
             session.execute(delete(SqlMetricPoint).where(SqlMetricPoint.run_id == run_id))
+            session.execute(delete(SqlMetricSeries).where(SqlMetricSeries.run_id == run_id))
             return self._runs(session, SqlRun.id == run_id)[0]
 
     def requeue_stale(self, *, stale_after_s: float, max_attempts: int) -> tuple[list[Run], list[Run]]:
@@ -529,7 +551,8 @@ class Store:
         """Upsert (key, epoch, value) points of one run: writing a point again keeps one row (the newest value).
 
         One INSERT ... ON CONFLICT DO UPDATE statement, compiled once and executed for the whole batch on a
-        plain connection: no ORM unit of work, so a batch costs little more than the database's own work.
+        plain connection (no ORM unit of work), and in the same transaction the touched (run, key) rows of
+        ``metric_series`` are merged, so the two never disagree.
         """
         rows = []
         for key, epoch, value in points:
@@ -539,7 +562,94 @@ class Store:
             return 0
         with self.engine.begin() as connection:
             connection.execute(self._upsert_point, rows)
+            self._merge_series(connection, run_id, rows)
         return len(rows)
+
+    def _merge_series(self, connection: Any, run_id: int, rows: list[dict[str, Any]]) -> None:
+        by_key: dict[str, dict[int, tuple[float | None, int]]] = {}
+        for row in rows:  # within a batch the last write of a point wins, as in the upsert
+            by_key.setdefault(row["key"], {})[row["epoch"]] = (row["value"], row["special"])
+        last_rows = connection.execute(
+            select(SqlMetricSeries.key, SqlMetricSeries.last_epoch).where(
+                SqlMetricSeries.run_id == run_id, SqlMetricSeries.key.in_(list(by_key))
+            )
+        )
+        last = dict(last_rows.all())
+        appends, rewrites = [], []
+        for key, points in by_key.items():
+            epochs = sorted(points)
+            if key in last and epochs[0] > last[key]:
+                # The usual case, the next epoch(s): append the JSON items in SQL, without reading the arrays.
+                appends.append(
+                    {
+                        "run_id": run_id,
+                        "key": key,
+                        "e": "," + json.dumps(epochs)[1:-1],
+                        "v": "," + json.dumps([points[e][0] for e in epochs])[1:-1],
+                        "s": "," + json.dumps([points[e][1] for e in epochs])[1:-1],
+                        "last": epochs[-1],
+                    }
+                )
+            else:
+                rewrites.append(key)
+        if appends:
+            connection.execute(_APPEND_SERIES, appends)
+        if rewrites:
+            self._rewrite_series(connection, run_id, {key: by_key[key] for key in rewrites})
+
+    def _rewrite_series(
+        self, connection: Any, run_id: int, by_key: dict[str, dict[int, tuple[float | None, int]]]
+    ) -> None:
+        """New series, or points out of epoch order: merge with what is stored and write whole arrays."""
+        existing = connection.execute(
+            select(SqlMetricSeries.key, SqlMetricSeries.epochs, SqlMetricSeries.values, SqlMetricSeries.specials).where(
+                SqlMetricSeries.run_id == run_id, SqlMetricSeries.key.in_(list(by_key))
+            )
+        )
+        merged: dict[str, dict[int, tuple[float | None, int]]] = {key: {} for key in by_key}
+        for key, epochs, values, specials in existing:
+            stored = zip(json.loads(values), json.loads(specials), strict=True)
+            merged[key].update(zip(json.loads(epochs), stored, strict=True))
+        out = []
+        for key, points in by_key.items():
+            merged[key].update(points)
+            epochs = sorted(merged[key])
+            out.append(
+                {
+                    "run_id": run_id,
+                    "key": key,
+                    "epochs": json.dumps(epochs),
+                    "values": json.dumps([merged[key][e][0] for e in epochs]),
+                    "specials": json.dumps([merged[key][e][1] for e in epochs]),
+                    "last_epoch": epochs[-1],
+                }
+            )
+        connection.execute(self._upsert_series, out)
+
+    def get_series(
+        self, *, run_ids: Sequence[int], keys: Sequence[str] | None = None
+    ) -> list[tuple[int, str, list[int], list[float]]]:
+        """Each (run, key) history as (run_id, key, epochs, values), values with NaN and infinities restored.
+
+        Ordered by run and key; the fast read of whole pilots (one row per series).
+        """
+        query = select(
+            SqlMetricSeries.run_id, SqlMetricSeries.key, SqlMetricSeries.epochs, SqlMetricSeries.values,
+            SqlMetricSeries.specials,
+        ).where(SqlMetricSeries.run_id.in_(list(run_ids)))  # fmt: skip
+        if keys:
+            query = query.where(SqlMetricSeries.key.in_(list(keys)))
+        out = []
+        with self.engine.connect() as connection:
+            for run_id, key, epochs, values, specials in connection.execute(
+                query.order_by(SqlMetricSeries.run_id, SqlMetricSeries.key)
+            ):
+                decoded = json.loads(values)
+                flags = json.loads(specials)
+                if any(flags):
+                    decoded = [_SPECIAL[f] if f else v for v, f in zip(decoded, flags, strict=True)]
+                out.append((run_id, key, json.loads(epochs), decoded))
+        return out
 
     def get_points(self, *, run_ids: Sequence[int], keys: Sequence[str] | None = None) -> list[MetricPoint]:
         query = select(
