@@ -132,6 +132,39 @@ class MetricPoint:
     value: float
 
 
+_NONFINITE = {1: float("nan"), 2: float("inf"), 3: float("-inf")}
+NONFINITE_NAMES = {1: "NaN", 2: "Infinity", 3: "-Infinity"}
+
+
+@dataclass(frozen=True)
+class MetricSeries:
+    """One metric of one run over epochs. ``values`` holds None where the value is not finite, and
+    ``flags`` says which (0 finite, 1 NaN, 2 +inf, 3 -inf), so the arrays go to JSON as they are."""
+
+    run_id: int
+    key: str
+    epochs: list[int]
+    values: list[float | None]
+    flags: list[int]
+
+    def floats(self) -> list[float]:
+        """The values with NaN and infinities restored."""
+        if not any(self.flags):
+            return [float(v) for v in self.values]  # type: ignore[arg-type]
+        return [_NONFINITE[f] if f else float(v) for v, f in zip(self.values, self.flags, strict=True)]  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class MetricSeriesJson:
+    """A :class:`MetricSeries` as the stored JSON arrays, for callers that pass them on without parsing."""
+
+    run_id: int
+    key: str
+    epochs: str
+    values: str
+    flags: str
+
+
 @dataclass(frozen=True)
 class Worker:
     name: str

@@ -27,6 +27,8 @@ from backend.store.entities import (
     ArmInput,
     Conflict,
     MetricPoint,
+    MetricSeries,
+    MetricSeriesJson,
     NotFound,
     Pilot,
     PilotSummary,
@@ -626,30 +628,24 @@ class Store:
             )
         connection.execute(self._upsert_series, out)
 
-    def get_series(
-        self, *, run_ids: Sequence[int], keys: Sequence[str] | None = None
-    ) -> list[tuple[int, str, list[int], list[float]]]:
-        """Each (run, key) history as (run_id, key, epochs, values), values with NaN and infinities restored.
-
-        Ordered by run and key; the fast read of whole pilots (one row per series).
-        """
+    def get_series_json(self, *, run_ids: Sequence[int], keys: Sequence[str] | None = None) -> list[MetricSeriesJson]:
+        """Each (run, key) history as its stored JSON arrays, ordered by run and key (a row per series)."""
         query = select(
             SqlMetricSeries.run_id, SqlMetricSeries.key, SqlMetricSeries.epochs, SqlMetricSeries.values,
             SqlMetricSeries.specials,
         ).where(SqlMetricSeries.run_id.in_(list(run_ids)))  # fmt: skip
         if keys:
             query = query.where(SqlMetricSeries.key.in_(list(keys)))
-        out = []
         with self.engine.connect() as connection:
-            for run_id, key, epochs, values, specials in connection.execute(
-                query.order_by(SqlMetricSeries.run_id, SqlMetricSeries.key)
-            ):
-                decoded = json.loads(values)
-                flags = json.loads(specials)
-                if any(flags):
-                    decoded = [_SPECIAL[f] if f else v for v, f in zip(decoded, flags, strict=True)]
-                out.append((run_id, key, json.loads(epochs), decoded))
-        return out
+            rows = connection.execute(query.order_by(SqlMetricSeries.run_id, SqlMetricSeries.key)).all()
+        return [MetricSeriesJson(*row) for row in rows]
+
+    def get_series(self, *, run_ids: Sequence[int], keys: Sequence[str] | None = None) -> list[MetricSeries]:
+        """Each (run, key) history, parsed: the fast read of whole pilots (a row per series)."""
+        return [
+            MetricSeries(s.run_id, s.key, json.loads(s.epochs), json.loads(s.values), json.loads(s.flags))
+            for s in self.get_series_json(run_ids=run_ids, keys=keys)
+        ]
 
     def get_points(self, *, run_ids: Sequence[int], keys: Sequence[str] | None = None) -> list[MetricPoint]:
         query = select(

@@ -216,12 +216,12 @@ def test_series_match_the_points_and_follow_rewrites_and_retries(store: Store) -
     run = store.list_runs(pilot_id=pilot.id)[0]
     store.write_points(run_id=run.id, points=[("acc", 2, 0.6), ("acc", 1, 0.5), ("loss", 1, math.nan)])
     store.write_points(run_id=run.id, points=[("acc", 2, 0.65), ("acc", 3, math.inf)])
-    series = {key: (epochs, values) for _, key, epochs, values in store.get_series(run_ids=[run.id])}
+    series = {s.key: (s.epochs, s.floats()) for s in store.get_series(run_ids=[run.id])}
     assert series["acc"][0] == [1, 2, 3] and series["acc"][1][:2] == [0.5, 0.65] and series["acc"][1][2] == math.inf
     assert math.isnan(series["loss"][1][0])
     points = {(p.key, p.epoch): p.value for p in store.get_points(run_ids=[run.id])}
     assert points[("acc", 2)] == 0.65 and len(points) == 4
-    assert [k for _, k, _, _ in store.get_series(run_ids=[run.id], keys=["loss"])] == ["loss"]
+    assert [s.key for s in store.get_series(run_ids=[run.id], keys=["loss"])] == ["loss"]
     store.claim_run(run_id=run.id, worker_host="h", device="cpu", stale_after_s=60)
     store.finish_run(run_id=run.id, status=RunStatus.FAILED, error="x")
     store.retry_run(run_id=run.id)

@@ -1,0 +1,72 @@
+"""The FastAPI application: ``create_app()`` builds it (``uvicorn backend.app:create_app --factory``).
+
+At start it upgrades the database schema and starts the reconciler, a background task that requeues the
+runs of lost workers every ``RECONCILE_EVERY_S`` seconds. The JSON API lives under ``/api/v1``, with its
+OpenAPI document at ``/api/v1/openapi.json`` and interactive docs at ``/api/v1/docs``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from backend.catalog import get_catalog
+from backend.dispatch import RunQueue, reconcile_forever
+from backend.errors import install_error_handlers
+from backend.queue import QueueClient
+from backend.routes import catalog, health, pilots, runs, workers
+from backend.settings import Settings, get_settings
+from backend.store import Store
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(
+    settings: Settings | None = None, *, store: Store | None = None, queue: RunQueue | None = None
+) -> FastAPI:
+    """The API app; tests pass their own store and a recording queue, production builds both from settings."""
+    settings = settings if settings is not None else get_settings()
+    owns_store, owns_queue = store is None, queue is None
+    store_ = store if store is not None else Store(settings.database_url)
+    queue_: RunQueue = queue if queue is not None else QueueClient(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(store_.upgrade)
+        reconciler = asyncio.create_task(reconcile_forever(store=store_, queue=queue_, settings=settings))
+        try:
+            yield
+        finally:
+            reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reconciler
+            if owns_queue and isinstance(queue_, QueueClient):
+                queue_.close()
+            if owns_store:
+                store_.dispose()
+
+    app = FastAPI(
+        title="R-Block Pilot",
+        summary="Is the R-Block regularizer worth its extra training cost? Pilots, runs, metrics and costs.",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.store = store_
+    app.state.queue = queue_
+    app.state.catalog = get_catalog()
+    install_error_handlers(app)
+    for module in (pilots, runs, catalog, workers, health):
+        for route in module.router.routes:
+            # Each handler's one-line docstring is its OpenAPI summary (FastAPI would title-case the name).
+            if isinstance(route, APIRoute) and route.summary is None and route.description:
+                route.summary = route.description.strip().splitlines()[0]
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app

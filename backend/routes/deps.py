@@ -1,0 +1,43 @@
+"""What route handlers get injected: the app's settings, store, queue and catalog (set by ``create_app``).
+
+Handlers that call the store are plain ``def`` functions: FastAPI runs them in its thread pool, so a
+blocking database call never stalls the event loop.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+from fastapi import Depends, Path, Request
+
+from backend.catalog import Catalog
+from backend.dispatch import RunQueue
+from backend.settings import Settings
+from backend.store import Store
+
+# Ids beyond a 64-bit integer cannot exist, and SQLite would raise an overflow error on them.
+MAX_ID = 2**63 - 1
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return cast(Settings, request.app.state.settings)
+
+
+def get_store(request: Request) -> Store:
+    return cast(Store, request.app.state.store)
+
+
+def get_queue(request: Request) -> RunQueue:
+    return cast(RunQueue, request.app.state.queue)
+
+
+def get_catalog_dep(request: Request) -> Catalog:
+    return cast(Catalog, request.app.state.catalog)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+StoreDep = Annotated[Store, Depends(get_store)]
+QueueDep = Annotated[RunQueue, Depends(get_queue)]
+CatalogDep = Annotated[Catalog, Depends(get_catalog_dep)]
+PilotId = Annotated[int, Path(ge=1, le=MAX_ID, description="a pilot's id")]
+RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="a run's id")]

@@ -1,0 +1,106 @@
+"""Pilots: create (validated, estimated, budget-checked), list, read with progress, cancel, delete, metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from backend.errors import ERROR_RESPONSES
+from backend.routes.deps import CatalogDep, PilotId, QueueDep, SettingsDep, StoreDep
+from backend.routes.runs import FormatQuery, KeysQuery, MaxPointsQuery, metrics_response
+from backend.schemas import (
+    CancelOut,
+    MetricColumnsOut,
+    MetricsOut,
+    PilotCreate,
+    PilotDetail,
+    PilotPage,
+    PilotSubmission,
+)
+from backend.submission import plan_pilot, submit_pilot
+from backend.views import pilot_detail, pilot_out, run_out
+
+router = APIRouter(prefix="/pilots", tags=["pilots"], responses={k: ERROR_RESPONSES[k] for k in (404, 422, 503)})
+
+MAX_LIMIT = 200
+StatusFilter = Literal["queued", "running", "succeeded", "failed", "cancelled", "partial"]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=PilotSubmission,
+    responses={200: {"model": PilotSubmission, "description": "dry run: validated and estimated, nothing queued"}},
+)
+def create_pilot(
+    body: PilotCreate,
+    response: Response,
+    store: StoreDep,
+    queue: QueueDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+) -> PilotSubmission:
+    """Create a pilot and queue one run per arm × seed (201), or only validate and estimate it (dry_run: 200)."""
+    plan = plan_pilot(body, catalog=catalog, store=store, settings=settings)
+    detail: PilotDetail | None = None
+    if body.dry_run:
+        response.status_code = 200
+    else:
+        pilot, _ = submit_pilot(plan, store=store, queue=queue)
+        summary = store.pilot_summary(pilot_id=pilot.id)
+        detail = pilot_detail(summary, store.list_runs(pilot_id=pilot.id), settings)
+    return PilotSubmission(
+        dry_run=body.dry_run,
+        queue=plan.queue,
+        baseline_arm=plan.resolved.baseline_arm,
+        seeds=plan.seeds,
+        estimate=plan.estimate,
+        pilot=detail,
+    )
+
+
+@router.get("", response_model=PilotPage)
+def list_pilots(
+    store: StoreDep,
+    settings: SettingsDep,
+    status: Annotated[StatusFilter | None, Query(description="only pilots in this state")] = None,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"page size, at most {MAX_LIMIT}")] = 50,
+) -> PilotPage:
+    """List pilots, newest first, with their progress (paginated; filter by status)."""
+    summaries, total = store.list_pilots(status=status, offset=offset, limit=limit)
+    return PilotPage(items=[pilot_out(s, settings) for s in summaries], total=total, offset=offset, limit=limit)
+
+
+@router.get("/{pilot_id}", response_model=PilotDetail)
+def get_pilot(pilot_id: PilotId, store: StoreDep, settings: SettingsDep) -> PilotDetail:
+    """Get a pilot with its runs and progress: epochs done, runs by status, device-hours and cost so far."""
+    summary = store.pilot_summary(pilot_id=pilot_id)
+    return pilot_detail(summary, store.list_runs(pilot_id=pilot_id), settings)
+
+
+@router.delete("/{pilot_id}", status_code=204, responses={409: ERROR_RESPONSES[409]})
+def delete_pilot(pilot_id: PilotId, store: StoreDep) -> Response:
+    """Delete a pilot with its runs and metrics (409 while a run is queued or running)."""
+    store.delete_pilot(pilot_id=pilot_id)
+    return Response(status_code=204)
+
+
+@router.post("/{pilot_id}/cancel", response_model=CancelOut)
+def cancel_pilot(pilot_id: PilotId, store: StoreDep) -> CancelOut:
+    """Cancel every queued or running run of a pilot (finished runs stay as they are)."""
+    return CancelOut(changed=[run_out(run) for run in store.cancel_pilot(pilot_id=pilot_id)])
+
+
+@router.get("/{pilot_id}/metrics", response_model=MetricsOut | MetricColumnsOut)
+def pilot_metrics(
+    pilot_id: PilotId,
+    store: StoreDep,
+    keys: KeysQuery = None,
+    max_points: MaxPointsQuery = None,
+    format: FormatQuery = "rows",
+) -> Response:
+    """Get the metric points of all runs of a pilot in long format (chosen keys, optional downsampling)."""
+    runs = store.list_runs(pilot_id=pilot_id)
+    return metrics_response(store, [run.id for run in runs], keys, max_points, format)

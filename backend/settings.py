@@ -1,0 +1,99 @@
+"""Settings of the service, from the environment (DESIGN §5): one object for the API and the worker.
+
+The worker imports this module, so it imports pydantic and pydantic-settings only (no FastAPI, no
+Celery). Every default is embedded, so one command runs the whole service on a laptop: SQLite for the
+data, kombu's SQLAlchemy transport on a second SQLite file for the broker, artifacts under ``var/``.
+Production sets ``DATABASE_URL=postgresql+psycopg://...`` and ``BROKER_URL=redis://...``.
+
+Environment names are the field names in upper case: ``DATABASE_URL``, ``BROKER_URL``, ``ARTIFACT_DIR``,
+``DATA_ROOT``, ``PRICE_PER_HOUR`` (JSON, e.g. ``{"cpu": 0.05, "cuda": 2.5}``), ``HEARTBEAT_TIMEOUT_S``,
+``MAX_ATTEMPTS``, ``RECONCILE_EVERY_S``.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Currency per device-hour by device kind (the part of a device string before ':'); a full device string
+# such as "cuda:NVIDIA H100 80GB HBM3" overrides its kind. Rough cloud list prices; set your own.
+DEFAULT_PRICES: dict[str, float] = {"cpu": 0.05, "cuda": 2.5}
+
+
+class Settings(BaseSettings):
+    """Everything a deployable needs to find its database, broker, files and prices."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    database_url: str = Field(default="sqlite:///var/pilot.db", description="SQLAlchemy URL of the database")
+    broker_url: str = Field(
+        default="sqla+sqlite:///var/broker.db", description="Celery broker URL (redis://... in production)"
+    )
+    artifact_dir: Path = Field(
+        default=Path("var/artifacts"), description="checkpoints and run files (shared by all workers)"
+    )
+    data_root: Path = Field(
+        default=Path("var/data"), description="where datasets' files live (cifar-10-batches-py, ...)"
+    )
+    price_per_hour: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES),
+        description="currency per device-hour by device kind ('cpu', 'cuda') or full device string",
+    )
+    heartbeat_timeout_s: float = Field(default=60.0, gt=0, description="a running run with an older heartbeat is stale")
+    max_attempts: int = Field(default=3, ge=1, description="attempts before a run whose worker keeps vanishing fails")
+    reconcile_every_s: float = Field(default=10.0, gt=0, description="how often the API requeues stale runs")
+
+    @field_validator("database_url", "broker_url")
+    @classmethod
+    def _absolute_sqlite(cls, url: str) -> str:
+        return resolve_sqlite_url(url)
+
+    @field_validator("artifact_dir", "data_root")
+    @classmethod
+    def _absolute_path(cls, path: Path) -> Path:
+        # Absolute, so that a worker started from another directory finds the same files.
+        return path.expanduser().resolve()
+
+    @field_validator("price_per_hour")
+    @classmethod
+    def _finite_prices(cls, prices: dict[str, float]) -> dict[str, float]:
+        bad = {device: price for device, price in prices.items() if not (math.isfinite(price) and price >= 0)}
+        if bad:
+            raise ValueError(f"prices per hour must be finite numbers >= 0 (got {bad})")
+        return prices
+
+    def price_for(self, device: str) -> float | None:
+        """Price per hour of a device string ('cuda:NVIDIA H100 ...', 'cuda', 'cpu'); None if not priced."""
+        if device in self.price_per_hour:
+            return self.price_per_hour[device]
+        return self.price_per_hour.get(device.partition(":")[0])
+
+
+def resolve_sqlite_url(url: str) -> str:
+    """Make a SQLite URL's relative path absolute (against the current directory) and create its folder.
+
+    ``sqlite:///var/pilot.db`` names a path relative to wherever the process started; the API and the
+    worker must agree on one file, so it is pinned here. Memory databases and other URLs pass unchanged.
+    Works for SQLAlchemy URLs (``sqlite:``, ``sqlite+pysqlite:``) and kombu's (``sqla+sqlite:``).
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or "sqlite" not in scheme.split("+") or not rest.startswith("/"):
+        return url
+    path, query_sep, query = rest[1:].partition("?")
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return url
+    file = Path(path).expanduser()
+    if not file.is_absolute():
+        file = Path.cwd() / file
+    file.parent.mkdir(parents=True, exist_ok=True)
+    return f"{scheme}:///{file.as_posix()}{query_sep}{query}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment."""
+    return Settings()

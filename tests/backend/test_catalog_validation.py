@@ -1,0 +1,276 @@
+"""Pilot validation against the catalog (no torch in the backend), checked against the library it mirrors,
+and the cost estimate."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from backend.catalog import Catalog, CatalogError, describe, get_catalog, value_ok
+from backend.estimate import estimate_pilot, reference_throughput, train_size
+from backend.schemas import PilotCreate
+from backend.submission import run_config
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return get_catalog()
+
+
+def _pilot(**overrides: Any) -> PilotCreate:
+    fields: dict[str, Any] = {"name": "p", "dataset": "digits", "arms": [{"regularizer": "none"}]}
+    fields.update(overrides)
+    return PilotCreate.model_validate(fields)
+
+
+def _errors(catalog: Catalog, **overrides: Any) -> dict[str, str]:
+    with pytest.raises(CatalogError) as raised:
+        catalog.validate(_pilot(**overrides))
+    return {error.field: error.message for error in raised.value.errors}
+
+
+def test_defaults_are_filled_in(catalog: Catalog) -> None:
+    resolved = catalog.validate(_pilot(dataset="shapes", arms=[{"regularizer": "rblock_b"}], training={"lr": 0.1}))
+    assert resolved.dataset_params == {"difficulty": 0.5, "n_test": 1000, "n_train": 5000}
+    assert resolved.training["lr"] == 0.1 and resolved.training["epochs"] == 15
+    assert "seed" not in resolved.training and "width" not in resolved.training
+    (arm,) = resolved.arms
+    assert arm.params == {"alpha": 1.0, "drop_prob": 0.25, "groups": 8, "pairing": "disjoint", "schedule": "linear"}
+    assert arm.passes == 2 and resolved.baseline_arm == "rblock_b"
+
+
+def test_describe_says_what_is_allowed() -> None:
+    assert describe({"type": "number", "minimum": 0, "exclusive_maximum": 1}) == "a number >= 0 and < 1"
+    assert describe({"type": "string", "enum": ["linear", "constant"]}) == "one of linear, constant"
+    assert describe({"type": "integer", "minimum": 1, "maximum": 64.0}) == "an integer >= 1 and <= 64"
+    assert describe({"type": "boolean", "nullable": True}) == "true or false or null"
+    assert describe({"type": "integer", "allowed": "1 or 3", "enum": [1, 3]}) == "1 or 3"
+
+
+@pytest.mark.parametrize(
+    ("spec", "good", "bad"),
+    [
+        ({"type": "integer", "minimum": 1}, [1, 10**18], [0, 1.0, True, "1", None, 2**63]),
+        ({"type": "number", "exclusive_minimum": 0, "maximum": 1}, [1, 0.5, 1e-9], [0, 1.5, float("nan"), False]),
+        ({"type": "boolean"}, [True, False], [0, 1, "true", None]),
+        ({"type": "string", "enum": ["a", "b"]}, ["a"], ["c", 1, None]),
+        ({"type": "string"}, ["/data", "ü"], ["a\x00b", "\ud800", 3]),
+        ({"type": "integer", "enum": [1, 3]}, [1, 3], [2, 1.0, True]),
+        ({"type": "boolean", "nullable": True}, [None, True], ["null"]),
+    ],
+)
+def test_value_ok(spec: dict[str, Any], good: list[Any], bad: list[Any]) -> None:
+    assert all(value_ok(spec, value) for value in good)
+    assert not any(value_ok(spec, value) for value in bad)
+
+
+def test_errors_name_the_field_path_and_the_allowed_values(catalog: Catalog) -> None:
+    errors = _errors(
+        catalog,
+        arms=[
+            {"regularizer": "none"},
+            {"regularizer": "dropblock", "params": {"block_size": 100}},
+            {"regularizer": "rblock_s", "params": {"drop_prob": 0.35}},
+        ],
+    )
+    assert errors == {
+        "arms[1].params.block_size": "must be an integer >= 1 and <= 64 (got 100)",
+        "arms[2].params.drop_prob": "pairing 'disjoint' on spatial blocks needs drop_prob <= 0.3 (got 0.35): a second "
+        "mask that avoids the first cannot reach a higher rate",
+    }
+    odd = _errors(catalog, dataset_params={"bad key!": 1})
+    assert list(odd) == ["dataset_params.'bad key!'"]
+
+
+def test_baseline_rules(catalog: Catalog) -> None:
+    arms = [{"regularizer": "dropout"}, {"name": "none", "regularizer": "rdrop"}, {"regularizer": "none", "name": "b"}]
+    assert catalog.validate(_pilot(arms=arms)).baseline_arm == "none"  # the arm *named* none comes first
+    assert catalog.validate(_pilot(arms=arms[::2])).baseline_arm == "b"  # else the unregularized arm
+    assert catalog.validate(_pilot(arms=arms[:1])).baseline_arm == "dropout"  # else the first
+    assert "baseline_arm" in _errors(catalog, arms=arms, baseline_arm="nope")
+
+
+# --- the catalog agrees with the library it mirrors ---------------------------------------------------------
+
+PAIRING_CASES = list(
+    itertools.product(
+        ["rdrop", "rblock_b", "rblock_s"],
+        ["independent", "disjoint", "complementary"],
+        [0.0, 0.1, 0.3, 0.31, 0.5, 0.51, 0.9],
+        ["linear", "constant"],
+    )
+)
+
+
+@pytest.mark.parametrize(("arm", "pairing", "drop_prob", "schedule"), PAIRING_CASES)
+def test_arm_validation_matches_the_library(
+    catalog: Catalog, arm: str, pairing: str, drop_prob: float, schedule: str
+) -> None:
+    from rblock.regularizer import resolve_params
+
+    params = {"pairing": pairing, "drop_prob": drop_prob, "schedule": schedule}
+    try:
+        expected = resolve_params(arm, dict(params))
+    except ValueError:
+        expected = None
+    try:
+        resolved = catalog.validate(_pilot(arms=[{"regularizer": arm, "params": params}])).arms[0].params
+    except CatalogError:
+        resolved = None
+    assert resolved == expected
+
+
+@pytest.mark.parametrize(
+    ("dataset", "params"),
+    [
+        ("digits", {}),
+        ("shapes", {"n_train": 200, "difficulty": 1}),
+        ("shapes", {"n_train": 9}),
+        ("shapes", {"difficulty": 1.5}),
+        ("cifar10", {"max_train": 1000}),
+        ("cifar10", {"max_train": -1}),
+        ("imagefolder", {"path": "/data", "channels": 1, "image_size": 64}),
+        ("imagefolder", {"path": "/data", "channels": 2}),
+        ("imagefolder", {"path": "/data", "test_fraction": 0.995}),
+        ("imagefolder", {}),
+    ],
+)
+def test_dataset_validation_is_no_looser_than_the_library(
+    catalog: Catalog, dataset: str, params: dict[str, Any]
+) -> None:
+    from rblock.data.dataset import _REGISTRY
+    from rblock.data.spec import validate_params
+
+    try:
+        resolved = catalog.validate(_pilot(dataset=dataset, dataset_params=params)).dataset_params
+    except CatalogError:
+        return  # the library may be more lenient (it converts 5.0 to 5); never the other way round
+    assert resolved == validate_params(_REGISTRY[dataset], params)
+
+
+@pytest.mark.parametrize(
+    "pilot",
+    [
+        {"arms": [{"regularizer": name} for name in ("none", "dropout", "spatial_dropout", "dropblock")]},
+        {"arms": [{"regularizer": name} for name in ("rdrop", "rblock_b", "rblock_s")], "width": 8},
+        {
+            "dataset": "shapes",
+            "model": "resnet18",
+            "dataset_params": {"n_train": 100},
+            "training": {"optimizer": "adamw", "lr_schedule": "onecycle", "augment": True, "warmup_epochs": 1.5},
+            "arms": [
+                {
+                    "regularizer": "rdrop",
+                    "params": {"pairing": "complementary", "drop_prob": 0.5, "schedule": "constant"},
+                }
+            ],
+        },
+    ],
+)
+def test_run_configs_are_valid_train_configs(catalog: Catalog, pilot: dict[str, Any]) -> None:
+    from rblock.config import TrainConfig
+
+    request = _pilot(**pilot)
+    resolved = catalog.validate(request)
+    for arm in resolved.arms:
+        config = run_config(request, resolved, arm, seed=3)
+        assert TrainConfig.from_dict(config).to_dict() == config
+
+
+def test_training_validation_matches_the_library(catalog: Catalog) -> None:
+    from rblock.config import ConfigError, TrainConfig
+
+    cases: list[dict[str, Any]] = [
+        {"epochs": 3, "warmup_epochs": 3},
+        {"epochs": 3, "warmup_epochs": 2.9},
+        {"momentum": 0},
+        {"momentum": 0, "nesterov": False},
+        {"optimizer": "adamw", "momentum": 0},
+        {"label_noise": 1},
+        {"batch_size": 1},
+        {"augment": None},
+        {"eval_every": -1},
+        {"stability_masks": 65},
+    ]
+    for training in cases:
+        request = _pilot(training=training)
+        try:
+            resolved = catalog.validate(request)
+        except CatalogError:
+            accepted = False
+        else:
+            accepted = True
+            TrainConfig.from_dict(run_config(request, resolved, resolved.arms[0], seed=0))
+        try:
+            TrainConfig.from_dict({**training, "dataset": "digits"})
+            library = True
+        except ConfigError:
+            library = False
+        assert accepted == library, training
+
+
+# --- the estimate -------------------------------------------------------------------------------------------
+
+
+def test_train_sizes(catalog: Catalog) -> None:
+    assert train_size(catalog, "digits", {}) == 1437
+    assert train_size(catalog, "shapes", {"n_train": 300}) == 300
+    assert train_size(catalog, "cifar10", {"max_train": 0}) == 50_000
+    assert train_size(catalog, "cifar10", {"max_train": 1000}) == 1000
+    assert train_size(catalog, "cifar10", {"max_train": 10**6}) == 50_000
+    assert train_size(catalog, "imagefolder", {"path": "/x"}) is None
+
+
+def test_reference_throughput_scales_with_area_and_width(catalog: Catalog) -> None:
+    base = reference_throughput(catalog, model="small_cnn", width=None, device_kind="cpu", side=32)
+    assert base == 1500.0
+    assert reference_throughput(catalog, model="small_cnn", width=64, device_kind="cpu", side=32) == 375.0
+    assert reference_throughput(catalog, model="small_cnn", width=None, device_kind="cpu", side=64) == 375.0
+    assert reference_throughput(catalog, model="small_cnn", width=None, device_kind="cpu", side=8) == 8 * 1500.0
+    assert reference_throughput(catalog, model="resnet18", width=None, device_kind="cuda", side=32) == 8000.0
+    assert reference_throughput(catalog, model="resnet18", width=None, device_kind="mps", side=32) is None
+
+
+def test_estimate_counts_passes_seeds_and_price(catalog: Catalog) -> None:
+    request = _pilot(
+        dataset="cifar10",
+        dataset_params={"max_train": 10_000},
+        training={"epochs": 10},
+        arms=[{"regularizer": "dropout"}, {"regularizer": "rblock_s"}],
+    )
+    resolved = catalog.validate(request)
+    estimate = estimate_pilot(
+        catalog,
+        resolved=resolved,
+        dataset="cifar10",
+        model="small_cnn",
+        width=None,
+        seeds=3,
+        queue="cpu",
+        history=[],
+        price_per_hour=0.5,
+        budget_cap=None,
+    )
+    dropout, rblock = estimate.arms
+    assert dropout.samples_per_run == 100_000 and rblock.samples_per_run == 200_000
+    assert dropout.device_hours == pytest.approx(3 * 100_000 / 1500 / 3600)
+    assert rblock.device_hours == pytest.approx(2 * dropout.device_hours)
+    assert estimate.cost == pytest.approx(0.5 * (dropout.device_hours + rblock.device_hours))
+    assert estimate.runs == 6 and estimate.basis == "reference"
+    with_history = estimate_pilot(
+        catalog,
+        resolved=resolved,
+        dataset="cifar10",
+        model="small_cnn",
+        width=None,
+        seeds=3,
+        queue="gpu",
+        history=[100.0, 300.0, 200.0, 0.0],
+        price_per_hour=None,
+        budget_cap=None,
+    )
+    assert with_history.basis == "history" and with_history.history_runs == 3
+    assert with_history.device_kind == "cuda" and with_history.arms[0].samples_per_second == 200.0
+    assert with_history.cost is None and any("no price" in note for note in with_history.notes)
