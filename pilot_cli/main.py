@@ -12,6 +12,7 @@ commands:
   up       start the whole system on embedded defaults: migrations, the API and one worker
   api      start the API alone (production)
   worker   start one worker alone (production)
+  report   write a pilot's report (pdf, html, csv or json) from the database
 
 rblock-pilot COMMAND --help documents each command."""
 
@@ -26,6 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rblock.cli import main as train_main
 
         return train_main(["train", *rest])
+    if command == "report":
+        from pilot_cli.report import main as report_main
+
+        return report_main(rest)
     if command in ("up", "api", "worker"):
         from pilot_cli.service import main as service_main
 

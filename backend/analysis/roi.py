@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 ROI_DEFAULTS: dict[str, float] = {
-    "predictions_per_year": 1_000_000.0,
-    "cost_per_error": 0.10,
+    "predictions_per_year": 0.0,
+    "cost_per_error": 0.0,
     "cost_per_changed_prediction": 0.0,
-    "retrains_per_year": 12.0,
+    "retrains_per_year": 0.0,
 }
 
 
@@ -97,6 +97,11 @@ def compute_roi(
 
     if delta_acc is None:
         verdict, reason = "inconclusive", "no finished runs to compare"
+    elif values["predictions_per_year"] == 0 or (
+        values["cost_per_error"] == 0 and values["cost_per_changed_prediction"] == 0
+    ):
+        verdict = "inconclusive"
+        reason = "set the ROI inputs (predictions per year and the cost of an error) to get a verdict"
     elif net_low is None or net_high is None:
         verdict = "inconclusive"
         reason = "one seed per arm gives no confidence interval: run at least 3 seeds per arm"

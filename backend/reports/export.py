@@ -1,0 +1,61 @@
+"""One pilot's analysis and reports from the store: what the API's routes and ``rblock-pilot report`` share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from backend.analysis.summary import build_summary
+from backend.store import MetricPoint, Store
+
+# The per-epoch keys the analysis reads: curves, and the realised drop rate for the comparability check.
+ANALYSIS_KEYS = ("test_acc", "train_loss", "test_loss", "drop_rate")
+FORMATS = ("pdf", "html", "csv", "epochs.csv", "json")
+_MEDIA = {
+    "pdf": "application/pdf",
+    "html": "text/html; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "epochs.csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+}
+
+
+def pilot_summary(store: Store, pilot_id: int, prices: dict[str, float]) -> dict[str, Any]:
+    """The whole analysis of a pilot (raises NotFound)."""
+    pilot = store.get_pilot(pilot_id=pilot_id)
+    runs = store.list_runs(pilot_id=pilot_id)
+    points = [
+        MetricPoint(series.run_id, series.key, epoch, value)
+        for series in store.get_series(run_ids=[r.id for r in runs], keys=ANALYSIS_KEYS)
+        for epoch, value in zip(series.epochs, series.floats(), strict=True)
+    ]
+    return build_summary(pilot, runs, points, prices=prices)
+
+
+@dataclass(frozen=True)
+class Report:
+    content: bytes
+    media_type: str
+    filename: str
+
+
+def export_report(store: Store, pilot_id: int, fmt: str, prices: dict[str, float]) -> Report:
+    """The report of a pilot in ``fmt`` (one of FORMATS); ``ValueError`` names the formats."""
+    from backend.reports import render  # plotly, kaleido and weasyprint load only when a report is asked for
+
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")
+    pilot = store.get_pilot(pilot_id=pilot_id)
+    runs = store.list_runs(pilot_id=pilot_id)
+    filename = f"pilot-{pilot_id}-report.{fmt}" if fmt != "epochs.csv" else f"pilot-{pilot_id}-epochs.csv"
+    if fmt == "csv":
+        return Report(render.render_runs_csv(pilot, runs).encode(), _MEDIA[fmt], filename)
+    if fmt == "epochs.csv":
+        points = store.get_points(run_ids=[r.id for r in runs])
+        return Report(render.render_epochs_csv(runs, points).encode(), _MEDIA[fmt], filename)
+    summary = pilot_summary(store, pilot_id, prices)
+    if fmt == "json":
+        return Report(render.render_json(summary).encode(), _MEDIA[fmt], filename)
+    if fmt == "html":
+        return Report(render.render_html(summary, pilot, runs).encode(), _MEDIA[fmt], filename)
+    return Report(render.render_pdf(summary, pilot, runs), _MEDIA[fmt], filename)

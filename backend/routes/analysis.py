@@ -1,0 +1,62 @@
+"""A pilot's analysis: the summary (statistics, ROI, verdicts), ROI inputs, figures and reports."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Response
+
+from backend.errors import ERROR_RESPONSES, InputError
+from backend.figures import FIGURES, build_figure
+from backend.reports.export import export_report, pilot_summary
+from backend.routes.deps import PilotId, SettingsDep, StoreDep
+from backend.schemas import RoiInputs
+from backend.store import NotFound
+
+router = APIRouter(prefix="/pilots", tags=["analysis"], responses={k: ERROR_RESPONSES[k] for k in (404, 422, 503)})
+
+FigureName = Annotated[str, Path(max_length=64, description=f"one of {', '.join(FIGURES)}")]
+ReportFormat = Annotated[str, Path(description="pdf, html, csv (a row per run) or json")]
+
+
+@router.get("/{pilot_id}/summary")
+def summary(pilot_id: PilotId, store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
+    """Get the whole analysis: per-arm results, tests against the baseline, ROI and verdicts, warnings."""
+    return pilot_summary(store, pilot_id, settings.price_per_hour)
+
+
+@router.put("/{pilot_id}/roi")
+def put_roi(pilot_id: PilotId, inputs: RoiInputs, store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
+    """Set the ROI inputs of a pilot and get the analysis recomputed with them."""
+    store.update_roi(pilot_id=pilot_id, roi=inputs.model_dump())
+    return pilot_summary(store, pilot_id, settings.price_per_hour)
+
+
+@router.get("/{pilot_id}/figures/{name}")
+def figure(pilot_id: PilotId, name: FigureName, store: StoreDep, settings: SettingsDep) -> Response:
+    """Get one figure as Plotly JSON (accuracy_curves, loss_curves, accuracy_vs_cost, cost_per_run, ...)."""
+    if name not in FIGURES:
+        raise NotFound(f"no figure {name!r}: use one of {', '.join(FIGURES)}")
+    fig = build_figure(name, pilot_summary(store, pilot_id, settings.price_per_hour))
+    return Response(fig.to_json(), media_type="application/json")
+
+
+def _report(pilot_id: int, fmt: str, store: Any, settings: Any) -> Response:
+    try:
+        report = export_report(store, pilot_id, fmt, settings.price_per_hour)
+    except ValueError as error:
+        raise InputError(str(error)) from None
+    headers = {"Content-Disposition": f'attachment; filename="{report.filename}"'}
+    return Response(report.content, media_type=report.media_type, headers=headers)
+
+
+@router.get("/{pilot_id}/report.{fmt}", responses={200: {"content": {"application/pdf": {}, "text/html": {}}}})
+def report(pilot_id: PilotId, fmt: ReportFormat, store: StoreDep, settings: SettingsDep) -> Response:
+    """Download the pilot's report: PDF, self-contained HTML, CSV (a row per run) or JSON."""
+    return _report(pilot_id, fmt, store, settings)
+
+
+@router.get("/{pilot_id}/epochs.csv")
+def epochs_csv(pilot_id: PilotId, store: StoreDep, settings: SettingsDep) -> Response:
+    """Download every per-epoch metric of the pilot as CSV in long format."""
+    return _report(pilot_id, "epochs.csv", store, settings)
