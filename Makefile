@@ -6,7 +6,20 @@ BIN := $(VENV)/bin
 # Reinstall whenever the dependency list changes.
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck contracts unit bench clean
+.PHONY: run test system lint typecheck contracts unit bench clean
+
+# Debian packages the system and its tests use: Chromium (PDF charts via kaleido, browser tests),
+# poppler-utils (PDF checks), docker-compose (validates docker-compose.yml; no engine needed).
+system:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
+	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "make: install these Debian packages first:$$missing"; exit 1; fi; \
+	fi
 
 $(STAMP):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +29,7 @@ $(STAMP):
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-run: $(STAMP)
+run: system $(STAMP)
 	$(BIN)/rblock-pilot up
 
 lint: $(STAMP)
@@ -32,7 +45,7 @@ contracts: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
-test: lint typecheck contracts unit
+test: system lint typecheck contracts unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/regularizers.py

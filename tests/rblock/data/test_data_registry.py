@@ -23,7 +23,9 @@ def test_describe_datasets_is_json() -> None:
     for entry in described.values():
         assert entry["description"] and set(entry) == {"description", "params"}
         for param in entry["params"].values():
-            assert set(param) == {"default", "help"} and param["help"]
+            assert {"default", "help", "type"} <= set(param) and param["help"]
+            assert set(param) <= {"default", "help", "type", "allowed", "required", "minimum", "maximum", "enum"}
+    assert described["shapes"]["params"]["n_train"]["minimum"] == 10
     assert described["shapes"]["params"]["difficulty"]["default"] == 0.5
     assert described["imagefolder"]["params"]["path"]["default"] is None
     assert described["digits"]["params"] == {}

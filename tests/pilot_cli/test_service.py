@@ -1,0 +1,50 @@
+"""The launcher's pieces that need no processes: embedded defaults, GPU detection, argument errors.
+
+The processes themselves (``up``, ``api``, ``worker``) are tested end to end in ``tests/e2e``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pilot_cli.service import embedded_defaults, gpu_present, main
+
+
+def test_embedded_defaults_live_under_the_data_dir(tmp_path: Path) -> None:
+    defaults = embedded_defaults({}, tmp_path)
+    assert defaults["DATABASE_URL"] == f"sqlite:///{tmp_path}/pilot.db"
+    assert defaults["BROKER_URL"] == f"sqla+sqlite:///{tmp_path}/broker.db"
+    assert defaults["ARTIFACT_DIR"] == str(tmp_path / "artifacts")
+
+
+def test_the_environment_wins_over_the_embedded_defaults(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": "postgresql+psycopg://u@db/pilot", "BROKER_URL": "redis://r:6379/0"}
+    defaults = embedded_defaults(env, tmp_path)
+    assert "DATABASE_URL" not in defaults and "BROKER_URL" not in defaults
+    assert defaults["ARTIFACT_DIR"] == str(tmp_path / "artifacts")
+
+
+@pytest.mark.parametrize("visible", ["", "-1", "none"])
+def test_hidden_gpus_are_not_present(visible: str) -> None:
+    assert gpu_present({"CUDA_VISIBLE_DEVICES": visible}) is False
+
+
+def test_a_bad_device_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main("worker", ["--device", "tpu:0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["rblock-pilot: --device must be auto, cpu, cuda or cuda:N (got 'tpu:0')"]
+
+
+def test_unknown_service_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main("deploy", []) == 2
+    assert "unknown service command" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["up", "api", "worker"])
+def test_help_exits_0(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(command, ["--help"])
+    assert exit_info.value.code == 0
+    assert f"rblock-pilot {command}" in capsys.readouterr().out

@@ -1,0 +1,259 @@
+"""Executing one run: claim it, train it with rblock, write its metrics and heartbeat, record how it ended.
+
+This is the whole logic of the Celery task (``worker.tasks`` is a thin adapter), written as a plain
+function so tests can call it on a real store without a broker.
+
+Decisions (DESIGN §5):
+- The database decides who trains a run: ``claim_run`` moves it to ``running`` (or takes over a run whose
+  worker went silent). A duplicate delivery, or a message for a finished run, finds nothing to claim and
+  does nothing.
+- The first attempt starts clean (a leftover ``ARTIFACT_DIR/<run id>`` is deleted); a later attempt resumes
+  from the checkpoint there, so a lost worker costs at most one epoch.
+- Heartbeats come from the training loop itself (``on_epoch`` and ``should_stop``), not from a side thread:
+  a hung loop stops heart-beating and the reconciler requeues the run. ``should_stop`` reads the cancel
+  flag through the heartbeat at most once a second.
+- A worker told to shut down (SIGTERM, Ctrl-C) interrupts its run between batches instead of finishing
+  it (a run takes hours; ``docker stop`` waits seconds): the run stays ``running`` with its last
+  checkpoint, and the reconciler requeues it once its heartbeat is stale.
+- A training error (bad configuration, NaN loss, an impossible device) fails the run with its message and
+  is not retried. A database that stays unreachable after a few retries is an infrastructure failure: the
+  error propagates and the run, still ``running``, goes stale and is requeued.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from backend.store import Run, RunStatus, Store
+from rblock.config import ConfigError, TrainConfig
+from rblock.train import CHECKPOINT_NAME, RunResult, TrainingError, train_run
+from worker.presence import Presence
+from worker.retry import TRANSIENT_ERRORS, with_retries
+
+log = logging.getLogger(__name__)
+
+# The cancel flag is read (and the heartbeat written) at most this often from between training batches.
+HEARTBEAT_EVERY_S = 1.0
+
+
+class RunnerSettings(Protocol):
+    """The settings the runner reads (``backend.settings.Settings`` has them)."""
+
+    @property
+    def artifact_dir(self) -> Path: ...
+
+    @property
+    def heartbeat_timeout_s(self) -> float: ...
+
+    @property
+    def max_attempts(self) -> int: ...
+
+
+class WorkerInterrupted(Exception):
+    """Raised from ``should_stop`` when the worker is shutting down: the run is left to be resumed."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What :func:`execute_run` did: ``status`` is None when there was nothing to claim."""
+
+    run_id: int
+    status: RunStatus | None
+    attempts: int = 0
+    resumed_from_epoch: int = 0
+    error: str | None = None
+    interrupted: bool = False
+
+
+class _Heartbeat:
+    """The run's heartbeat and cancel flag, written from the training loop and rate-limited."""
+
+    def __init__(
+        self,
+        store: Store,
+        run_id: int,
+        presence: Presence | None,
+        every_s: float,
+        interrupted: Callable[[], bool] | None,
+    ) -> None:
+        self.store, self.run_id, self.presence, self.every_s = store, run_id, presence, every_s
+        self.interrupted = interrupted
+        self.cancel_requested = False
+        self.epochs_done = 0
+        self._last = time.monotonic()
+
+    def beat(self, epochs_done: int | None = None) -> bool:
+        """Write the heartbeat (with progress), read the cancel flag; retried on transient errors."""
+        if epochs_done is not None:
+            self.epochs_done = epochs_done
+        self.cancel_requested = with_retries(
+            lambda: self.store.heartbeat(run_id=self.run_id, epochs_done=epochs_done),
+            what=f"heartbeat of run {self.run_id}",
+        )
+        self._last = time.monotonic()
+        if self.presence is not None:
+            self.presence.report(self.run_id)
+        return self.cancel_requested
+
+    def should_stop(self) -> bool:
+        """Called between batches: at most once per ``every_s`` it beats and reads the flag."""
+        if self.interrupted is not None and self.interrupted():
+            raise WorkerInterrupted
+        if self.cancel_requested:
+            return True
+        if time.monotonic() - self._last < self.every_s:
+            return False
+        try:
+            return self.beat()
+        except TRANSIENT_ERRORS:
+            # Keep training on the last known flag; the next poll tries again. If the database stays away,
+            # the heartbeat goes stale and the run is requeued, which is the right outcome.
+            self._last = time.monotonic()
+            return self.cancel_requested
+
+
+def execute_run(
+    store: Store,
+    run_id: int,
+    *,
+    settings: RunnerSettings,
+    host: str,
+    device_hint: str,
+    device_label: str | None = None,
+    presence: Presence | None = None,
+    heartbeat_every_s: float = HEARTBEAT_EVERY_S,
+    interrupted: Callable[[], bool] | None = None,
+) -> Outcome:
+    """Claim run ``run_id`` and train it to its end on this worker.
+
+    Args:
+        store: The store (the database is the source of truth).
+        run_id: The run to execute (the only thing the broker carries).
+        settings: ``artifact_dir`` (checkpoints in ``<artifact_dir>/<run id>``), ``heartbeat_timeout_s``
+            (a running run silent for longer may be taken over) and ``max_attempts``.
+        host: The worker's host name, recorded with the run.
+        device_hint: The worker's bound training device (``cpu`` or ``cuda``); it replaces the run's
+            configured device, since the queue already chose the kind of device.
+        device_label: The device's human name recorded with the run (default: ``device_hint``).
+        presence: This worker's presence, reported with each heartbeat (None in tests).
+        heartbeat_every_s: The heartbeat rate limit.
+        interrupted: Returns True once the worker is shutting down; the run then stops between batches and is
+            left ``running`` for the reconciler to requeue (it resumes from its last checkpoint).
+
+    Returns:
+        What happened; the run's row in the store says the same.
+    """
+    label = device_label or device_hint
+    run = with_retries(
+        lambda: store.claim_run(
+            run_id=run_id, worker_host=host, device=label, stale_after_s=settings.heartbeat_timeout_s
+        ),
+        what=f"claiming run {run_id}",
+    )
+    if run is None:
+        log.info("run %d: nothing to claim (finished, cancelled or running elsewhere); skipping", run_id)
+        return Outcome(run_id=run_id, status=None)
+    log.info("run %d: claimed on %s (%s), attempt %d", run_id, host, label, run.attempts)
+    if run.attempts > settings.max_attempts:
+        message = f"the worker was lost {run.attempts - 1} times; giving up after {settings.max_attempts} attempts"
+        return _finish(store, run, RunStatus.FAILED, error=message)
+
+    if run.cancel_requested:  # taken over from a worker that died while the run was being cancelled
+        return _finish(store, run, RunStatus.CANCELLED)
+
+    run_dir = Path(settings.artifact_dir) / str(run.id)
+    if run.attempts == 1 and run_dir.exists():
+        shutil.rmtree(run_dir)  # a fresh start (first claim or after a retry): no stale checkpoint to resume
+    resumed_from = run.epochs_done if run.attempts > 1 and (run_dir / CHECKPOINT_NAME).exists() else 0
+    if resumed_from:
+        log.info("run %d: resuming from the checkpoint in %s (after epoch %d)", run_id, run_dir, resumed_from)
+
+    try:
+        config = TrainConfig.from_dict({**run.config, "device": device_hint})
+    except (ConfigError, ValueError, TypeError) as error:
+        return _finish(store, run, RunStatus.FAILED, error=f"invalid configuration: {error}")
+
+    heartbeat = _Heartbeat(store, run.id, presence, heartbeat_every_s, interrupted)
+    heartbeat.epochs_done = resumed_from
+    if presence is not None:
+        presence.report(run.id)
+
+    def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+        points = [(key, epoch, float(value)) for key, value in metrics.items()]
+        with_retries(lambda: store.write_points(run_id=run.id, points=points), what=f"metrics of run {run.id}")
+        heartbeat.beat(epochs_done=epoch)
+
+    try:
+        result = train_run(config, on_epoch=on_epoch, should_stop=heartbeat.should_stop, checkpoint_dir=run_dir)
+    except WorkerInterrupted:
+        log.warning(
+            "run %d: interrupted by the worker's shutdown after epoch %d; it resumes from its checkpoint once "
+            "its heartbeat is older than %.0f s",
+            run_id,
+            heartbeat.epochs_done,
+            settings.heartbeat_timeout_s,
+        )
+        return Outcome(
+            run_id=run.id, status=None, attempts=run.attempts, resumed_from_epoch=resumed_from, interrupted=True
+        )
+    except (TrainingError, ConfigError, ValueError) as error:
+        # The training itself failed: retrying would fail the same way.
+        return _finish(store, run, RunStatus.FAILED, error=str(error), resumed_from=resumed_from)
+    except TRANSIENT_ERRORS:
+        raise  # infrastructure: leave the run running; its heartbeat goes stale and it is requeued
+    except Exception as error:
+        # An unexpected error (out of memory, a bug) would most likely repeat: fail with a readable text.
+        log.exception("run %d: training raised", run_id)
+        text = f"{type(error).__name__}: {error}"
+        return _finish(store, run, RunStatus.FAILED, error=text, resumed_from=resumed_from)
+    finally:
+        if presence is not None:
+            presence.report(None)  # idle again, at once (the list of workers shows no stale current run)
+
+    # The checkpoint of an epoch is saved just before its points are written: a worker killed in between
+    # resumes after that epoch and would never report it. The result's history holds every epoch (it
+    # travels in the checkpoint), so write it all once more; the upsert keeps one row per (key, epoch).
+    history = [
+        (key, int(entry["epoch"]), float(value))
+        for entry in result.history
+        for key, value in entry.items()
+        if key != "epoch"
+    ]
+    with_retries(lambda: store.write_points(run_id=run.id, points=history), what=f"metrics of run {run.id}")
+    if result.status == "cancelled":
+        return _finish(store, run, RunStatus.CANCELLED, resumed_from=resumed_from)
+    return _finish(store, run, RunStatus.SUCCEEDED, result=result, resumed_from=resumed_from)
+
+
+def _finish(
+    store: Store,
+    run: Run,
+    status: RunStatus,
+    *,
+    error: str | None = None,
+    result: RunResult | None = None,
+    resumed_from: int = 0,
+) -> Outcome:
+    with_retries(
+        lambda: store.finish_run(
+            run_id=run.id,
+            status=status,
+            error=error,
+            cost=result.cost if result is not None else None,
+            final_metrics=result.final_metrics if result is not None else None,
+            predictions=result.predictions if result is not None else None,
+        ),
+        what=f"finishing run {run.id}",
+        attempts=8,
+    )
+    if error:
+        log.warning("run %d: %s (attempt %d): %s", run.id, status.value, run.attempts, error)
+    else:
+        log.info("run %d: %s (attempt %d)", run.id, status.value, run.attempts)
+    return Outcome(run_id=run.id, status=status, attempts=run.attempts, resumed_from_epoch=resumed_from, error=error)
