@@ -12,6 +12,8 @@ def _pct(value: float | None, digits: int = 2) -> str:
 def _money(value: float | None) -> str:
     if value is None:
         return "n/a"
+    if abs(value) < 0.005:
+        return "0"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
 
 

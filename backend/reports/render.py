@@ -29,6 +29,13 @@ def _fmt(value: Any, digits: int) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _sig(value: Any) -> str:
+    """Four significant digits: costs of a CPU pilot are fractions of a cent, a GPU fleet's are thousands."""
+    if value is None or isinstance(value, Undefined):
+        return "n/a"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 def _context(summary: dict[str, Any], pilot: Pilot, runs: Sequence[Run]) -> dict[str, Any]:
     started = [r.started_at for r in runs if r.started_at]
     finished = [r.finished_at for r in runs if r.finished_at]
@@ -46,6 +53,7 @@ def _context(summary: dict[str, Any], pilot: Pilot, runs: Sequence[Run]) -> dict
         "finished": max(finished) if finished and not summary["provisional"] else None,
         "failed": [r for r in runs if r.status in (RunStatus.FAILED, RunStatus.CANCELLED)],
         "fmt": _fmt,
+        "sig": _sig,
     }
 
 
