@@ -99,7 +99,7 @@ def pilot_metrics(
     store: StoreDep,
     keys: KeysQuery = None,
     max_points: MaxPointsQuery = None,
-    format: FormatQuery = "rows",
+    format: FormatQuery = "columns",
 ) -> Response:
     """Get the metric points of all runs of a pilot in long format (chosen keys, optional downsampling)."""
     runs = store.list_runs(pilot_id=pilot_id)

@@ -29,12 +29,12 @@ MaxPointsQuery = Annotated[
 
 FormatQuery = Annotated[
     Literal["rows", "columns"],
-    Query(description="rows: a list of point objects; columns: the same table as one array per column (faster)"),
+    Query(description="columns (default): one array per column, fast for whole pilots; rows: a list of point objects"),
 ]
 
 
 def metrics_response(
-    store: Store, run_ids: Sequence[int], keys: str | None, max_points: int | None, layout: str = "rows"
+    store: Store, run_ids: Sequence[int], keys: str | None, max_points: int | None, layout: str = "columns"
 ) -> Response:
     """The long-format metrics body (see ``backend.metric_series`` for NaN, downsampling and layouts)."""
     try:
@@ -74,7 +74,7 @@ def run_metrics(
     store: StoreDep,
     keys: KeysQuery = None,
     max_points: MaxPointsQuery = None,
-    format: FormatQuery = "rows",
+    format: FormatQuery = "columns",
 ) -> Response:
     """Get a run's metric points in long format; non-finite values are null with `nonfinite` set."""
     store.get_run(run_id=run_id)  # 404 for an unknown run rather than an empty list

@@ -391,14 +391,14 @@ def test_pilot_metrics_long_format(api: Api) -> None:
     ids = [run["id"] for run in pilot["runs"]]
     finish(api.store, ids[0], points=[("test_acc", 0, 0.5), ("test_acc", 1, 0.75), ("train_loss", 0, 1.25)])
     finish(api.store, ids[1], points=[("test_acc", 0, math.nan), ("test_acc", 1, 0.5)])
-    body = api.client.get(f"{API}/pilots/{pilot['id']}/metrics", params={"keys": "test_acc"}).json()
+    body = api.client.get(f"{API}/pilots/{pilot['id']}/metrics", params={"format": "rows", "keys": "test_acc"}).json()
     assert body["points"] == [
         {"run_id": ids[0], "key": "test_acc", "epoch": 0, "value": 0.5, "nonfinite": None},
         {"run_id": ids[0], "key": "test_acc", "epoch": 1, "value": 0.75, "nonfinite": None},
         {"run_id": ids[1], "key": "test_acc", "epoch": 0, "value": None, "nonfinite": "NaN"},
         {"run_id": ids[1], "key": "test_acc", "epoch": 1, "value": 0.5, "nonfinite": None},
     ]
-    everything = api.client.get(f"{API}/pilots/{pilot['id']}/metrics").json()["points"]
+    everything = api.client.get(f"{API}/pilots/{pilot['id']}/metrics", params={"format": "rows"}).json()["points"]
     assert len(everything) == 5
 
 

@@ -74,7 +74,9 @@ def test_retry_failed_and_cancelled_runs_only(api: Api) -> None:
 
     body = api.client.post(f"{API}/runs/{failed}/retry").json()
     assert body["status"] == "queued" and body["attempts"] == 0 and body["error"] is None
-    assert api.client.get(f"{API}/runs/{failed}/metrics").json()["points"] == []  # starts from scratch
+    assert (
+        api.client.get(f"{API}/runs/{failed}/metrics", params={"format": "rows"}).json()["points"] == []
+    )  # starts from scratch
     assert api.client.post(f"{API}/runs/{cancelled}/retry").json()["status"] == "queued"
     assert api.queue.sent == [(failed, "cpu"), (cancelled, "cpu")]
 
@@ -84,23 +86,25 @@ def test_metrics_downsampling_keeps_first_and_last(api: Api) -> None:
     points = [("test_acc", epoch, epoch / 100) for epoch in range(100)]
     points += [("train_loss", epoch, 1.0) for epoch in range(3)]
     finish(api.store, run_id, points=points)
-    body = api.client.get(f"{API}/runs/{run_id}/metrics", params={"max_points": 10}).json()
+    body = api.client.get(f"{API}/runs/{run_id}/metrics", params={"format": "rows", "max_points": 10}).json()
     acc = [p for p in body["points"] if p["key"] == "test_acc"]
     loss = [p for p in body["points"] if p["key"] == "train_loss"]
     assert len(acc) == 10 and acc[0]["epoch"] == 0 and acc[-1]["epoch"] == 99
     gaps = {b["epoch"] - a["epoch"] for a, b in itertools.pairwise(acc)}
     assert gaps <= {11, 12}  # even striding
     assert [p["epoch"] for p in loss] == [0, 1, 2]  # shorter series stay whole
-    two = api.client.get(f"{API}/runs/{run_id}/metrics", params={"max_points": 2, "keys": "test_acc"}).json()
+    two = api.client.get(
+        f"{API}/runs/{run_id}/metrics", params={"format": "rows", "max_points": 2, "keys": "test_acc"}
+    ).json()
     assert [p["epoch"] for p in two["points"]] == [0, 99]
-    assert len(api.client.get(f"{API}/runs/{run_id}/metrics").json()["points"]) == 103
+    assert len(api.client.get(f"{API}/runs/{run_id}/metrics", params={"format": "rows"}).json()["points"]) == 103
 
 
 def test_non_finite_values_survive_as_null_with_their_name(api: Api) -> None:
     run_id = _run_ids(api)[0]
     values = [0.5, math.nan, math.inf, -math.inf, 1e-300, -0.0, 1e300]
     finish(api.store, run_id, points=[("train_loss", epoch, value) for epoch, value in enumerate(values)])
-    response = api.client.get(f"{API}/runs/{run_id}/metrics", params={"keys": "train_loss"})
+    response = api.client.get(f"{API}/runs/{run_id}/metrics", params={"format": "rows", "keys": "train_loss"})
     assert response.headers["content-type"] == "application/json"
     points = response.json()["points"]
     assert [(p["value"], p["nonfinite"]) for p in points] == [
@@ -126,7 +130,7 @@ def test_non_finite_values_survive_as_null_with_their_name(api: Api) -> None:
 )
 def test_bad_metrics_parameters_are_422(api: Api, params: dict[str, object], field: str) -> None:
     run_id = _run_ids(api)[0]
-    response = api.client.get(f"{API}/runs/{run_id}/metrics", params=params)
+    response = api.client.get(f"{API}/runs/{run_id}/metrics", params={**params, "format": "rows"})
     assert response.status_code == 422 and field in response.json()["detail"]
 
 
@@ -134,7 +138,7 @@ def test_unknown_keys_give_no_points(api: Api) -> None:
     run_id = _run_ids(api)[0]
     finish(api.store, run_id, points=[("test_acc", 0, 0.5)])
     params = {"keys": "nope, ünïcode 🚀"}
-    assert api.client.get(f"{API}/runs/{run_id}/metrics", params=params).json() == {"points": []}
+    assert api.client.get(f"{API}/runs/{run_id}/metrics", params={**params, "format": "rows"}).json() == {"points": []}
 
 
 def test_workers_and_queue_depths(api: Api) -> None:

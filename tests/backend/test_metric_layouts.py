@@ -39,7 +39,7 @@ def test_columns_match_rows(api: Api, max_points: int | None) -> None:
         api.store.write_points(run_id=run_id, points=points)
     params: dict[str, Any] = {} if max_points is None else {"max_points": max_points}
     url = f"{API}/pilots/{pilot['id']}/metrics"
-    rows = api.client.get(url, params=params).json()["points"]
+    rows = api.client.get(url, params={**params, "format": "rows"}).json()["points"]
     columns = api.client.get(url, params={**params, "format": "columns"}).json()
     expected = [(p["run_id"], p["key"], p["epoch"], p["nonfinite"] or p["value"]) for p in rows]
     assert _as_rows(columns) == expected

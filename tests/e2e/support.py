@@ -194,7 +194,7 @@ def check_full_metrics(client: httpx.Client, runs: list[dict[str, Any]], epochs:
     """Every run has every DESIGN metric for every epoch, once; returns the number of points read."""
     total = 0
     for run in runs:
-        response = client.get(f"/api/v1/runs/{run['id']}/metrics")
+        response = client.get(f"/api/v1/runs/{run['id']}/metrics", params={"format": "rows"})
         assert response.status_code == 200, response.text
         points = response.json()["points"]
         total += len(points)
