@@ -50,9 +50,13 @@ class Comparison:
 
 @dataclass(frozen=True)
 class CurvePoint:
+    """One epoch of one metric of one arm, over its seeds."""
+
     epoch: int
     n: int
     mean: float
+    std: float | None
+    sem: float | None
     ci_low: float | None
     ci_high: float | None
 
@@ -197,6 +201,6 @@ def curves(runs: Sequence[Run], points: Sequence[MetricPoint], keys: Sequence[st
             series = []
             for epoch in sorted(by_epoch):
                 d = stats.describe(by_epoch[epoch])
-                series.append(CurvePoint(epoch, d.n, d.mean or 0.0, d.ci_low, d.ci_high))
+                series.append(CurvePoint(epoch, d.n, d.mean or 0.0, d.std, d.sem, d.ci_low, d.ci_high))
             out[arm][key] = series
     return Curves(out)

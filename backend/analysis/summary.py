@@ -39,9 +39,11 @@ def build_summary(
     points: Sequence[MetricPoint],
     *,
     prices: dict[str, float],
-    curve_keys: Sequence[str] = ("test_acc", "train_loss", "test_loss"),
+    curve_keys: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Per-arm results, comparisons with the baseline, ROI and verdicts, Pareto front, curves, warnings."""
+    """Per-arm results, comparisons with the baseline, ROI and verdicts, Pareto front, warnings, and per arm,
+    metric and epoch the seed aggregate (n, mean, std, standard error, 95% t-interval) of every metric
+    (``curve_keys`` limits them)."""
     regularizers = {arm.name: arm.regularizer for arm in pilot.arms}
     price_for = _price_for(pilot, prices)
     results = arm_results(runs, regularizers, price_for)

@@ -8,8 +8,6 @@ from typing import Any
 from backend.analysis.summary import build_summary
 from backend.store import MetricPoint, Store
 
-# The per-epoch keys the analysis reads: curves, and the realised drop rate for the comparability check.
-ANALYSIS_KEYS = ("test_acc", "train_loss", "test_loss", "drop_rate")
 FORMATS = ("pdf", "html", "csv", "epochs.csv", "json")
 _MEDIA = {
     "pdf": "application/pdf",
@@ -26,7 +24,7 @@ def pilot_summary(store: Store, pilot_id: int, prices: dict[str, float]) -> dict
     runs = store.list_runs(pilot_id=pilot_id)
     points = [
         MetricPoint(series.run_id, series.key, epoch, value)
-        for series in store.get_series(run_ids=[r.id for r in runs], keys=ANALYSIS_KEYS)
+        for series in store.get_series(run_ids=[r.id for r in runs])
         for epoch, value in zip(series.epochs, series.floats(), strict=True)
     ]
     return build_summary(pilot, runs, points, prices=prices)

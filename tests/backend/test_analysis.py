@@ -178,3 +178,16 @@ def test_summary_is_json_and_handles_all_failed() -> None:
     assert summary["provisional"] is False
     assert summary["comparisons"][0]["delta_acc"] == pytest.approx(0.02)
     assert [p["epoch"] for p in summary["curves"]["none"]["test_acc"]] == [1, 2, 3]
+
+
+def test_every_metric_is_aggregated_per_arm_and_epoch() -> None:
+    pilot = _pilot({"none": {}})
+    runs = [_run(i, "none", i, 0.9) for i in range(3)]
+    points = [MetricPoint(r.id, key, 1, v) for r, v in zip(runs, (0.1, 0.2, 0.3), strict=True) for key in ("ece", "lr")]
+    curves = build_summary(pilot, runs, points, prices={"cpu": 0.1})["curves"]["none"]
+    assert set(curves) == {"ece", "lr"}
+    point = curves["ece"][0]
+    d = stats.describe([0.1, 0.2, 0.3])
+    assert point["n"] == 3 and point["mean"] == pytest.approx(0.2)
+    assert point["std"] == pytest.approx(d.std) and point["sem"] == pytest.approx(d.sem)
+    assert (point["ci_low"], point["ci_high"]) == (pytest.approx(d.ci_low), pytest.approx(d.ci_high))
