@@ -207,7 +207,7 @@ def _api_command(host: str, port: int) -> list[str]:
         sys.executable,
         "-m",
         "uvicorn",
-        "backend.app:create_app",
+        "pilot_cli.webapp:create_app",
         "--factory",
         "--host",
         host,

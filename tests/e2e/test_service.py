@@ -108,7 +108,7 @@ def test_a_pilot_of_two_arms_and_two_seeds_succeeds_with_full_metrics(stack: Sta
     epochs = 3
     started = time.perf_counter()
     pilot = submit(stack.client, pilot_body("e2e redis", arms=["none", "rblock_b"], seeds=2, epochs=epochs))
-    runs = wait_until_finished(stack.client, pilot["id"], timeout_s=120)
+    runs = wait_until_finished(stack.client, pilot["id"], timeout_s=300)
     elapsed = time.perf_counter() - started
     assert [run["status"] for run in runs] == ["succeeded"] * 4, [(r["id"], r["status"], r["error"]) for r in runs]
     points = check_full_metrics(stack.client, runs, epochs)
@@ -185,7 +185,7 @@ def test_a_run_whose_worker_is_killed_resumes_from_its_checkpoint(stack: Stack) 
         stack.env,
     )
     started = time.perf_counter()
-    runs = wait_until_finished(stack.client, pilot["id"], timeout_s=120)
+    runs = wait_until_finished(stack.client, pilot["id"], timeout_s=300)
     recovered = time.perf_counter() - started
     run = runs[0]
     assert run["status"] == "succeeded", (run["status"], run["error"], second.text()[-3000:])

@@ -1,0 +1,58 @@
+"""The pages' only way to the data: the app's own JSON API, called in-process (no socket, no HTTP server).
+
+Why not call the backend's services directly: import-linter forbids ``frontend`` from importing
+``backend.store`` even indirectly, and every backend service module (views, analysis, reports) imports it.
+Going through the API keeps that contract, and means the pages show exactly what the API serves: the same
+validation, the same 404/409/422 bodies. The cost is one ASGI call per read (well under a millisecond of
+overhead next to the database work).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import Request
+
+API = "/api/v1"
+
+
+@dataclass(frozen=True)
+class ApiResult:
+    status: int
+    body: Any
+    content_type: str = "application/json"
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def detail(self) -> str:
+        if isinstance(self.body, dict):
+            return str(self.body.get("detail", ""))
+        return str(self.body)
+
+
+class PageApi:
+    """Calls ``/api/v1/...`` on the app that serves the current request."""
+
+    def __init__(self, request: Request) -> None:
+        self._transport = httpx.ASGITransport(app=request.app)
+
+    async def call(self, method: str, path: str, *, params: Any = None, json: Any = None) -> ApiResult:
+        async with httpx.AsyncClient(transport=self._transport, base_url="http://pages.internal") as client:
+            response = await client.request(method, f"{API}{path}", params=params, json=json)
+        content_type = response.headers.get("content-type", "")
+        body: Any = response.json() if content_type.startswith("application/json") else response.text
+        return ApiResult(status=response.status_code, body=body, content_type=content_type)
+
+    async def get(self, path: str, **params: Any) -> ApiResult:
+        return await self.call("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    async def post(self, path: str, json: Any = None) -> ApiResult:
+        return await self.call("POST", path, json=json)
+
+    async def put(self, path: str, json: Any = None) -> ApiResult:
+        return await self.call("PUT", path, json=json)

@@ -1,0 +1,378 @@
+"""The browser pages: Jinja2 templates (autoescaped) + htmx, served by the same app as the JSON API.
+
+``install_pages(app)`` mounts ``/static`` (our CSS/JS and the vendored htmx), serves plotly.js from the
+installed plotly package (no CDN, and always the version the backend's figures were built for), and adds
+the page routes. Every read and write goes through the app's own JSON API in-process (``frontend.client``),
+so the pages never touch the store. Pages that the browser polls return fragments (``_*.html``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import plotly
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from backend.figures import FIGURES
+from frontend.client import ApiResult, PageApi
+from frontend.forms import ROI_FIELDS, ROI_LABELS, TRAINING_FIELDS, dom_id, field_errors, field_id, form_to_body
+
+HERE = Path(__file__).parent
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+PAGE_SIZE = 50
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "partial")
+ACTIVE = {"queued", "running", "cancelling"}
+# Figures shown under the comparison (curves are drawn live from the metrics instead).
+COMPARISON_FIGURES = [name for name in ("accuracy_vs_cost", "stability", "roi") if name in FIGURES]
+
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def duration(start: Any, end: Any = None) -> str:
+    """``1h 02m``, ``3m 05s``; empty before the start."""
+    begin = _parse_time(start)
+    if begin is None:
+        return ""
+    seconds = max(0, int(((_parse_time(end) or datetime.now(UTC)) - begin).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
+
+
+def eta(run: dict[str, Any]) -> str:
+    """Remaining time of a running run, from its pace so far."""
+    done, total = run.get("epochs_done") or 0, run.get("epochs_total") or 0
+    begin = _parse_time(run.get("started_at"))
+    if run.get("status") != "running" or not done or begin is None or done >= total:
+        return ""
+    elapsed = (datetime.now(UTC) - begin).total_seconds()
+    return duration(datetime.now(UTC).isoformat(), None) if elapsed <= 0 else _seconds(elapsed / done * (total - done))
+
+
+def _seconds(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
+
+
+def num(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if digits > 0 and value != 0 and abs(value) < 10 ** (-digits):
+        return f"{value:.{max(1, digits - 1)}e}"
+    return f"{value:,.{digits}f}"
+
+
+def money(value: Any) -> str:
+    return "–" if value is None else num(value, 2 if abs(value) >= 1 or value == 0 else 4)
+
+
+def pct(value: Any) -> str:
+    return "–" if value is None else f"{100 * value:.2f}%"
+
+
+templates.env.filters.update(num=num, money=money, pct=pct, field_id=field_id, dom_id=dom_id)
+templates.env.globals.update(duration=duration, eta=eta, statuses=STATUSES, active=ACTIVE)
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def problem(request: Request, result: ApiResult) -> HTMLResponse:
+    """A page for an API error (404 for an unknown id, 503 when the database is down, ...)."""
+    return render(request, "error.html", status_code=result.status, status=result.status, detail=result.detail)
+
+
+async def form_items(request: Request) -> list[tuple[str, str]]:
+    """The posted form (urlencoded, as browsers and htmx send it without file inputs).
+
+    Parsed here rather than with ``request.form()``, which needs python-multipart: not a dependency yet
+    (the ImageFolder zip upload, when it comes, will add it).
+    """
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return parse_qsl(body, keep_blank_values=True, max_num_fields=2000)
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+# --- Pilots ---------------------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+async def pilots_page(request: Request, status: str = "", page: int = 1) -> Response:
+    """Every pilot, newest first, paginated; verdicts are loaded per row afterwards (one summary each)."""
+    api = PageApi(request)
+    page = max(1, min(page, 10**6))
+    status = status if status in STATUSES else ""
+    result = await api.get("/pilots", status=status or None, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    if not result.ok:
+        return problem(request, result)
+    total = result.body["total"]
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    name = "_pilot_rows.html" if _is_htmx(request) else "pilots.html"
+    return render(request, name, pilots=result.body["items"], total=total, page=page, pages=pages, status=status)
+
+
+@router.get("/pilots/{pilot_id:int}/verdict", response_class=HTMLResponse)
+async def pilot_verdict(request: Request, pilot_id: int) -> Response:
+    result = await PageApi(request).get(f"/pilots/{pilot_id}/summary")
+    if not result.ok:
+        return HTMLResponse("")
+    return render(request, "_verdicts.html", summary=result.body)
+
+
+# --- New pilot ------------------------------------------------------------------------------------------
+
+
+async def _catalog(api: PageApi) -> dict[str, Any]:
+    result = await api.get("/catalog")
+    return result.body if result.ok else {}
+
+
+def _form_defaults(catalog: dict[str, Any]) -> dict[str, Any]:
+    training = catalog.get("training", {})
+    return {
+        "name": "",
+        "dataset": "digits" if "digits" in catalog.get("datasets", {}) else next(iter(catalog.get("datasets", {})), ""),
+        "model": "small_cnn",
+        "seeds": "3",
+        "queue": "auto",
+        "baseline_arm": "none",
+        **{f"training.{key}": str(training.get(key, {}).get("default", "")) for key in TRAINING_FIELDS},
+        **{f"roi.{key}": "" for key in (*ROI_FIELDS, "price_per_device_hour")},
+        "budget_cap": "",
+    }
+
+
+def _new_context(catalog: dict[str, Any], values: dict[str, Any], arms: list[str]) -> dict[str, Any]:
+    return {
+        "catalog": catalog,
+        "values": values,
+        "chosen": set(arms),
+        "training_fields": TRAINING_FIELDS,
+        "roi_fields": (*ROI_FIELDS, "price_per_device_hour"),
+        "roi_labels": ROI_LABELS,
+    }
+
+
+@router.get("/pilots/new", response_class=HTMLResponse)
+async def new_pilot_page(request: Request) -> Response:
+    catalog = await _catalog(PageApi(request))
+    arms = list(catalog.get("arms", {}))
+    return render(
+        request, "new_pilot.html", errors={}, general=[], **_new_context(catalog, _form_defaults(catalog), arms)
+    )
+
+
+@router.post("/pilots/new/estimate", response_class=HTMLResponse)
+async def new_pilot_estimate(request: Request) -> Response:
+    """Dry run of the form as it stands: the estimate, or each field's message (out-of-band swaps)."""
+    form = await form_items(request)
+    body, order = form_to_body(form, dry_run=True)
+    if not str(body.get("name", "")).strip():
+        body["name"] = "(unnamed)"  # a name is required to queue, not to estimate: no error while it is blank
+    result = await PageApi(request).post("/pilots", json=body)
+    errors = field_errors(result.body.get("errors", []), order) if result.status == 422 else {}
+    estimate = result.body.get("estimate") if result.ok else None
+    # Only slots that exist in the form: an out-of-band swap without a target is an htmx console error.
+    form_keys = {key for key, _ in form if key != "arm"}
+    all_keys = form_keys | {"arms"} | {f"arm.{arm}" for arm in order}
+    all_keys |= {".".join(key.split(".")[:2]) for key in form_keys if key.startswith("arm.")}
+    return render(
+        request,
+        "_estimate.html",
+        estimate=estimate,
+        submission=result.body if result.ok else None,
+        errors=errors,
+        slots=sorted(all_keys),
+        detail=None if result.ok or result.status == 422 else result.detail,
+    )
+
+
+@router.post("/pilots/new", response_class=HTMLResponse)
+async def new_pilot_submit(request: Request) -> Response:
+    form = await form_items(request)
+    body, order = form_to_body(form, dry_run=False)
+    api = PageApi(request)
+    result = await api.post("/pilots", json=body)
+    if result.status == 201:
+        return RedirectResponse(f"/pilots/{result.body['pilot']['id']}", status_code=303)
+    catalog = await _catalog(api)
+    errors = field_errors(result.body.get("errors", []), order) if result.status == 422 else {}
+    values = {key: value for key, value in form if isinstance(value, str) and key != "arm"}
+    general = [] if errors else [result.detail]
+    return render(
+        request,
+        "new_pilot.html",
+        status_code=result.status,
+        errors=errors,
+        general=general,
+        **_new_context(catalog, values, order),
+    )
+
+
+# --- Pilot ----------------------------------------------------------------------------------------------
+
+
+def _grid(pilot: dict[str, Any]) -> tuple[list[str], list[int], dict[tuple[str, int], dict[str, Any]]]:
+    arms = [arm["name"] for arm in pilot["arms"]]
+    seeds = sorted({run["seed"] for run in pilot["runs"]})
+    cells = {(run["arm"], run["seed"]): run for run in pilot["runs"]}
+    return arms, seeds, cells
+
+
+async def _pilot(request: Request, pilot_id: int) -> ApiResult:
+    return await PageApi(request).get(f"/pilots/{pilot_id}")
+
+
+@router.get("/pilots/{pilot_id:int}", response_class=HTMLResponse)
+async def pilot_page(request: Request, pilot_id: int) -> Response:
+    api = PageApi(request)
+    result = await api.get(f"/pilots/{pilot_id}")
+    if not result.ok:
+        return problem(request, result)
+    summary = await api.get(f"/pilots/{pilot_id}/summary")
+    pilot = result.body
+    arms, seeds, cells = _grid(pilot)
+    run_arms = {run["id"]: run["arm"] for run in pilot["runs"]}
+    return render(
+        request,
+        "pilot.html",
+        pilot=pilot,
+        arms=arms,
+        seeds=seeds,
+        cells=cells,
+        summary=summary.body if summary.ok else None,
+        summary_error=None if summary.ok else summary.detail,
+        run_arms=json.dumps(run_arms),
+        figures=COMPARISON_FIGURES,
+        roi_fields=(*ROI_FIELDS, "price_per_device_hour"),
+        roi_labels=ROI_LABELS,
+    )
+
+
+@router.get("/pilots/{pilot_id:int}/runs", response_class=HTMLResponse)
+async def pilot_runs_fragment(request: Request, pilot_id: int) -> Response:
+    result = await _pilot(request, pilot_id)
+    if not result.ok:
+        return problem(request, result)
+    arms, seeds, cells = _grid(result.body)
+    return render(request, "_runs.html", pilot=result.body, arms=arms, seeds=seeds, cells=cells)
+
+
+@router.get("/pilots/{pilot_id:int}/comparison", response_class=HTMLResponse)
+async def pilot_comparison_fragment(request: Request, pilot_id: int) -> Response:
+    result = await PageApi(request).get(f"/pilots/{pilot_id}/summary")
+    return render(
+        request,
+        "_comparison.html",
+        pilot_id=pilot_id,
+        summary=result.body if result.ok else None,
+        summary_error=None if result.ok else result.detail,
+    )
+
+
+@router.post("/pilots/{pilot_id:int}/roi", response_class=HTMLResponse)
+async def pilot_roi(request: Request, pilot_id: int) -> Response:
+    """The manager's ROI inputs (form) → PUT /api/v1/pilots/{id}/roi → the comparison, recomputed."""
+    form = await form_items(request)
+    inputs: dict[str, Any] = {}
+    for key in (*ROI_FIELDS, "price_per_device_hour"):
+        raw = dict(form).get(key)
+        if isinstance(raw, str) and raw.strip():
+            try:
+                inputs[key] = float(raw)
+            except ValueError:
+                inputs[key] = raw
+    result = await PageApi(request).put(f"/pilots/{pilot_id}/roi", json=inputs)
+    errors = field_errors(result.body.get("errors", []), []) if result.status == 422 else {}
+    summary = result.body if result.ok else (await PageApi(request).get(f"/pilots/{pilot_id}/summary")).body
+    return render(
+        request, "_comparison.html", pilot_id=pilot_id, summary=summary, summary_error=None, roi_errors=errors
+    )
+
+
+async def _action(request: Request, path: str, pilot_id: int | None) -> Response:
+    api = PageApi(request)
+    result = await api.post(path)
+    if pilot_id is None:
+        pilot_id = result.body.get("pilot_id") if isinstance(result.body, dict) else None
+    if _is_htmx(request) and pilot_id is not None:
+        pilot = await _pilot(request, pilot_id)
+        if not pilot.ok:
+            return problem(request, pilot)
+        arms, seeds, cells = _grid(pilot.body)
+        message = None if result.ok else result.detail
+        return render(request, "_runs.html", pilot=pilot.body, arms=arms, seeds=seeds, cells=cells, message=message)
+    if not result.ok:
+        return problem(request, result)
+    return RedirectResponse(f"/pilots/{pilot_id}" if pilot_id else "/", status_code=303)
+
+
+@router.post("/pilots/{pilot_id:int}/cancel")
+async def cancel_pilot(request: Request, pilot_id: int) -> Response:
+    return await _action(request, f"/pilots/{pilot_id}/cancel", pilot_id)
+
+
+@router.post("/runs/{run_id:int}/cancel")
+async def cancel_run(request: Request, run_id: int) -> Response:
+    return await _action(request, f"/runs/{run_id}/cancel", None)
+
+
+@router.post("/runs/{run_id:int}/retry")
+async def retry_run(request: Request, run_id: int) -> Response:
+    return await _action(request, f"/runs/{run_id}/retry", None)
+
+
+# --- Run, workers ---------------------------------------------------------------------------------------
+
+
+@router.get("/runs/{run_id:int}", response_class=HTMLResponse)
+async def run_page(request: Request, run_id: int) -> Response:
+    result = await PageApi(request).get(f"/runs/{run_id}")
+    if not result.ok:
+        return problem(request, result)
+    run = result.body
+    config = json.dumps(run.get("config", {}), indent=2, sort_keys=True)
+    return render(request, "run.html", run=run, config=config, cost=run.get("cost") or {})
+
+
+@router.get("/workers", response_class=HTMLResponse)
+async def workers_page(request: Request) -> Response:
+    result = await PageApi(request).get("/workers")
+    if not result.ok:
+        return problem(request, result)
+    return render(request, "workers.html", **result.body)
+
+
+@router.get("/static/vendor/plotly.min.js", include_in_schema=False)
+def plotly_js() -> FileResponse:
+    return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+
+
+def install_pages(app: FastAPI) -> FastAPI:
+    """Add the pages and their static files to an app built by ``backend.app.create_app``."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    return app

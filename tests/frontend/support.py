@@ -1,0 +1,30 @@
+"""The whole web app (API + pages) on a fresh store, with the recording queue of the API tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from backend.settings import Settings
+from backend.store import Store
+from pilot_cli.webapp import create_app
+from tests.backend.api_support import Api, RecordingQueue
+
+
+def site_settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, broker_url="memory://", reconcile_every_s=3600.0)
+
+
+@contextmanager
+def open_site(database_url: str, **overrides: Any) -> Iterator[Api]:
+    config = site_settings(database_url).model_copy(update=overrides)
+    store = Store(config.database_url)
+    queue = RecordingQueue(store=store)
+    try:
+        with TestClient(create_app(config, store=store, queue=queue)) as client:
+            yield Api(client=client, store=store, queue=queue, settings=config)
+    finally:
+        store.dispose()

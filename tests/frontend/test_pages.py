@@ -1,0 +1,77 @@
+"""Page routes through TestClient on a fresh SQLite store: they render, escape, filter, act and validate."""
+
+from __future__ import annotations
+
+from backend.store import RunStatus
+from tests.backend.api_support import create_pilot, finish, start
+from tests.frontend.support import open_site
+
+
+def test_pages_render_and_escape(sqlite_url: str) -> None:
+    with open_site(sqlite_url) as site:
+        pilot = create_pilot(site, name="<script>alert(1)</script>")
+        run = pilot["runs"][0]
+        finish(site.store, run["id"], RunStatus.FAILED, points=[("test_acc", 0, 0.5)])
+        client = site.client
+        for url in ("/", "/pilots/new", f"/pilots/{pilot['id']}", f"/runs/{run['id']}", "/workers"):
+            response = client.get(url)
+            assert response.status_code == 200, url
+            assert "<script>alert(1)" not in response.text, url
+        assert "&lt;script&gt;alert(1)" in client.get("/").text
+        assert "NaN loss at epoch 1" in client.get(f"/runs/{run['id']}").text
+        assert client.get("/pilots/999").status_code == 404
+        assert client.get("/static/vendor/htmx.min.js").status_code == 200
+        assert client.get("/static/vendor/plotly.min.js").headers["content-type"].startswith("text/javascript")
+        assert client.get("/api/v1/health").status_code in (200, 503)  # the API still lives on the same app
+
+
+def test_pilots_filter_and_pages(sqlite_url: str) -> None:
+    with open_site(sqlite_url) as site:
+        first = create_pilot(site, name="first pilot")
+        for index in range(50):
+            create_pilot(site, name=f"pilot {index}")
+        start(site.store, first["runs"][0]["id"])
+        page_one = site.client.get("/").text
+        assert "page 1 of 2" in page_one and "first pilot" not in page_one
+        assert "first pilot" in site.client.get("/?page=2").text
+        running = site.client.get("/?status=running").text
+        assert "first pilot" in running and "pilot 3<" not in running
+
+
+def test_run_actions_and_roi(sqlite_url: str) -> None:
+    with open_site(sqlite_url) as site:
+        pilot = create_pilot(site)
+        run_id = pilot["runs"][0]["id"]
+        grid = site.client.post(f"/runs/{run_id}/cancel", headers={"HX-Request": "true"})
+        assert grid.status_code == 200 and 'id="runs"' in grid.text
+        assert site.store.get_run(run_id=run_id).status == RunStatus.CANCELLED
+        retried = site.client.post(f"/runs/{run_id}/retry", follow_redirects=False)
+        assert retried.status_code == 303 and retried.headers["location"] == f"/pilots/{pilot['id']}"
+        assert site.store.get_run(run_id=run_id).status == RunStatus.QUEUED
+        site.client.post(f"/pilots/{pilot['id']}/cancel")
+        assert {r.status for r in site.store.list_runs(pilot_id=pilot["id"])} == {RunStatus.CANCELLED}
+        panel = site.client.post(f"/pilots/{pilot['id']}/roi", data={"predictions_per_year": "1000"})
+        assert panel.status_code == 200 and 'id="comparison"' in panel.text
+        assert (
+            site.client.get(f"/api/v1/pilots/{pilot['id']}/summary").json()["roi_inputs"]["predictions_per_year"]
+            == 1000
+        )
+
+
+def test_new_pilot_estimate_errors_and_submit(sqlite_url: str) -> None:
+    with open_site(sqlite_url) as site:
+        form = {"name": "", "dataset": "digits", "seeds": "2", "arm": ["none", "dropout"], "training.epochs": "2"}
+        estimate = site.client.post("/pilots/new/estimate", data=form)
+        assert "device-hours" in estimate.text  # a blank name does not block the estimate
+        bad = {**form, "training.epochs": "0", "arm.dropout.drop_prob": "2"}
+        marked = site.client.post("/pilots/new/estimate", data=bad).text
+        assert 'id="err-training-epochs" role="status" hx-swap-oob="true">must be an integer' in marked
+        assert 'id="err-arm-dropout-drop_prob"' in marked and "&lt; 1 (got 2)" in marked
+        refused = site.client.post("/pilots/new", data={**bad, "name": "x"})
+        assert refused.status_code == 422 and "must be an integer from 1 to 10000" in refused.text
+        assert site.queue.sent == []
+        created = site.client.post("/pilots/new", data={**form, "name": "from the form"}, follow_redirects=False)
+        assert created.status_code == 303
+        assert len(site.queue.sent) == 4
+        page = site.client.get(created.headers["location"]).text
+        assert "from the form" in page
