@@ -18,7 +18,7 @@ from backend.catalog import get_catalog
 from backend.dispatch import RunQueue, reconcile_forever
 from backend.errors import install_error_handlers
 from backend.queue import QueueClient
-from backend.routes import analysis, catalog, health, pilots, runs, workers
+from backend.routes import analysis, catalog, datasets, health, pilots, runs, workers
 from backend.settings import Settings, get_settings
 from backend.store import Store
 
@@ -63,7 +63,7 @@ def create_app(
     app.state.queue = queue_
     app.state.catalog = get_catalog()
     install_error_handlers(app)
-    for module in (pilots, analysis, runs, catalog, workers, health):
+    for module in (pilots, analysis, runs, catalog, datasets, workers, health):
         for route in module.router.routes:
             # Each handler's one-line docstring is its OpenAPI summary (FastAPI would title-case the name).
             if isinstance(route, APIRoute) and route.summary is None and route.description:

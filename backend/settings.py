@@ -7,7 +7,8 @@ Production sets ``DATABASE_URL=postgresql+psycopg://...`` and ``BROKER_URL=redis
 
 Environment names are the field names in upper case: ``DATABASE_URL``, ``BROKER_URL``, ``ARTIFACT_DIR``,
 ``DATA_ROOT``, ``PRICE_PER_HOUR`` (JSON, e.g. ``{"cpu": 0.05, "cuda": 2.5}``), ``HEARTBEAT_TIMEOUT_S``,
-``MAX_ATTEMPTS``, ``RECONCILE_EVERY_S``.
+``MAX_ATTEMPTS``, ``RECONCILE_EVERY_S``, and the dataset upload caps ``UPLOAD_MAX_BYTES``,
+``UPLOAD_MAX_UNCOMPRESSED_BYTES``, ``UPLOAD_MAX_FILES``, ``UPLOAD_MAX_RATIO``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ class Settings(BaseSettings):
     heartbeat_timeout_s: float = Field(default=60.0, gt=0, description="a running run with an older heartbeat is stale")
     max_attempts: int = Field(default=3, ge=1, description="attempts before a run whose worker keeps vanishing fails")
     reconcile_every_s: float = Field(default=10.0, gt=0, description="how often the API requeues stale runs")
+    upload_max_bytes: int = Field(default=200 * 2**20, ge=1, description="largest dataset zip accepted (bytes)")
+    upload_max_uncompressed_bytes: int = Field(
+        default=2**30, ge=1, description="largest total size of a dataset zip's files once extracted (bytes)"
+    )
+    upload_max_files: int = Field(default=50_000, ge=1, description="most files in one dataset zip")
+    upload_max_ratio: float = Field(
+        default=100.0, gt=1, description="highest compression ratio of a zip entry, or of the whole zip (zip bombs)"
+    )
 
     @field_validator("database_url", "broker_url")
     @classmethod

@@ -41,9 +41,11 @@ class PageApi:
     def __init__(self, request: Request) -> None:
         self._transport = httpx.ASGITransport(app=request.app)
 
-    async def call(self, method: str, path: str, *, params: Any = None, json: Any = None) -> ApiResult:
+    async def call(
+        self, method: str, path: str, *, params: Any = None, json: Any = None, files: Any = None, data: Any = None
+    ) -> ApiResult:
         async with httpx.AsyncClient(transport=self._transport, base_url="http://pages.internal") as client:
-            response = await client.request(method, f"{API}{path}", params=params, json=json)
+            response = await client.request(method, f"{API}{path}", params=params, json=json, files=files, data=data)
         content_type = response.headers.get("content-type", "")
         body: Any = response.json() if content_type.startswith("application/json") else response.text
         return ApiResult(status=response.status_code, body=body, content_type=content_type)
@@ -56,3 +58,7 @@ class PageApi:
 
     async def put(self, path: str, json: Any = None) -> ApiResult:
         return await self.call("PUT", path, json=json)
+
+    async def upload(self, path: str, *, files: Any, data: Any = None) -> ApiResult:
+        """A multipart POST (``files``: httpx's ``{"field": (filename, file object, content type)}``)."""
+        return await self.call("POST", path, files=files, data=data)

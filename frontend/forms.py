@@ -2,7 +2,8 @@
 API's 422 ``errors[].field`` paths → the form field each message is shown next to.
 
 Field names in the HTML: ``name``, ``dataset``, ``model``, ``width``, ``seeds``, ``baseline_arm``,
-``queue``, ``budget_cap``, ``training.<key>``, ``roi.<key>``, ``arm`` (one checkbox per regularizer, its
+``queue``, ``budget_cap``, ``training.<key>``, ``roi.<key>``, ``dataset_params.<key>`` (the imagefolder
+``path``), ``arm`` (one checkbox per regularizer, its
 value the regularizer) and ``arm.<regularizer>.<param>``. Numbers are parsed here; text that is not a number
 is passed on as it is, so the API's own validation produces the message.
 """
@@ -54,6 +55,7 @@ def form_to_body(form: Iterable[tuple[str, Any]], *, dry_run: bool) -> tuple[dic
             body[key] = parse_value(single[key])
     training = {}
     roi = {}
+    dataset_params: dict[str, Any] = {}
     params: dict[str, dict[str, Any]] = {arm: {} for arm in chosen}
     for key, value in pairs:
         if not value.strip():
@@ -62,10 +64,15 @@ def form_to_body(form: Iterable[tuple[str, Any]], *, dry_run: bool) -> tuple[dic
             training[key.removeprefix("training.")] = parse_value(value)
         elif key.startswith("roi."):
             roi[key.removeprefix("roi.")] = parse_value(value)
+        elif key.startswith("dataset_params."):
+            param = key.removeprefix("dataset_params.")
+            dataset_params[param] = value.strip() if param == "path" else parse_value(value)
         elif key.startswith("arm."):
             _, arm, param = key.split(".", 2)
             if arm in params:
                 params[arm][param] = parse_value(value)
+    if dataset_params:
+        body["dataset_params"] = dataset_params
     body["training"] = training
     body["roi"] = roi
     body["arms"] = [{"regularizer": arm, "params": params[arm]} for arm in chosen]

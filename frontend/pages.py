@@ -15,18 +15,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-import plotly
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from backend.figures import FIGURES
 from frontend.client import ApiResult, PageApi
 from frontend.forms import ROI_FIELDS, ROI_LABELS, TRAINING_FIELDS, dom_id, field_errors, field_id, form_to_body
 
 HERE = Path(__file__).parent
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 PAGE_SIZE = 50
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "partial")
 ACTIVE = {"queued", "running", "cancelling"}
@@ -105,8 +104,8 @@ def problem(request: Request, result: ApiResult) -> HTMLResponse:
 async def form_items(request: Request) -> list[tuple[str, str]]:
     """The posted form (urlencoded, as browsers and htmx send it without file inputs).
 
-    Parsed here rather than with ``request.form()``, which needs python-multipart: not a dependency yet
-    (the ImageFolder zip upload, when it comes, will add it).
+    Parsed here rather than with ``request.form()``, which would also accept multipart bodies with files;
+    only the dataset upload (``/pilots/new/upload``) takes a file.
     """
     body = (await request.body()).decode("utf-8", errors="replace")
     return parse_qsl(body, keep_blank_values=True, max_num_fields=2000)
@@ -136,7 +135,7 @@ async def pilots_page(request: Request, status: str = "", page: int = 1) -> Resp
 
 @router.get("/pilots/{pilot_id:int}/verdict", response_class=HTMLResponse)
 async def pilot_verdict(request: Request, pilot_id: int) -> Response:
-    result = await PageApi(request).get(f"/pilots/{pilot_id}/summary")
+    result = await PageApi(request).get(f"/pilots/{pilot_id}/summary", curves="none")
     if not result.ok:
         return HTMLResponse("")
     return render(request, "_verdicts.html", summary=result.body)
@@ -165,8 +164,13 @@ def _form_defaults(catalog: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _upload_cap(request: Request) -> int:
+    return int(getattr(request.app.state.settings, "upload_max_bytes", 200 * 2**20))
+
+
 def _new_context(catalog: dict[str, Any], values: dict[str, Any], arms: list[str]) -> dict[str, Any]:
     return {
+        "upload_limits": "",
         "catalog": catalog,
         "values": values,
         "chosen": set(arms),
@@ -180,9 +184,8 @@ def _new_context(catalog: dict[str, Any], values: dict[str, Any], arms: list[str
 async def new_pilot_page(request: Request) -> Response:
     catalog = await _catalog(PageApi(request))
     arms = list(catalog.get("arms", {}))
-    return render(
-        request, "new_pilot.html", errors={}, general=[], **_new_context(catalog, _form_defaults(catalog), arms)
-    )
+    context = {**_new_context(catalog, _form_defaults(catalog), arms), "upload_limits": _limits_text(request)}
+    return render(request, "new_pilot.html", errors={}, general=[], **context)
 
 
 @router.post("/pilots/new/estimate", response_class=HTMLResponse)
@@ -228,7 +231,70 @@ async def new_pilot_submit(request: Request) -> Response:
         status_code=result.status,
         errors=errors,
         general=general,
-        **_new_context(catalog, values, order),
+        **{**_new_context(catalog, values, order), "upload_limits": _limits_text(request)},
+    )
+
+
+@router.get("/pilots/new/dataset-params", response_class=HTMLResponse)
+async def new_pilot_dataset_params(request: Request, dataset: str = "") -> Response:
+    """The chosen dataset's extra fields (the imagefolder path and its zip upload), swapped in by htmx."""
+    return render(
+        request,
+        "_dataset_params.html",
+        dataset=dataset,
+        values={},
+        errors={},
+        upload_limits=_limits_text(request),
+    )
+
+
+def _limits_text(request: Request) -> str:
+    return f"{_upload_cap(request) / 2**20:,.0f} MiB"
+
+
+@router.post("/pilots/new/upload", response_class=HTMLResponse)
+async def new_pilot_upload(request: Request) -> Response:
+    """An ImageFolder zip → ``POST /api/v1/datasets``; the reason next to the field, or the path filled in.
+
+    htmx gets the ``#upload-result`` line (and, on success, the path input swapped out of band); a browser
+    without JavaScript gets the new-pilot page with the path filled or the reason shown.
+    """
+    api = PageApi(request)
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > _upload_cap(request) + 64 * 1024:
+        result = ApiResult(status=413, body={"detail": f"the upload is over the limit of {_limits_text(request)}"})
+    else:
+        async with request.form(max_files=1, max_fields=10) as form:
+            upload = form.get("file")
+            name = form.get("name")
+            if not isinstance(upload, StarletteUploadFile) or not upload.filename:
+                result = ApiResult(status=422, body={"detail": "choose a .zip file to upload"})
+            else:
+                files = {"file": (upload.filename, upload.file, upload.content_type or "application/zip")}
+                fields = {"name": name if isinstance(name, str) else ""}
+                result = await api.upload("/datasets", files=files, data=fields)
+    path = result.body.get("path", "") if result.ok and isinstance(result.body, dict) else ""
+    message = ""
+    if path:
+        classes = result.body.get("classes", {})
+        counts = ", ".join(f"{label} ({count})" for label, count in classes.items())
+        message = f"Uploaded {result.body.get('images', 0)} images in {len(classes)} classes: {counts}."
+    error = "" if result.ok else result.detail
+    if _is_htmx(request):
+        return render(request, "_upload_result.html", status_code=200, message=message, error=error, path=path)
+    catalog = await _catalog(api)
+    values = {**_form_defaults(catalog), "dataset": "imagefolder", "dataset_params.path": path}
+    return render(
+        request,
+        "new_pilot.html",
+        status_code=result.status if not result.ok else 200,
+        errors={"upload": [error]} if error else {},
+        general=[],
+        **{
+            **_new_context(catalog, values, list(catalog.get("arms", {}))),
+            "upload_limits": _limits_text(request),
+            "upload_message": message,
+        },
     )
 
 
@@ -252,7 +318,7 @@ async def pilot_page(request: Request, pilot_id: int) -> Response:
     result = await api.get(f"/pilots/{pilot_id}")
     if not result.ok:
         return problem(request, result)
-    summary = await api.get(f"/pilots/{pilot_id}/summary")
+    summary = await api.get(f"/pilots/{pilot_id}/summary", curves="none")
     pilot = result.body
     arms, seeds, cells = _grid(pilot)
     run_arms = {run["id"]: run["arm"] for run in pilot["runs"]}
@@ -283,7 +349,7 @@ async def pilot_runs_fragment(request: Request, pilot_id: int) -> Response:
 
 @router.get("/pilots/{pilot_id:int}/comparison", response_class=HTMLResponse)
 async def pilot_comparison_fragment(request: Request, pilot_id: int) -> Response:
-    result = await PageApi(request).get(f"/pilots/{pilot_id}/summary")
+    result = await PageApi(request).get(f"/pilots/{pilot_id}/summary", curves="none")
     return render(
         request,
         "_comparison.html",
@@ -307,7 +373,9 @@ async def pilot_roi(request: Request, pilot_id: int) -> Response:
                 inputs[key] = raw
     result = await PageApi(request).put(f"/pilots/{pilot_id}/roi", json=inputs)
     errors = field_errors(result.body.get("errors", []), []) if result.status == 422 else {}
-    summary = result.body if result.ok else (await PageApi(request).get(f"/pilots/{pilot_id}/summary")).body
+    summary = (
+        result.body if result.ok else (await PageApi(request).get(f"/pilots/{pilot_id}/summary", curves="none")).body
+    )
     return render(
         request, "_comparison.html", pilot_id=pilot_id, summary=summary, summary_error=None, roi_errors=errors
     )
@@ -364,11 +432,6 @@ async def workers_page(request: Request) -> Response:
     if not result.ok:
         return problem(request, result)
     return render(request, "workers.html", **result.body)
-
-
-@router.get("/static/vendor/plotly.min.js", include_in_schema=False)
-def plotly_js() -> FileResponse:
-    return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
 
 
 def install_pages(app: FastAPI) -> FastAPI:

@@ -191,7 +191,7 @@ def curves(runs: Sequence[Run], points: Sequence[MetricPoint], keys: Sequence[st
     grouped: dict[str, dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for point in points:
         arm = arm_of.get(point.run_id)
-        if arm is None or (keys and point.key not in keys) or not math.isfinite(point.value):
+        if arm is None or (keys is not None and point.key not in keys) or not math.isfinite(point.value):
             continue
         grouped[arm][point.key][point.epoch].append(point.value)
     out: dict[str, dict[str, list[CurvePoint]]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,16 +19,21 @@ _MEDIA = {
 }
 
 
-def pilot_summary(store: Store, pilot_id: int, prices: dict[str, float]) -> dict[str, Any]:
-    """The whole analysis of a pilot (raises NotFound)."""
+def pilot_summary(
+    store: Store, pilot_id: int, prices: dict[str, float], curve_keys: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """The analysis of a pilot (raises NotFound); ``curve_keys`` limits the per-epoch aggregates to those
+    metrics (None: every metric), which is most of the work on a big pilot."""
     pilot = store.get_pilot(pilot_id=pilot_id)
     runs = store.list_runs(pilot_id=pilot_id)
+    # drop_rate is read whatever the curves: the comparability warnings need it.
+    keys = None if curve_keys is None else sorted({*curve_keys, "drop_rate"})
     points = [
         MetricPoint(series.run_id, series.key, epoch, value)
-        for series in store.get_series(run_ids=[r.id for r in runs])
+        for series in store.get_series(run_ids=[r.id for r in runs], keys=keys)
         for epoch, value in zip(series.epochs, series.floats(), strict=True)
     ]
-    return build_summary(pilot, runs, points, prices=prices)
+    return build_summary(pilot, runs, points, prices=prices, curve_keys=curve_keys)
 
 
 @dataclass(frozen=True)

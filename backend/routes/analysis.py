@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from backend.errors import ERROR_RESPONSES, InputError
 from backend.figures import FIGURES, build_figure
@@ -15,21 +15,40 @@ from backend.store import NotFound
 
 router = APIRouter(prefix="/pilots", tags=["analysis"], responses={k: ERROR_RESPONSES[k] for k in (404, 422, 503)})
 
+# The per-epoch metrics each figure draws; the others need none (see pilot_summary's curve_keys).
+FIGURE_CURVES = {"accuracy_curves": ["test_acc"], "loss_curves": ["train_loss"]}
 FigureName = Annotated[str, Path(max_length=64, description=f"one of {', '.join(FIGURES)}")]
 ReportFormat = Annotated[str, Path(description="pdf, html, csv (a row per run) or json")]
 
 
+CurvesQuery = Annotated[
+    str | None,
+    Query(
+        max_length=2000,
+        description="per-epoch aggregates to include: all (default), none, or comma-separated metric names",
+    ),
+]
+
+
+def _curve_keys(curves: str | None) -> list[str] | None:
+    if curves is None or curves == "all":
+        return None
+    if curves == "none":
+        return []
+    return [key.strip() for key in curves.split(",") if key.strip()]
+
+
 @router.get("/{pilot_id}/summary")
-def summary(pilot_id: PilotId, store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
+def summary(pilot_id: PilotId, store: StoreDep, settings: SettingsDep, curves: CurvesQuery = None) -> dict[str, Any]:
     """Get the whole analysis: per-arm results, tests against the baseline, ROI and verdicts, warnings."""
-    return pilot_summary(store, pilot_id, settings.price_per_hour)
+    return pilot_summary(store, pilot_id, settings.price_per_hour, _curve_keys(curves))
 
 
 @router.put("/{pilot_id}/roi")
 def put_roi(pilot_id: PilotId, inputs: RoiInputs, store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
-    """Set the ROI inputs of a pilot and get the analysis recomputed with them."""
+    """Set the ROI inputs of a pilot and get the analysis recomputed with them (without the per-epoch curves)."""
     store.update_roi(pilot_id=pilot_id, roi=inputs.model_dump())
-    return pilot_summary(store, pilot_id, settings.price_per_hour)
+    return pilot_summary(store, pilot_id, settings.price_per_hour, [])
 
 
 @router.get("/{pilot_id}/figures/{name}")
@@ -37,7 +56,7 @@ def figure(pilot_id: PilotId, name: FigureName, store: StoreDep, settings: Setti
     """Get one figure as Plotly JSON (accuracy_curves, loss_curves, accuracy_vs_cost, cost_per_run, ...)."""
     if name not in FIGURES:
         raise NotFound(f"no figure {name!r}: use one of {', '.join(FIGURES)}")
-    fig = build_figure(name, pilot_summary(store, pilot_id, settings.price_per_hour))
+    fig = build_figure(name, pilot_summary(store, pilot_id, settings.price_per_hour, FIGURE_CURVES.get(name, [])))
     return Response(fig.to_json(), media_type="application/json")
 
 

@@ -19,6 +19,8 @@
     };
   }
   const CONFIG = { responsive: true, displaylogo: false };
+  // At most this many points per line (the API strides longer series evenly, first and last kept).
+  const MAX_POINTS = 1500;
 
   function liveRuns() {
     const grid = document.getElementById("runs");
@@ -30,7 +32,7 @@
     const key = el.dataset.key || "test_acc";
     const colour = {};
     Object.values(arms).forEach((arm) => { if (!(arm in colour)) colour[arm] = PALETTE[Object.keys(colour).length % PALETTE.length]; });
-    const response = await fetch(`/api/v1/pilots/${el.dataset.pilot}/metrics?format=columns&keys=${key}`);
+    const response = await fetch(`/api/v1/pilots/${el.dataset.pilot}/metrics?format=columns&keys=${key}&max_points=${MAX_POINTS}`);
     if (!response.ok) return;
     const cols = (await response.json()).columns;
     const byRun = new Map();
@@ -57,7 +59,7 @@
   }
 
   async function drawRun(el) {
-    const response = await fetch(`/api/v1/runs/${el.dataset.run}/metrics?format=columns`);
+    const response = await fetch(`/api/v1/runs/${el.dataset.run}/metrics?format=columns&max_points=${MAX_POINTS}`);
     if (!response.ok) return;
     const cols = (await response.json()).columns;
     const byKey = new Map();
@@ -98,17 +100,32 @@
 
   function start() {
     const curves = document.getElementById("curves");
+    // The comparison figures each cost the server a summary: ask for them once the curves are drawn, so
+    // that the chart a user waits for gets the machine first.
+    let figuresAsked = false;
+    const figures = () => {
+      if (figuresAsked) return;
+      figuresAsked = true;
+      document.querySelectorAll("[data-figure]").forEach((el) => drawFigure(el).catch((e) => console.warn(e)));
+    };
     // Redraw while runs are live, once more when they stop, and again if a retry makes them live.
     if (curves) every(3000, async () => {
       const live = liveRuns() > 0;
       if (live || curves.dataset.final !== "1") {
         curves.dataset.final = live ? "0" : "1";
-        await drawPilot(curves);
+        try { await drawPilot(curves); } finally { figures(); }
       }
     }, () => true);
+    else figures();
     const run = document.getElementById("run-curves");
     if (run) every(3000, () => drawRun(run), () => run.dataset.live === "1");
-    document.querySelectorAll("[data-figure]").forEach((el) => drawFigure(el).catch((e) => console.warn(e)));
+    // The comparison refreshes itself while runs are live and after an ROI edit; the figures under it show
+    // the same analysis, so they are drawn again each time it changes (the runs grid's swaps are not).
+    document.body.addEventListener("htmx:afterSwap", (event) => {
+      const target = event.detail && event.detail.target;
+      if (!target || target.id === "runs" || !figuresAsked) return;
+      document.querySelectorAll("[data-figure]").forEach((el) => drawFigure(el).catch((e) => console.warn(e)));
+    });
   }
   document.addEventListener("DOMContentLoaded", start);
 })();

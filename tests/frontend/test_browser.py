@@ -2,12 +2,13 @@
 
 The worker is played by the test (claim, write points, finish through the store, as a worker does), so the
 test needs no Celery; what it checks is the browser side: live grid and chart without a reload, the ROI
-panel recomputing the verdict, no console errors, and a screenshot of every page in docs/screenshots/.
+panel recomputing the verdict, no console errors, and a screenshot of every page (in a scratch folder).
 """
 
 from __future__ import annotations
 
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -34,7 +35,9 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# docs/screenshots/ come from the end-to-end browser test (tests/e2e/test_browser_pilot.py: a real pilot);
+# these go to a scratch folder so that the two never overwrite each other.
+SHOTS = Path(tempfile.gettempdir()) / "rblock-pilot-page-shots"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 

@@ -1,0 +1,210 @@
+"""The browser against ``rblock-pilot up``: a pilot submitted, followed, decided and exported in Chromium.
+
+A real server and worker on the embedded defaults (SQLite, the SQLite broker, local artifacts) in a temp
+data dir; Playwright drives Debian's /usr/bin/chromium. The first test creates a pilot through the form on
+``digits`` (2 arms x 2 seeds x 3 epochs), watches the grid go queued -> running -> succeeded and the chart
+gain points without a reload, edits an ROI input and sees the verdict change, and downloads the PDF. The
+second cancels a long run from its button in the grid. Screenshots of every page go to docs/screenshots/.
+SIGTERM stops ``up`` at the end and it must exit 0.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.support import Proc, Processes, base_env, free_port, wait_for
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+UP = [sys.executable, "-m", "pilot_cli.main", "up"]
+NAME = "browser e2e: rblock_s vs none"
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.xdist_group("e2e"),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``rblock-pilot up`` on a free port and a temp data dir; stopped with SIGTERM, which must exit 0."""
+    directory = tmp_path_factory.mktemp("browser_up")
+    processes = Processes(directory)
+    port = free_port()
+    settings = {"HEARTBEAT_TIMEOUT_S": "4", "RECONCILE_EVERY_S": "1"}
+    command = [*UP, "--data-dir", str(directory / "var"), "--port", str(port)]
+    up: Proc = processes.start("up", command, base_env(**settings))
+    url = f"http://127.0.0.1:{port}"
+
+    def running() -> bool:
+        if not up.alive():
+            raise AssertionError(f"rblock-pilot up exited with {up.process.returncode}:\n{up.text()[-4000:]}")
+        return f"R-Block Pilot is running at {url}" in up.text()
+
+    try:
+        wait_for("rblock-pilot up to print its URL", running, timeout_s=120, every_s=0.2)
+        yield url
+        code = up.stop(signal.SIGTERM, timeout_s=60)
+        assert code == 0, up.text()[-4000:]
+        assert "Traceback" not in up.text(), up.text()[-4000:]
+    finally:
+        processes.stop_all()
+
+
+@pytest.fixture(scope="module")
+def chromium_browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _open(browser: Any, problems: list[str], **options: Any) -> Any:
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True, **options)
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    return page
+
+
+def _fill_form(page: Any, name: str, arms: list[str], seeds: int, epochs: int) -> None:
+    page.fill("#f-name", name)
+    page.select_option("#f-dataset", "digits")
+    if page.locator("#f-width").count():
+        page.fill("#f-width", "16")
+    page.fill("#f-seeds", str(seeds))
+    page.fill("#f-training-epochs", str(epochs))
+    for box in page.locator('input[type=checkbox][name="arm"]').all():
+        box.set_checked(box.get_attribute("value") in arms)
+    page.select_option("#f-baseline", arms[0])
+    playwright_api.expect(page.locator("#estimate")).to_contain_text("device-hours", timeout=8_000)
+
+
+def _statuses(page: Any) -> list[str]:
+    texts: list[str] = page.locator("#runs .badge[data-run]").all_inner_texts()
+    return [text.strip() for text in texts]
+
+
+def test_a_pilot_from_the_form_to_its_pdf(site: str, chromium_browser: Any) -> None:
+    started = time.perf_counter()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    page = _open(chromium_browser, problems)
+
+    page.goto(f"{site}/pilots/new")
+    _fill_form(page, NAME, ["none", "rblock_s"], seeds=2, epochs=3)
+    page.screenshot(path=str(SHOTS / "new_pilot.png"), full_page=True)
+    page.locator('#new-pilot button[type="submit"]').click()
+    page.wait_for_url(re.compile(r".*/pilots/\d+$"), timeout=15_000)
+    pilot_id = int(page.url.rsplit("/", 1)[1])
+    playwright_api.expect(page.locator("h1")).to_have_text(NAME)
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+
+    seen: set[str] = set()
+    points_seen: list[int] = []
+
+    def watch() -> bool:
+        statuses = _statuses(page)
+        seen.update(statuses)
+        points = page.locator("#curves").get_attribute("data-points")
+        if points is not None and (not points_seen or int(points) != points_seen[-1]):
+            points_seen.append(int(points))
+        return len(statuses) == 4 and all(s in ("succeeded", "failed", "cancelled") for s in statuses)
+
+    assert len(_statuses(page)) == 4
+    assert set(_statuses(page)) <= {"queued", "running"}
+    wait_for("every run to finish in the grid", watch, timeout_s=240, every_s=0.25)
+    assert _statuses(page) == ["succeeded"] * 4, _statuses(page)
+    assert {"running", "succeeded"} <= seen, seen
+    # The chart settles with every run's points (4 runs x 3 epochs of test_acc), gained along the way.
+    page.wait_for_function("Number(document.getElementById('curves').dataset.points || 0) >= 12", timeout=15_000)
+    points_seen.append(int(page.locator("#curves").get_attribute("data-points") or 0))
+    assert len(set(points_seen)) >= 2, points_seen  # the chart grew while the runs trained
+    assert page.locator("#curves .main-svg").count() > 0
+    assert page.evaluate("window.__sameDocument") is True, "the pilot page reloaded"
+
+    # The comparison appears; the ROI inputs change the verdict.
+    verdict = page.locator('[data-verdict="rblock_s"]')
+    playwright_api.expect(verdict).to_be_visible(timeout=15_000)
+    card = page.locator(".verdict-card")
+    # While the pilot was provisional the comparison refreshes itself every 5 s (htmx): once the last run
+    # has finished it shows the verdict of the finished runs, without a reload.
+    playwright_api.expect(card).to_contain_text("set the ROI inputs", timeout=15_000)
+    before = card.inner_text()
+    page.fill("#roi-predictions_per_year", "10000000")
+    page.fill("#roi-cost_per_error", "5")
+    page.locator("#roi-cost_per_error").press("Tab")
+    playwright_api.expect(page.locator(".verdict-card")).not_to_contain_text("set the ROI inputs", timeout=10_000)
+    after = page.locator(".verdict-card").inner_text()
+    assert after != before
+    assert page.locator('[data-verdict="rblock_s"]').inner_text().split(":")[0] in ("adopt", "reject", "inconclusive")
+    page.screenshot(path=str(SHOTS / "pilot.png"), full_page=True)
+
+    # The PDF export: a PDF with the pilot's name in it.
+    with page.expect_download(timeout=60_000) as download_info:
+        page.locator(f'a[href="/api/v1/pilots/{pilot_id}/report.pdf"]').click()
+    pdf = Path(download_info.value.path())
+    assert pdf.read_bytes().startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert NAME in " ".join(text.split()), text[:2000]
+
+    # The other pages, for the screenshots.
+    page.goto(f"{site}/")
+    playwright_api.expect(page.locator("table.pilots tbody tr").first).to_contain_text(NAME)
+    page.screenshot(path=str(SHOTS / "pilots.png"), full_page=True)
+    run_id = httpx.get(f"{site}/api/v1/pilots/{pilot_id}", timeout=10).json()["runs"][0]["id"]
+    page.goto(f"{site}/runs/{run_id}")
+    page.wait_for_selector("#run-curves .main-svg", timeout=10_000)
+    page.screenshot(path=str(SHOTS / "run.png"), full_page=True)
+    page.goto(f"{site}/workers")
+    page.screenshot(path=str(SHOTS / "workers.png"), full_page=True)
+    page.close()
+
+    phone = _open(chromium_browser, problems, color_scheme="dark")
+    phone.set_viewport_size({"width": 390, "height": 844})
+    phone.goto(f"{site}/pilots/{pilot_id}")
+    phone.wait_for_selector("#curves .main-svg", timeout=10_000)
+    phone.screenshot(path=str(SHOTS / "pilot_phone_dark.png"), full_page=True)
+    phone.close()
+    assert problems == [], problems
+    print(f"\nbrowser e2e: form -> 4 runs succeeded -> verdict -> PDF in {time.perf_counter() - started:.1f} s")
+
+
+def test_cancel_a_running_run_from_its_button(site: str, chromium_browser: Any) -> None:
+    started = time.perf_counter()
+    problems: list[str] = []
+    page = _open(chromium_browser, problems)
+    page.goto(f"{site}/pilots/new")
+    _fill_form(page, "browser e2e: cancel", ["none"], seeds=1, epochs=40)
+    page.locator('#new-pilot button[type="submit"]').click()
+    page.wait_for_url(re.compile(r".*/pilots/\d+$"), timeout=15_000)
+    badge = page.locator("#runs .badge[data-run]").first
+    playwright_api.expect(badge).to_have_text("running", timeout=120_000)
+    page.locator("#runs td.cell").first.get_by_role("button", name="Cancel").click()
+    playwright_api.expect(page.locator("#runs .badge[data-run]").first).to_have_text("cancelled", timeout=30_000)
+    assert page.locator("#runs td.cell").first.get_by_role("button", name="Retry").count() == 1
+    page.close()
+    assert problems == [], problems
+    print(f"\nbrowser e2e: a running run cancelled from its button in {time.perf_counter() - started:.1f} s")
