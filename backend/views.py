@@ -43,11 +43,18 @@ def run_cost(run: Run, pilot: Pilot, settings: Settings) -> float | None:
 
 
 def progress(summary: PilotSummary, runs: Sequence[Run] | None, settings: Settings) -> Progress:
-    """Progress of a pilot; the cost needs its runs (lists leave it null to stay one query)."""
+    """Progress of a pilot, with the money spent so far (None when a device it ran on has no price)."""
     cost: float | None = None
     if runs is not None:
         costs = [run_cost(run, summary.pilot, settings) for run in runs]
         cost = None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
+    else:  # a list: the store's per-device hours give the same sum without reading every run
+        override = summary.pilot.roi.get("price_per_device_hour")
+        prices = [
+            (hours, float(override) if override is not None else settings.price_for(device))
+            for device, hours in summary.device_hours_by_device.items()
+        ]
+        cost = None if any(p is None for _, p in prices) else sum(h * (p or 0.0) for h, p in prices)
     total = summary.epochs_total
     return Progress(
         status=summary.status,

@@ -122,6 +122,7 @@ class PilotSummary:
     device_hours: float
     started_at: datetime | None
     finished_at: datetime | None
+    device_hours_by_device: dict[str, float] = field(default_factory=dict)  # device string -> hours
 
 
 @dataclass(frozen=True)

@@ -304,15 +304,19 @@ class Store:
             func.sum(SqlRun.device_hours),
             func.min(SqlRun.started_at),
             func.max(SqlRun.finished_at),
-        ).group_by(SqlRun.pilot_id, SqlRun.status)
+            SqlRun.device,
+        ).group_by(SqlRun.pilot_id, SqlRun.status, SqlRun.device)
         if pilot_ids is not None:
             query = query.where(SqlRun.pilot_id.in_(list(pilot_ids)))
         out: dict[int, dict[str, Any]] = {}
-        for pilot_id, status, count, done, total, hours, started, finished in session.execute(query):
+        for pilot_id, status, count, done, total, hours, started, finished, device in session.execute(query):
             agg = out.setdefault(
-                pilot_id, {"counts": {}, "done": 0, "total": 0, "hours": 0.0, "started": None, "finished": None}
+                pilot_id,
+                {"counts": {}, "done": 0, "total": 0, "hours": 0.0, "by_device": {}, "started": None, "finished": None},
             )
-            agg["counts"][status] = count
+            agg["counts"][status] = agg["counts"].get(status, 0) + count
+            if hours:
+                agg["by_device"][device or "cpu"] = agg["by_device"].get(device or "cpu", 0.0) + hours
             agg["done"] += done or 0
             agg["total"] += total or 0
             agg["hours"] += hours or 0.0
@@ -325,7 +329,15 @@ class Store:
 
     @staticmethod
     def _summary(pilot: Pilot, agg: dict[str, Any] | None) -> PilotSummary:
-        agg = agg or {"counts": {}, "done": 0, "total": 0, "hours": 0.0, "started": None, "finished": None}
+        agg = agg or {
+            "counts": {},
+            "done": 0,
+            "total": 0,
+            "hours": 0.0,
+            "by_device": {},
+            "started": None,
+            "finished": None,
+        }
         status = pilot_status(agg["counts"])
         return PilotSummary(
             pilot=pilot,
@@ -334,6 +346,7 @@ class Store:
             epochs_done=int(agg["done"]),
             epochs_total=int(agg["total"]),
             device_hours=float(agg["hours"]),
+            device_hours_by_device=dict(agg["by_device"]),
             started_at=agg["started"],
             finished_at=agg["finished"] if status not in ("running", "queued") else None,
         )

@@ -424,3 +424,14 @@ def test_openapi_documents_every_route(api: Api) -> None:
     assert create["summary"].startswith("Create a pilot")
     assert {"200", "201", "422", "503"} <= set(create["responses"])
     assert "ErrorOut" in str(create["responses"]["422"])
+
+
+def test_the_list_shows_the_money_spent_so_far(api: Api) -> None:
+    pilot = create_pilot(api)
+    finish(api.store, pilot["runs"][0]["id"], device="cpu", hours=0.5)
+    finish(api.store, pilot["runs"][1]["id"], device="cuda:NVIDIA H100", hours=0.25)
+    listed = next(p for p in api.client.get(f"{API}/pilots").json()["items"] if p["id"] == pilot["id"])
+    detail = api.client.get(f"{API}/pilots/{pilot['id']}").json()
+    expected = 0.5 * api.settings.price_for("cpu") + 0.25 * api.settings.price_for("cuda:NVIDIA H100")  # type: ignore[operator]
+    assert listed["progress"]["cost"] == pytest.approx(expected)
+    assert detail["progress"]["cost"] == pytest.approx(expected)
