@@ -12,36 +12,19 @@ Run: ``.venv/bin/python bench/api.py``.
 
 from __future__ import annotations
 
-import socket
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
-import uvicorn
+from serving import NoQueue, serve
 
 from backend.app import create_app
 from backend.settings import Settings
 from backend.store import ArmInput, RunInput, Store
 
 RUNS, EPOCHS, KEYS, REQUESTS = 35, 200, 12, 50
-
-
-class _NoQueue:
-    """Nothing is trained here: the pilot's runs are written directly."""
-
-    def enqueue(self, run_id: int, queue: str) -> None: ...
-
-    def depths(self) -> dict[str, int | None]:
-        return {}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _fill(store: Store) -> int:
@@ -95,33 +78,27 @@ def main() -> None:
         store = Store(settings.database_url)
         store.upgrade()
         pilot_id = _fill(store)
-        port = _free_port()
-        app = create_app(settings, store=store, queue=_NoQueue())
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        print(f"# bench/api.py: {RUNS} runs x {EPOCHS} epochs x {KEYS} keys = {RUNS * EPOCHS * KEYS} points, SQLite,")
-        print(f"# {REQUESTS} requests per layout over HTTP to uvicorn on 127.0.0.1:{port}\n")
-        url = f"http://127.0.0.1:{port}/api/v1/pilots/{pilot_id}/metrics"
-        with httpx.Client(timeout=30) as client:
-            for layout in ("columns", "rows"):
-                client.get(url, params={"format": layout}).raise_for_status()  # warm-up
-                samples = []
-                for _ in range(REQUESTS):
-                    start = time.perf_counter()
-                    response = client.get(url, params={"format": layout})
-                    samples.append(1000 * (time.perf_counter() - start))
-                    response.raise_for_status()
-                p50, p95 = _percentiles(samples)
-                size = len(response.content) / 1e6
-                print(
-                    f"  format={layout:8s} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   "
-                    f"body {size:.1f} MB (goal p95 < 100 ms)"
-                )
-        server.should_exit = True
-        thread.join(timeout=10)
+        with serve(create_app(settings, store=store, queue=NoQueue())) as port:
+            print(
+                f"# bench/api.py: {RUNS} runs x {EPOCHS} epochs x {KEYS} keys = {RUNS * EPOCHS * KEYS} points, SQLite,"
+            )
+            print(f"# {REQUESTS} requests per layout over HTTP to uvicorn on 127.0.0.1:{port}\n")
+            url = f"http://127.0.0.1:{port}/api/v1/pilots/{pilot_id}/metrics"
+            with httpx.Client(timeout=30) as client:
+                for layout in ("columns", "rows"):
+                    client.get(url, params={"format": layout}).raise_for_status()  # warm-up
+                    samples = []
+                    for _ in range(REQUESTS):
+                        start = time.perf_counter()
+                        response = client.get(url, params={"format": layout})
+                        samples.append(1000 * (time.perf_counter() - start))
+                        response.raise_for_status()
+                    p50, p95 = _percentiles(samples)
+                    size = len(response.content) / 1e6
+                    print(
+                        f"  format={layout:8s} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   "
+                        f"body {size:.1f} MB (goal p95 < 100 ms)"
+                    )
         store.dispose()
         mlflow_ms = _mlflow_read_ms(Path(tmp))
         if mlflow_ms is None:

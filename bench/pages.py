@@ -18,15 +18,13 @@ Run: ``.venv/bin/python bench/pages.py``.
 
 from __future__ import annotations
 
-import socket
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
-import uvicorn
+from serving import NoQueue, serve
 
 from backend.settings import Settings
 from backend.store import ArmInput, RunInput, RunStatus, Store
@@ -39,21 +37,6 @@ KEYS = [
     "samples_per_second", "consistency_kl", "ece", "nll", "inconsistency_kl",
 ]  # fmt: skip
 CHROMIUM = "/usr/bin/chromium"
-
-
-class _NoQueue:
-    """Nothing is trained here: the runs are written directly."""
-
-    def enqueue(self, run_id: int, queue: str) -> None: ...
-
-    def depths(self) -> dict[str, int | None]:
-        return {}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _pilot(store: Store, name: str, arms: list[str], seeds: int, epochs: int) -> int:
@@ -139,43 +122,38 @@ def main() -> None:
         pilot_id = _fill_big_pilot(store)
         _fill_many_pilots(store)
         fill_s = time.perf_counter() - started
-        port = _free_port()
-        app = create_app(settings, store=store, queue=_NoQueue())
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        base = f"http://127.0.0.1:{port}"
-        points = len(ARMS) * SEEDS * EPOCHS * len(KEYS)
-        print(f"# bench/pages.py: SQLite, uvicorn on 127.0.0.1:{port}, {REQUESTS} requests each after a warm-up")
-        print(f"# pilot {pilot_id}: {len(ARMS) * SEEDS} runs x {EPOCHS} epochs x {len(KEYS)} keys = {points} points;")
-        print(f"# {PILOTS} pilots in all (written in {fill_s:.0f} s)\n")
-        with httpx.Client(base_url=base, timeout=30) as client:
-            _time(client, "baseline: GET /api/v1/health", "/api/v1/health")
-            _time(
-                client,
-                f"GET /pilots/{pilot_id} (pilot page, 35 runs, comparison)",
-                f"/pilots/{pilot_id}",
-                "(goal < 150 ms)",
-            )
-            _time(client, f"  its grid fragment GET /pilots/{pilot_id}/runs", f"/pilots/{pilot_id}/runs")
-            _time(client, f"  baseline: GET /api/v1/pilots/{pilot_id} (JSON)", f"/api/v1/pilots/{pilot_id}")
-            chart = f"/api/v1/pilots/{pilot_id}/metrics?format=columns&keys=test_acc&max_points=1500"
-            _time(client, "  the chart's metrics request (7,000 points)", chart)
-            _time(client, f"GET / (pilots page, {PILOTS} pilots, 50 a page)", "/", "(goal < 150 ms)")
-            _time(client, "  baseline: GET /api/v1/pilots (JSON)", "/api/v1/pilots")
-        charts = _chart_times(base, pilot_id)
-        if isinstance(charts, str):
-            print(f"\n  Chromium: skipped ({charts})")
-        else:
-            p50, p95 = _percentiles(charts)
+        with serve(create_app(settings, store=store, queue=NoQueue())) as port:
+            base = f"http://127.0.0.1:{port}"
+            points = len(ARMS) * SEEDS * EPOCHS * len(KEYS)
+            print(f"# bench/pages.py: SQLite, uvicorn on 127.0.0.1:{port}, {REQUESTS} requests each after a warm-up")
             print(
-                f"\n  Chromium: navigation -> pilot chart drawn (.main-svg with 7,000 points), {len(charts)} loads: "
-                f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {max(charts):.0f} ms (goal < 1,000 ms)"
+                f"# pilot {pilot_id}: {len(ARMS) * SEEDS} runs x {EPOCHS} epochs x {len(KEYS)} keys = {points} points;"
             )
-        server.should_exit = True
-        thread.join(timeout=10)
+            print(f"# {PILOTS} pilots in all (written in {fill_s:.0f} s)\n")
+            with httpx.Client(base_url=base, timeout=30) as client:
+                _time(client, "baseline: GET /api/v1/health", "/api/v1/health")
+                _time(
+                    client,
+                    f"GET /pilots/{pilot_id} (pilot page, 35 runs, comparison)",
+                    f"/pilots/{pilot_id}",
+                    "(goal < 150 ms)",
+                )
+                _time(client, f"  its grid fragment GET /pilots/{pilot_id}/runs", f"/pilots/{pilot_id}/runs")
+                _time(client, f"  baseline: GET /api/v1/pilots/{pilot_id} (JSON)", f"/api/v1/pilots/{pilot_id}")
+                chart = f"/api/v1/pilots/{pilot_id}/metrics?format=columns&keys=test_acc&max_points=1500"
+                _time(client, "  the chart's metrics request (7,000 points)", chart)
+                _time(client, f"GET / (pilots page, {PILOTS} pilots, 50 a page)", "/", "(goal < 150 ms)")
+                _time(client, "  baseline: GET /api/v1/pilots (JSON)", "/api/v1/pilots")
+            charts = _chart_times(base, pilot_id)
+            if isinstance(charts, str):
+                print(f"\n  Chromium: skipped ({charts})")
+            else:
+                p50, p95 = _percentiles(charts)
+                print(
+                    "\n  Chromium: navigation -> pilot chart drawn (.main-svg with 7,000 points), "
+                    f"{len(charts)} loads: "
+                    f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {max(charts):.0f} ms (goal < 1,000 ms)"
+                )
         store.dispose()
 
 

@@ -22,19 +22,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.browser import ARGS, CHROMIUM
 from tests.e2e.support import Proc, Processes, base_env, free_port, wait_for
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 UP = [sys.executable, "-m", "pilot_cli.main", "up"]
 NAME = "browser e2e: rblock_s vs none"

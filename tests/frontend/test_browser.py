@@ -22,19 +22,11 @@ import uvicorn
 from backend.store import RunStatus, Store
 from pilot_cli.webapp import create_app
 from tests.backend.api_support import RecordingQueue, pilot_body, start
+from tests.browser import ARGS, CHROMIUM
 from tests.frontend.support import site_settings
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # docs/screenshots/ come from the end-to-end browser test (tests/e2e/test_browser_pilot.py: a real pilot);
 # these go to a scratch folder so that the two never overwrite each other.
 SHOTS = Path(tempfile.gettempdir()) / "rblock-pilot-page-shots"

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from backend.store import Store
-from tests.frontend.test_browser import ARGS, CHROMIUM, server  # noqa: F401  (the server fixture)
+from tests.browser import ARGS, CHROMIUM
+from tests.frontend.test_browser import server  # noqa: F401  (the server fixture)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
