@@ -59,7 +59,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
         code = up.stop(signal.SIGTERM, timeout_s=60)
         assert code == 0, up.text()[-4000:]
-        assert "Traceback" not in up.text(), up.text()[-4000:]
+        # kaleido's browser channel (choreographer) logs and ignores an unparsable message now and then
+        # while drawing the PDF's charts; any other traceback is a failure.
+        tracebacks = up.text().split("Traceback (most recent call last):")[1:]
+        unexpected = [t for t in tracebacks if "choreographer" not in t.split("\n\n")[0]]
+        assert not unexpected, up.text()[-4000:]
     finally:
         processes.stop_all()
 
