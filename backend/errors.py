@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 from backend.catalog import CatalogError, FieldError, show
 from backend.queue import QueueUnavailable
@@ -28,13 +29,25 @@ from backend.store import Conflict, NotFound, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-# What each status means, for the OpenAPI documentation of the routes.
+# What each status means, for the OpenAPI documentation of the routes. Routers attach the ones their
+# routes can answer (``APIRouter(responses=error_responses(...))``), so the fuzz test can hold every
+# response to the documented statuses and to the ``ErrorOut`` body.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorOut, "description": "no such pilot or run"},
+    401: {"model": ErrorOut, "description": "no valid credentials: send 'Authorization: Bearer <API token>'"},
+    403: {"model": ErrorOut, "description": "the user's role lacks the permission, or a CSRF token is missing"},
+    404: {"model": ErrorOut, "description": "no such pilot or run (or user, token)"},
     409: {"model": ErrorOut, "description": "not possible in the current state"},
+    413: {"model": ErrorOut, "description": "the request body is over its limit (1 MiB for JSON)"},
+    415: {"model": ErrorOut, "description": "the body is not application/json"},
     422: {"model": ErrorOut, "description": "invalid input: each field's problem and the allowed values"},
+    429: {"model": ErrorOut, "description": "too many attempts: wait as Retry-After says"},
     503: {"model": ErrorOut, "description": "the database or the broker cannot be reached"},
 }
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The documentation of these error statuses, for a router's ``responses``."""
+    return {status: ERROR_RESPONSES[status] for status in statuses}
 
 
 class InputError(ValueError):
@@ -71,9 +84,9 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
-def _model_at(loc: Sequence[int | str]) -> type[BaseModel] | None:
-    """The request model at a body path (PilotCreate is the only body), to list its allowed fields."""
-    current: Any = PilotCreate
+def _model_at(loc: Sequence[int | str], root: Any = PilotCreate) -> type[BaseModel] | None:
+    """The request model at a body path under ``root`` (the route's body model), to list its allowed fields."""
+    current: Any = root
     for part in loc:
         current = _unwrap(current)
         if get_origin(current) is list:
@@ -90,8 +103,14 @@ def _model_at(loc: Sequence[int | str]) -> type[BaseModel] | None:
     return None
 
 
-def validation_errors(errors: Sequence[Any]) -> list[FieldError]:
-    """Pydantic's errors as readable field errors."""
+def body_model_of(request: Request) -> Any:
+    """The body model of the route that served ``request`` (None without a body)."""
+    body = getattr(request.scope.get("route"), "body_field", None)
+    return getattr(getattr(body, "field_info", None), "annotation", None)
+
+
+def validation_errors(errors: Sequence[Any], body_model: Any = PilotCreate) -> list[FieldError]:
+    """Pydantic's errors as readable field errors (``body_model``: the route's body, for allowed field lists)."""
     out: list[FieldError] = []
     for error in errors:
         loc = tuple(error.get("loc", ()))
@@ -104,7 +123,7 @@ def validation_errors(errors: Sequence[Any]) -> list[FieldError]:
             out.append(FieldError("body", f"is not valid JSON ({reason}) at character {loc[-1] if loc else '?'}"))
             continue
         if kind == "extra_forbidden":
-            model = _model_at(loc[1:-1]) if loc[:1] == ("body",) else None
+            model = _model_at(loc[1:-1], body_model) if loc[:1] == ("body",) else None
             allowed = f"; allowed: {', '.join(model.model_fields)}" if model else ""
             out.append(FieldError(field_path(loc), f"unknown field{allowed}"))
             continue
@@ -115,6 +134,23 @@ def validation_errors(errors: Sequence[Any]) -> list[FieldError]:
             message += f" (got {show(error['input'])})"
         out.append(FieldError(field_path(loc), message))
     return out
+
+
+def unreadable_body(error: StarletteHTTPException) -> str | None:
+    """Why a body could not be parsed at all, for the 400s FastAPI and Starlette raise; None for other errors.
+
+    Both frameworks answer a body they cannot decode with a bare 400 ("There was an error parsing the
+    body"): JSON that is not UTF-8, a broken multipart body. To the client that is invalid input like
+    malformed JSON, which is already a 422 naming the body, so it becomes one too, saying what is wrong.
+    """
+    if error.status_code != 400:
+        return None
+    cause = error.__cause__ or error.__context__
+    if isinstance(cause, UnicodeDecodeError):
+        return f"is not valid JSON: not UTF-8 ({cause.reason} at byte {cause.start})"
+    if isinstance(cause, MultiPartException):
+        return f"is not valid multipart/form-data: {cause.message}"
+    return None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -134,9 +170,9 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(error, CatalogError)
         return error_response(422, error.errors)
 
-    async def request_invalid(_: Request, error: Exception) -> ErrorResponse:
+    async def request_invalid(request: Request, error: Exception) -> ErrorResponse:
         assert isinstance(error, RequestValidationError)
-        return error_response(422, validation_errors(error.errors()))
+        return error_response(422, validation_errors(error.errors(), body_model_of(request)))
 
     async def value_error(_: Request, error: Exception) -> ErrorResponse:
         return error_response(422, detail=str(error))
@@ -151,7 +187,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(_: Request, error: Exception) -> ErrorResponse:
         assert isinstance(error, StarletteHTTPException)
-        response = error_response(error.status_code, detail=str(error.detail))
+        unreadable = unreadable_body(error)
+        if unreadable is not None:
+            return error_response(422, [FieldError("body", unreadable)])
+        # A refusal that names its field (backend.limits) lists it, as validation errors do.
+        field = getattr(error, "field", None)
+        errors = [FieldError(field, str(error.detail))] if isinstance(field, str) else []
+        response = error_response(error.status_code, errors, detail=str(error.detail))
         response.headers.update(error.headers or {})
         return response
 
