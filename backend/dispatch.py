@@ -1,11 +1,34 @@
-"""Getting runs from the database to the broker: enqueue after commit, and requeue runs of lost workers.
+"""Getting runs from the database to the broker: enqueue after commit, requeue runs of lost workers, and
+send again the queued runs whose messages the broker lost.
 
 The database is the source of truth (DESIGN §5). A run is committed as ``queued`` before its id is sent;
 when the broker refuses the id, the run is marked failed with the reason, so no run sits ``queued`` with
 no message that would ever start it, and ``POST /runs/{id}/retry`` sends it again later. Runs whose
 worker went silent are found by heartbeat (``Store.requeue_stale``) and sent again here: with late
 acknowledgement the broker may redeliver the old message too, which is harmless because a worker's
-``claim_run`` takes a run only once.
+``claim_run`` takes a run only once. (When the broker is down at that moment they stay ``queued``, and the
+repair of lost messages below sends them once it is back.)
+
+Lost messages (decision). A broker restarted without persistence (Redis with no append-only file, or one
+that lost its last second of writes) forgets the ids it held, and those runs would stay ``queued``
+forever. Each reconciliation round therefore compares, per queue, the number of queued runs the database
+has (counting only runs last sent at least ``resend_after_s`` ago) with the number of messages waiting in
+the broker (``RunQueue.depths()``), and sends again as many runs as are missing, least recently sent
+first, stamping each one's ``resent_at``:
+
+- A healthy queue, however long, holds a message for every queued run, so nothing is sent again: no
+  flood of duplicates. The counts are compared only once a run's send is ``resend_after_s`` old (three
+  rounds, at least 5 s), so a run committed but not yet sent, or just sent, is never taken for lost. A
+  message taken by a worker leaves the broker's count a few milliseconds before its run leaves
+  ``queued`` (the claim); the database is read again after the broker so that a claim in between lowers
+  both counts, and the rare round that still falls into that gap costs one duplicate (harmless, below).
+- The broker cannot say which ids it lost, so the runs sent again may be ones whose messages still wait.
+  That costs a duplicate message, which is harmless: ``Store.claim_run`` is one conditional UPDATE
+  (``status = 'queued'`` or a stale heartbeat), so only one delivery wins and the others find nothing to
+  claim. Messages for runs no longer queued (duplicates, cancelled runs) count as waiting, which can only
+  delay a resend until they are consumed, never cause one. The runs actually lost are then found in a
+  later round (least recently sent first), so every queued run is eventually sent.
+- A broker whose depth cannot be read (down, unknown transport) is left alone: sending would fail too.
 """
 
 from __future__ import annotations
@@ -45,8 +68,47 @@ def enqueue_runs(runs: Sequence[Run], *, store: Store, queue: RunQueue) -> None:
             raise
 
 
+# A queued run is sent again at most this often, and not before its first send is this old: the broker
+# shows a message at once, but a worker takes a moment between receiving one and claiming its run.
+MIN_RESEND_AFTER_S = 5.0
+
+
+def resend_after_s(settings: Settings) -> float:
+    """How old a queued run's last send must be before a missing message is suspected: three rounds, >= 5 s."""
+    return max(MIN_RESEND_AFTER_S, 3 * settings.reconcile_every_s)
+
+
+def resend_lost(*, store: Store, queue: RunQueue, sent_before_s: float) -> list[Run]:
+    """Send again queued runs whose messages the broker lost (see the module's docstring); returns them."""
+    if not any(store.queued_counts(sent_before_s=sent_before_s).values()):
+        return []  # the usual round: nothing waits, so the broker is not even asked
+    depths = queue.depths()
+    # Read the database after the broker: a run claimed in between then lowers both counts alike.
+    waiting = store.queued_counts(sent_before_s=sent_before_s)
+    resent: list[Run] = []
+    for name, count in sorted(waiting.items()):
+        depth = depths.get(name)
+        if depth is None or depth >= count:
+            continue
+        runs = store.mark_resent(queue=name, limit=count - depth, sent_before_s=sent_before_s)
+        log.warning(
+            "queue %s holds %d message(s) for %d queued run(s): sending run(s) %s again",
+            name, depth, count, ", ".join(str(run.id) for run in runs),
+        )  # fmt: skip
+        for run in runs:
+            try:
+                queue.enqueue(run.id, run.queue)
+            except QueueUnavailable as error:
+                # Unlike a submission, the run stays queued: a later round sends it once the broker is back.
+                log.error("run %s could not be sent again: %s", run.id, error)
+                return resent
+            resent.append(run)
+    return resent
+
+
 def reconcile_once(*, store: Store, queue: RunQueue, settings: Settings) -> tuple[list[Run], list[Run]]:
-    """Requeue the runs whose worker went silent (and send them), fail those out of attempts.
+    """Requeue the runs whose worker went silent (and send them), fail those out of attempts, and send again
+    the queued runs whose messages the broker lost (:func:`resend_lost`).
 
     Returns (requeued, failed) as the store reports them.
     """
@@ -57,11 +119,15 @@ def reconcile_once(*, store: Store, queue: RunQueue, settings: Settings) -> tupl
         log.warning("run %s lost its worker (attempt %s): requeued on %s", run.id, run.attempts, run.queue)
     for run in failed:
         log.warning("run %s failed: %s", run.id, run.error)
-    if requeued:
+    for run in requeued:
         try:
-            enqueue_runs(requeued, store=store, queue=queue)
+            queue.enqueue(run.id, run.queue)
         except QueueUnavailable as error:
-            log.error("requeued runs could not be sent: %s", error)
+            # They stay queued (not failed, as an unsent submission is): resend_lost sends them once the
+            # broker is back, since it then holds fewer messages than there are queued runs.
+            log.error("requeued runs could not be sent; they are sent again once the broker is back: %s", error)
+            break
+    resend_lost(store=store, queue=queue, sent_before_s=resend_after_s(settings))
     return requeued, failed
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -174,18 +174,29 @@ def _unpaired() -> Iterator[None]:
         _active_pairing.reset(token)
 
 
-def _forward_logits(model: nn.Module, x: Tensor, batch_size: int) -> Tensor:
-    return torch.cat([model(chunk).float() for chunk in x.split(batch_size)])
+# Called after each forward pass of an evaluation: a long evaluation (a big test set on a CPU) must let the
+# caller show it is alive (a worker's heartbeat), as training does between batches.
+AfterBatch = Callable[[], object]
+
+
+def _forward_logits(model: nn.Module, x: Tensor, batch_size: int, after_batch: AfterBatch | None = None) -> Tensor:
+    out = []
+    for chunk in x.split(batch_size):
+        out.append(model(chunk).float())
+        if after_batch is not None:
+            after_batch()
+    return torch.cat(out)
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: Tensor, *, batch_size: int = 512) -> Tensor:
+def predict(model: nn.Module, x: Tensor, *, batch_size: int = 512, after_batch: AfterBatch | None = None) -> Tensor:
     """Eval-mode logits of the full model, batched; every module's training flag is restored afterwards.
 
     Args:
         model: A classifier on the device of ``x``.
         x: Inputs of shape (N, ...).
         batch_size: Samples per forward pass.
+        after_batch: Called after each forward pass (e.g. a heartbeat); its result is ignored.
 
     Returns:
         Logits of shape (N, K) in float32, on the device of ``x``.
@@ -193,11 +204,13 @@ def predict(model: nn.Module, x: Tensor, *, batch_size: int = 512) -> Tensor:
     _check_batching(x, batch_size)
     with _preserved_state(model, []):
         model.eval()
-        return _forward_logits(model, x, batch_size)
+        return _forward_logits(model, x, batch_size, after_batch)
 
 
 @torch.no_grad()
-def sub_model_stability(model: nn.Module, x: Tensor, *, masks: int = 8, batch_size: int = 512) -> Stability | None:
+def sub_model_stability(
+    model: nn.Module, x: Tensor, *, masks: int = 8, batch_size: int = 512, after_batch: AfterBatch | None = None
+) -> Stability | None:
     """How far the sub-models sampled by the drop layers are from the deployed (eval-mode) model.
 
     For each of ``masks`` draws, the model runs with BatchNorm and every other module in eval mode and only
@@ -211,6 +224,7 @@ def sub_model_stability(model: nn.Module, x: Tensor, *, masks: int = 8, batch_si
         x: Inputs of shape (N, ...).
         masks: Number of sub-models K drawn per sample (>= 1).
         batch_size: Samples per forward pass.
+        after_batch: Called after each chunk's passes (e.g. a heartbeat); its result is ignored.
 
     Returns:
         ``Stability`` with ``inconsistency_kl = mean_{x,k} KL(p_full ‖ p_k)`` (float32, nats) and
@@ -240,6 +254,8 @@ def sub_model_stability(model: nn.Module, x: Tensor, *, masks: int = 8, batch_si
                 # KL(p‖q) = Σ_c p_c (log p_c − log q_c); xlogy-style masking is unnecessary as log_softmax is finite.
                 kl_sum += (log_full.exp() * (log_full - log_sub)).sum(dim=1).double().sum()
                 flip_sum += (log_sub.argmax(dim=1) != full_class).double().sum()
+            if after_batch is not None:
+                after_batch()
     # One host sync at the end, not one per batch.
     count = x.shape[0] * masks
     return Stability(

@@ -25,7 +25,7 @@ import rblock
 from rblock.config import TrainConfig
 from rblock.data import DatasetSplit, TensorBatches, load_dataset
 from rblock.device import CostMeter, device_name, resolve_device, synchronize, tune_cpu_allocator
-from rblock.metrics import accuracy, expected_calibration_error, nll, predict, sub_model_stability
+from rblock.metrics import AfterBatch, accuracy, expected_calibration_error, nll, predict, sub_model_stability
 from rblock.models import create_model, drop_sites
 from rblock.regularizer import Regularizer, create_regularizer
 from rblock.schedules import build_optimizer, lr_factor
@@ -104,20 +104,28 @@ class _State:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def _evaluate(model: nn.Module, data: DatasetSplit, device: torch.device, amp: bool) -> tuple[dict[str, float], Tensor]:
+def _evaluate(
+    model: nn.Module, data: DatasetSplit, device: torch.device, amp: bool, beat: AfterBatch | None = None
+) -> tuple[dict[str, float], Tensor]:
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-        logits = predict(model, data.test_x.to(device), batch_size=1024)
+        logits = predict(model, data.test_x.to(device), batch_size=1024, after_batch=beat)
     y = data.test_y.to(device)
     return {"test_loss": nll(logits, y), "test_acc": accuracy(logits, y)}, logits
 
 
 def _stability(
-    model: nn.Module, data: DatasetSplit, logits: Tensor, device: torch.device, masks: int, amp: bool
+    model: nn.Module,
+    data: DatasetSplit,
+    logits: Tensor,
+    device: torch.device,
+    masks: int,
+    amp: bool,
+    beat: AfterBatch | None = None,
 ) -> dict[str, float]:
     y = data.test_y.to(device)
     out = {"ece": expected_calibration_error(logits.softmax(1), y), "nll": nll(logits, y)}
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-        stability = sub_model_stability(model, data.test_x.to(device), masks=masks, batch_size=1024)
+        stability = sub_model_stability(model, data.test_x.to(device), masks=masks, batch_size=1024, after_batch=beat)
     if stability is not None:
         out["inconsistency_kl"] = stability.inconsistency_kl
         out["flip_rate"] = stability.flip_rate
@@ -196,6 +204,9 @@ def train_run(
         TrainingError: On a NaN or infinite loss, or a checkpoint of another configuration.
     """
     wall_start = time.perf_counter()
+    # Evaluations poll should_stop too, only so that its caller's heartbeat goes on through a long
+    # evaluation; a stop request is acted on at the next training batch.
+    beat: AfterBatch | None = should_stop
     device = resolve_device(config.device)
     if device.type == "cpu":
         tune_cpu_allocator()
@@ -287,7 +298,7 @@ def train_run(
         state.energy_joules = meter.energy_joules
         state.samples_trained += seen
 
-        evaluation, logits = _evaluate(model, data, device, amp)
+        evaluation, logits = _evaluate(model, data, device, amp, beat)
         metrics: dict[str, float] = {
             "train_loss": float(loss_sum.item()) / max(1, steps),
             "train_acc": float(correct.item()) / max(1, seen),
@@ -300,7 +311,7 @@ def train_run(
         if regularizer.passes == 2:
             metrics["consistency_kl"] = float(kl_sum.item()) / max(1, steps)
         if epoch == config.epochs or (config.eval_every and epoch % config.eval_every == 0):
-            metrics.update(_stability(model, data, logits, device, config.stability_masks, amp))
+            metrics.update(_stability(model, data, logits, device, config.stability_masks, amp, beat))
         state.epoch = epoch
         state.history.append({"epoch": float(epoch), **metrics})
         if state.best_test_acc is None or metrics["test_acc"] > state.best_test_acc:
@@ -314,12 +325,12 @@ def train_run(
     if not cancelled and state.history and "ece" not in final_metrics:
         # Resumed after the last epoch's checkpoint: the stability metrics of the final model were saved
         # with it, so this branch only runs for a run that ended before writing them.
-        _, logits = _evaluate(model, data, device, amp)
-        final_metrics.update(_stability(model, data, logits, device, config.stability_masks, amp))
+        _, logits = _evaluate(model, data, device, amp, beat)
+        final_metrics.update(_stability(model, data, logits, device, config.stability_masks, amp, beat))
     predictions: list[int] = []
     if not cancelled and state.history:
         if logits is None:
-            _, logits = _evaluate(model, data, device, amp)
+            _, logits = _evaluate(model, data, device, amp, beat)
         predictions = logits.argmax(1).cpu().tolist()
     train_seconds = meter.train_seconds
     cost = {

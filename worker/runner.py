@@ -8,7 +8,14 @@ Decisions (DESIGN §5):
   worker went silent). A duplicate delivery, or a message for a finished run, finds nothing to claim and
   does nothing.
 - The first attempt starts clean (a leftover ``ARTIFACT_DIR/<run id>`` is deleted); a later attempt resumes
-  from the checkpoint there, so a lost worker costs at most one epoch.
+  from the newest checkpoint an earlier attempt left there, so a lost worker costs at most one epoch.
+- Each attempt is fenced. Its heartbeats, points and final status carry its attempt number, and the store
+  refuses them (``Superseded``) once the run was requeued or claimed by a later attempt: the worker then
+  stops the run and writes nothing more. A hung worker that wakes up after its run moved on (SIGSTOP, a
+  frozen VM, a long pause) thus cannot overwrite the live attempt's points or status. Its files cannot
+  either: each attempt checkpoints into a directory of its own, ``ARTIFACT_DIR/<run id>/attempt-<n>``,
+  which starts as a copy of the newest earlier checkpoint; the earlier attempts' directories are then
+  deleted, so a woken worker's next checkpoint fails (harmlessly: it is fenced anyway).
 - Heartbeats come from the training loop itself (``on_epoch`` and ``should_stop``), not from a side thread:
   a hung loop stops heart-beating and the reconciler requeues the run. ``should_stop`` reads the cancel
   flag through the heartbeat at most once a second.
@@ -23,6 +30,7 @@ Decisions (DESIGN §5):
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -30,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from backend.store import Run, RunStatus, Store
+from backend.store import Run, RunStatus, Store, Superseded
 from rblock.config import ConfigError, TrainConfig
 from rblock.train import CHECKPOINT_NAME, RunResult, TrainingError, train_run
 from worker.presence import Presence
@@ -40,6 +48,12 @@ log = logging.getLogger(__name__)
 
 # The cancel flag is read (and the heartbeat written) at most this often from between training batches.
 HEARTBEAT_EVERY_S = 1.0
+# Tries of a write that must not be lost (an epoch's points, the final status): 0.2 s, 0.4 s, ... then 5 s
+# apart, about 16 s in all, which carries a run over a database restart (seconds) and stays well under the
+# heartbeat timeout (60 s), after which the run would be requeued and this attempt fenced off anyway.
+WRITE_ATTEMPTS = 8
+# Errors that end an attempt without failing its run: another attempt owns it, or the infrastructure failed.
+PASSED_ON: tuple[type[BaseException], ...] = (Superseded, *TRANSIENT_ERRORS)
 
 
 class RunnerSettings(Protocol):
@@ -69,6 +83,7 @@ class Outcome:
     resumed_from_epoch: int = 0
     error: str | None = None
     interrupted: bool = False
+    superseded: bool = False
 
 
 class _Heartbeat:
@@ -77,23 +92,27 @@ class _Heartbeat:
     def __init__(
         self,
         store: Store,
-        run_id: int,
+        run: Run,
         presence: Presence | None,
         every_s: float,
         interrupted: Callable[[], bool] | None,
     ) -> None:
-        self.store, self.run_id, self.presence, self.every_s = store, run_id, presence, every_s
+        self.store, self.run_id, self.attempt = store, run.id, run.attempts
+        self.presence, self.every_s = presence, every_s
         self.interrupted = interrupted
         self.cancel_requested = False
         self.epochs_done = 0
         self._last = time.monotonic()
 
     def beat(self, epochs_done: int | None = None) -> bool:
-        """Write the heartbeat (with progress), read the cancel flag; retried on transient errors."""
+        """Write the heartbeat (with progress), read the cancel flag; retried on transient errors.
+
+        Raises ``Superseded`` when this attempt no longer owns the run.
+        """
         if epochs_done is not None:
             self.epochs_done = epochs_done
         self.cancel_requested = with_retries(
-            lambda: self.store.heartbeat(run_id=self.run_id, epochs_done=epochs_done),
+            lambda: self.store.heartbeat(run_id=self.run_id, epochs_done=epochs_done, attempt=self.attempt),
             what=f"heartbeat of run {self.run_id}",
         )
         self._last = time.monotonic()
@@ -118,6 +137,40 @@ class _Heartbeat:
             return self.cancel_requested
 
 
+def checkpoint_dir(artifact_dir: Path, run_id: int, attempt: int) -> Path:
+    """The checkpoint folder of one attempt of a run, prepared for it: ``<artifact_dir>/<run id>/attempt-<n>``.
+
+    The first attempt starts clean (anything left under ``<run id>`` is deleted: a retried run trains from
+    scratch). A later attempt gets a copy of the newest checkpoint of an earlier attempt (the highest
+    attempt number that has one; ``<run id>/checkpoint.pt`` of older workers counts as the oldest), and the
+    earlier attempts' folders are deleted: a hung worker that wakes up later writes into nothing of ours.
+    """
+    root = artifact_dir / str(run_id)
+    own = root / f"attempt-{attempt}"
+    if attempt <= 1:
+        shutil.rmtree(root, ignore_errors=True)
+        own.mkdir(parents=True, exist_ok=True)
+        return own
+    earlier: list[tuple[int, Path]] = []
+    for folder in root.glob("attempt-*"):
+        number = folder.name.removeprefix("attempt-")
+        if number.isdigit() and int(number) < attempt and (folder / CHECKPOINT_NAME).is_file():
+            earlier.append((int(number), folder / CHECKPOINT_NAME))
+    if (root / CHECKPOINT_NAME).is_file():
+        earlier.append((0, root / CHECKPOINT_NAME))
+    own.mkdir(parents=True, exist_ok=True)
+    if earlier and not (own / CHECKPOINT_NAME).exists():
+        newest = max(earlier)[1]
+        partial = own / f"{CHECKPOINT_NAME}.copy"
+        shutil.copyfile(newest, partial)
+        os.replace(partial, own / CHECKPOINT_NAME)  # atomic: a crash mid-copy leaves no half checkpoint
+    for folder in root.glob("attempt-*"):
+        if folder != own:
+            shutil.rmtree(folder, ignore_errors=True)
+    (root / CHECKPOINT_NAME).unlink(missing_ok=True)
+    return own
+
+
 def execute_run(
     store: Store,
     run_id: int,
@@ -135,7 +188,7 @@ def execute_run(
     Args:
         store: The store (the database is the source of truth).
         run_id: The run to execute (the only thing the broker carries).
-        settings: ``artifact_dir`` (checkpoints in ``<artifact_dir>/<run id>``), ``heartbeat_timeout_s``
+        settings: ``artifact_dir`` (checkpoints in ``<artifact_dir>/<run id>/attempt-<n>``), ``heartbeat_timeout_s``
             (a running run silent for longer may be taken over) and ``max_attempts``.
         host: The worker's host name, recorded with the run.
         device_hint: The worker's bound training device (``cpu`` or ``cuda``); it replaces the run's
@@ -160,6 +213,41 @@ def execute_run(
         log.info("run %d: nothing to claim (finished, cancelled or running elsewhere); skipping", run_id)
         return Outcome(run_id=run_id, status=None)
     log.info("run %d: claimed on %s (%s), attempt %d", run_id, host, label, run.attempts)
+    try:
+        return _execute_claimed(
+            store,
+            run,
+            settings=settings,
+            device_hint=device_hint,
+            presence=presence,
+            heartbeat_every_s=heartbeat_every_s,
+            interrupted=interrupted,
+        )
+    except Superseded:
+        log.warning(
+            "run %d: attempt %d no longer owns the run (it was requeued or taken over while this worker was "
+            "silent): stopped, its late results discarded",
+            run.id,
+            run.attempts,
+        )
+        return Outcome(run_id=run.id, status=None, attempts=run.attempts, superseded=True)
+    finally:
+        if presence is not None:
+            presence.report(None)  # idle again, at once (the list of workers shows no stale current run)
+
+
+def _execute_claimed(
+    store: Store,
+    run: Run,
+    *,
+    settings: RunnerSettings,
+    device_hint: str,
+    presence: Presence | None,
+    heartbeat_every_s: float,
+    interrupted: Callable[[], bool] | None,
+) -> Outcome:
+    """Train a run this worker has just claimed; ``Superseded`` escapes once another attempt owns it."""
+    run_id = run.id
     if run.attempts > settings.max_attempts:
         message = f"the worker was lost {run.attempts - 1} times; giving up after {settings.max_attempts} attempts"
         return _finish(store, run, RunStatus.FAILED, error=message)
@@ -167,10 +255,8 @@ def execute_run(
     if run.cancel_requested:  # taken over from a worker that died while the run was being cancelled
         return _finish(store, run, RunStatus.CANCELLED)
 
-    run_dir = Path(settings.artifact_dir) / str(run.id)
-    if run.attempts == 1 and run_dir.exists():
-        shutil.rmtree(run_dir)  # a fresh start (first claim or after a retry): no stale checkpoint to resume
-    resumed_from = run.epochs_done if run.attempts > 1 and (run_dir / CHECKPOINT_NAME).exists() else 0
+    run_dir = checkpoint_dir(Path(settings.artifact_dir), run.id, run.attempts)
+    resumed_from = run.epochs_done if (run_dir / CHECKPOINT_NAME).exists() else 0
     if resumed_from:
         log.info("run %d: resuming from the checkpoint in %s (after epoch %d)", run_id, run_dir, resumed_from)
 
@@ -179,14 +265,18 @@ def execute_run(
     except (ConfigError, ValueError, TypeError) as error:
         return _finish(store, run, RunStatus.FAILED, error=f"invalid configuration: {error}")
 
-    heartbeat = _Heartbeat(store, run.id, presence, heartbeat_every_s, interrupted)
+    heartbeat = _Heartbeat(store, run, presence, heartbeat_every_s, interrupted)
     heartbeat.epochs_done = resumed_from
     if presence is not None:
         presence.report(run.id)
 
     def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
         points = [(key, epoch, float(value)) for key, value in metrics.items()]
-        with_retries(lambda: store.write_points(run_id=run.id, points=points), what=f"metrics of run {run.id}")
+        with_retries(
+            lambda: store.write_points(run_id=run.id, points=points, attempt=run.attempts),
+            what=f"metrics of run {run.id}",
+            attempts=WRITE_ATTEMPTS,
+        )
         heartbeat.beat(epochs_done=epoch)
 
     try:
@@ -205,16 +295,18 @@ def execute_run(
     except (TrainingError, ConfigError, ValueError) as error:
         # The training itself failed: retrying would fail the same way.
         return _finish(store, run, RunStatus.FAILED, error=str(error), resumed_from=resumed_from)
-    except TRANSIENT_ERRORS:
-        raise  # infrastructure: leave the run running; its heartbeat goes stale and it is requeued
+    except PASSED_ON:
+        # Superseded: another attempt owns the run (execute_run stops quietly). Infrastructure: leave the run
+        # running; its heartbeat goes stale and it is requeued.
+        raise
     except Exception as error:
         # An unexpected error (out of memory, a bug) would most likely repeat: fail with a readable text.
-        log.exception("run %d: training raised", run_id)
+        # Finished first: an attempt that no longer owns the run (its checkpoint folder was removed by the
+        # next attempt) raises Superseded there, and its error is no news.
         text = f"{type(error).__name__}: {error}"
-        return _finish(store, run, RunStatus.FAILED, error=text, resumed_from=resumed_from)
-    finally:
-        if presence is not None:
-            presence.report(None)  # idle again, at once (the list of workers shows no stale current run)
+        outcome = _finish(store, run, RunStatus.FAILED, error=text, resumed_from=resumed_from)
+        log.exception("run %d: training raised", run_id)
+        return outcome
 
     # The checkpoint of an epoch is saved just before its points are written: a worker killed in between
     # resumes after that epoch and would never report it. The result's history holds every epoch (it
@@ -225,7 +317,11 @@ def execute_run(
         for key, value in entry.items()
         if key != "epoch"
     ]
-    with_retries(lambda: store.write_points(run_id=run.id, points=history), what=f"metrics of run {run.id}")
+    with_retries(
+        lambda: store.write_points(run_id=run.id, points=history, attempt=run.attempts),
+        what=f"metrics of run {run.id}",
+        attempts=WRITE_ATTEMPTS,
+    )
     if result.status == "cancelled":
         return _finish(store, run, RunStatus.CANCELLED, resumed_from=resumed_from)
     return _finish(store, run, RunStatus.SUCCEEDED, result=result, resumed_from=resumed_from)
@@ -248,9 +344,10 @@ def _finish(
             cost=result.cost if result is not None else None,
             final_metrics=result.final_metrics if result is not None else None,
             predictions=result.predictions if result is not None else None,
+            attempt=run.attempts,
         ),
         what=f"finishing run {run.id}",
-        attempts=8,
+        attempts=WRITE_ATTEMPTS,
     )
     if error:
         log.warning("run %d: %s (attempt %d): %s", run.id, status.value, run.attempts, error)

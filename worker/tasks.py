@@ -5,7 +5,8 @@ carries only the run id; everything else is read from the database.
 
 ``acks_late`` and ``reject_on_worker_lost``: the message is acknowledged only after the run ended, so a
 worker that dies mid-run (SIGKILL, a lost machine) leaves it to be redelivered; the claim in the database
-makes a second delivery of a finished or live run a no-op.
+makes a second delivery of a finished or live run a no-op. A worker whose attempt was superseded (it hung
+and the run moved on) returns normally too: its message is acknowledged, the run goes on elsewhere.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def train_run(self: Any, run_id: int) -> dict[str, Any]:
         "attempts": outcome.attempts,
         "resumed_from_epoch": outcome.resumed_from_epoch,
         "interrupted": outcome.interrupted,
+        "superseded": outcome.superseded,
         "worker": getattr(self.request, "hostname", None),
     }
 

@@ -152,6 +152,17 @@ def test_predict() -> None:
         assert torch.allclose(logits, model.eval()(x), atol=1e-6)
 
 
+def test_evaluations_call_back_after_every_batch() -> None:
+    # A worker's heartbeat rides on this: a long evaluation must not look like a hung worker.
+    calls: list[int] = []
+    predict(_small_model(), torch.randn(5, 1, 8, 8), batch_size=2, after_batch=lambda: calls.append(1))
+    assert len(calls) == 3  # batches of 2, 2 and 1
+    calls.clear()
+    model = _small_model("dropblock", drop_prob=0.2)
+    sub_model_stability(model, torch.randn(5, 1, 8, 8), masks=4, batch_size=2, after_batch=lambda: calls.append(1))
+    assert len(calls) == 3
+
+
 class _ZeroAll(DropLayer):
     """A deterministic 'drop' of everything: the sub-model's logits are all 0, so p_sub is uniform."""
 

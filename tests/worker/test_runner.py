@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from backend.store import ArmInput, RunInput, RunStatus, Store
+from backend.store import ArmInput, Run, RunInput, RunStatus, Store, Superseded
 from worker.retry import with_retries
-from worker.runner import execute_run
+from worker.runner import checkpoint_dir, execute_run
 
 EPOCH_KEYS = {
     "train_loss",
@@ -86,7 +86,7 @@ def test_a_run_succeeds_with_every_metric_per_epoch(store: Store, tmp_path: Path
     assert sorted(by_epoch) == [1, 2]
     for keys in by_epoch.values():
         assert EPOCH_KEYS | {"consistency_kl"} <= keys
-    assert (tmp_path / "artifacts" / str(run_id) / "checkpoint.pt").exists()
+    assert (tmp_path / "artifacts" / str(run_id) / "attempt-1" / "checkpoint.pt").exists()
 
 
 def test_a_second_delivery_of_a_finished_run_does_nothing(store: Store, tmp_path: Path) -> None:
@@ -160,6 +160,55 @@ def test_a_run_lost_too_often_fails(store: Store, tmp_path: Path) -> None:
     stored = store.get_run(run_id=run_id)
     assert outcome.status == RunStatus.FAILED and stored.attempts == 2
     assert stored.error and "lost" in stored.error
+
+
+def test_a_superseded_attempt_stops_and_its_late_writes_are_refused(store: Store, tmp_path: Path) -> None:
+    run_id = make_run(store, arm="none", epochs=6)
+    settings = FakeSettings(tmp_path / "artifacts", heartbeat_timeout_s=0.0)
+    taken: list[Run | None] = []
+
+    def taken_over_after_two_epochs() -> bool:
+        # Polled between batches of attempt 1: as if it hung here while another worker took the run over.
+        if not taken and store.get_run(run_id=run_id).epochs_done >= 2:
+            taken.append(store.claim_run(run_id=run_id, worker_host="rescuer", device="cpu", stale_after_s=0.0))
+        return False
+
+    first = run(store, run_id, settings, heartbeat_every_s=0.0, interrupted=taken_over_after_two_epochs)
+    assert first.superseded and first.status is None and first.attempts == 1
+    stored = store.get_run(run_id=run_id)
+    assert stored.status == RunStatus.RUNNING and stored.attempts == 2 and stored.worker_host == "rescuer"
+    assert stored.epochs_done == 2
+    assert {p.epoch for p in store.get_points(run_ids=[run_id])} == {1, 2}
+
+    # Every write of attempt 1 is refused from now on; attempt 2's go through, and a retried finish is a no-op.
+    with pytest.raises(Superseded):
+        store.write_points(run_id=run_id, points=[("test_acc", 3, 0.1)], attempt=1)
+    with pytest.raises(Superseded):
+        store.heartbeat(run_id=run_id, epochs_done=5, attempt=1)
+    with pytest.raises(Superseded):
+        store.finish_run(run_id=run_id, status=RunStatus.SUCCEEDED, attempt=1)
+    assert store.get_run(run_id=run_id).epochs_done == 2
+    assert store.heartbeat(run_id=run_id, epochs_done=3, attempt=2) is False
+    assert store.write_points(run_id=run_id, points=[("test_acc", 3, 0.9)], attempt=2) == 1
+    store.finish_run(run_id=run_id, status=RunStatus.SUCCEEDED, attempt=2)
+    assert store.finish_run(run_id=run_id, status=RunStatus.SUCCEEDED, attempt=2).status == RunStatus.SUCCEEDED
+    with pytest.raises(Superseded):
+        store.finish_run(run_id=run_id, status=RunStatus.FAILED, attempt=2)
+    with pytest.raises(Superseded):
+        store.write_points(run_id=run_id, points=[("test_acc", 3, 0.2)], attempt=2)
+    assert [p.value for p in store.get_points(run_ids=[run_id], keys=["test_acc"]) if p.epoch == 3] == [0.9]
+
+
+def test_a_later_attempt_checkpoints_into_a_copy_of_the_newest_earlier_checkpoint(tmp_path: Path) -> None:
+    root = tmp_path / "7"
+    for attempt, content in ((1, b"one"), (2, b"two")):
+        (root / f"attempt-{attempt}").mkdir(parents=True)
+        (root / f"attempt-{attempt}" / "checkpoint.pt").write_bytes(content)
+    (root / "attempt-3").mkdir()  # attempt 3 died before its first checkpoint
+    own = checkpoint_dir(tmp_path, 7, 4)
+    assert own == root / "attempt-4" and (own / "checkpoint.pt").read_bytes() == b"two"
+    assert sorted(p.name for p in root.iterdir()) == ["attempt-4"]  # a woken earlier attempt writes into nothing
+    assert not (checkpoint_dir(tmp_path, 7, 1) / "checkpoint.pt").exists()  # a retried run starts clean
 
 
 def test_transient_database_errors_are_retried_with_backoff() -> None:
