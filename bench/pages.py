@@ -9,9 +9,17 @@ local port, on SQLite:
 - 1,000 pilots of 4 runs each: ``GET /`` (the pilots page, 50 a page) beside ``GET /api/v1/pilots``;
 
 p50 / p95 over 30 requests each, after one warm-up. Then Chromium (Debian's /usr/bin/chromium through
-Playwright) opens the pilot page 10 times: from the navigation's start to the chart's ``.main-svg`` drawn
-with its points (``#curves[data-points]`` set by charts.js after ``Plotly.react``). Goals: pages < 150 ms
-server time, charts < 1 s.
+Playwright) opens the pilot page 10 times, each in a fresh browser context (nothing cached: plotly.js is
+fetched and compiled each time, as on a first visit): from the navigation's start to the chart painted
+with all its points. charts.js sets ``#curves[data-points]`` once ``Plotly.react`` has drawn them into
+``#curves .main-svg``; the page's own clock reads the time at the start of the next animation frame, after
+that frame's paint (``DRAWN``). Beside it, ``seen by the driver``: when this script, after its wait
+returned, read the page's clock (what the first version reported; it adds the round trips to a driver that
+shares this process, and the GIL, with the server). Each page is closed once its network is idle (the
+comparison figures it asks for after the chart), so that a load does not wait on the previous one's
+requests. Goals: pages < 150 ms server time, charts < 1 s.
+
+With sign-in (issue 7) the requests carry an admin's session cookie, made through the store.
 
 Run: ``.venv/bin/python bench/pages.py``.
 """
@@ -21,14 +29,16 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from serving import NoQueue, serve
 
 from backend.settings import Settings
 from backend.store import ArmInput, RunInput, RunStatus, Store
-from pilot_cli.webapp import create_app
+from pilot_cli.webapp import create_app, freeze_startup_objects
 
 ARMS = ["none", "rblock_s", "rblock_b", "rdrop", "dropblock"]
 SEEDS, EPOCHS, PILOTS, REQUESTS, LOADS = 7, 200, 1000, 30, 10
@@ -37,6 +47,17 @@ KEYS = [
     "samples_per_second", "consistency_kl", "ece", "nll", "inconsistency_kl",
 ]  # fmt: skip
 CHROMIUM = "/usr/bin/chromium"
+# Polled by Chromium at each animation frame. A function, not an expression: the pages' CSP has no
+# 'unsafe-eval', and Playwright polls a string expression through eval. The first frame that finds the
+# chart drawn asks for one more: its start, after the paint of the chart, is the time returned.
+DRAWN = """() => {
+  const el = document.getElementById("curves");
+  if (!window.__drawnAt && el && el.querySelector(".main-svg") && Number(el.dataset.points || 0) > 0) {
+    window.__drawnAt = performance.now();
+    requestAnimationFrame(() => { window.__paintedAt = performance.now(); });
+  }
+  return window.__paintedAt || false;
+}"""
 
 
 def _pilot(store: Store, name: str, arms: list[str], seeds: int, epochs: int) -> int:
@@ -86,31 +107,42 @@ def _time(client: httpx.Client, label: str, url: str, goal: str = "") -> None:
     print(f"  {label:58s} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   {size:7.1f} kB {goal}")
 
 
-def _chart_times(base: str, pilot_id: int) -> list[float] | str:
+def _session(store: Store) -> dict[str, str]:
+    """An admin's session cookie where the app has sign-in (issue 7); none where it has not."""
+    try:
+        from backend.auth.accounts import create_user, open_session
+        from backend.auth.guard import SESSION_COOKIE
+    except ImportError:
+        return {}
+    user, _ = create_user(store, name="bench", role="admin", password="bench-password-0123456789")
+    session_id, _ = open_session(store, user=user, lifetime=timedelta(hours=2))
+    return {SESSION_COOKIE: session_id}
+
+
+def _chart_times(base: str, pilot_id: int, cookies: dict[str, str]) -> tuple[list[float], list[float]] | str:
+    """(painted, seen by the driver) in ms from the navigation's start, per load."""
     if not Path(CHROMIUM).exists():
         return "Debian's chromium is not installed"
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         return "playwright is not installed"
-    times = []
+    painted, seen = [], []
+    state: Any = {"cookies": [{"name": k, "value": v, "url": base} for k, v in cookies.items()], "origins": []}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], headless=True)
         try:
             for _ in range(LOADS + 1):
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page = browser.new_page(viewport={"width": 1280, "height": 900}, storage_state=state)
                 page.goto(f"{base}/pilots/{pilot_id}", wait_until="commit")
-                page.wait_for_function(
-                    "document.querySelector('#curves .main-svg') && Number(document.getElementById('curves')"
-                    ".dataset.points || 0) > 0",
-                    timeout=30_000,
-                    polling="raf",
-                )
-                times.append(float(page.evaluate("performance.now()")))
+                drawn = page.wait_for_function(DRAWN, timeout=30_000, polling="raf")
+                seen.append(float(page.evaluate("() => performance.now()")))
+                painted.append(float(drawn.json_value()))
+                page.wait_for_load_state("networkidle", timeout=30_000)
                 page.close()
         finally:
             browser.close()
-    return times[1:]  # the first load warms the browser's cache of plotly-basic.min.js
+    return painted[1:], seen[1:]  # the first load warms Chromium and the server's code paths
 
 
 def main() -> None:
@@ -122,7 +154,9 @@ def main() -> None:
         pilot_id = _fill_big_pilot(store)
         _fill_many_pilots(store)
         fill_s = time.perf_counter() - started
-        with serve(create_app(settings, store=store, queue=NoQueue())) as port:
+        app = create_app(settings, store=store, queue=NoQueue())
+        freeze_startup_objects()  # as `rblock-pilot up` and `api` do (pilot_cli.webapp.serve_app)
+        with serve(app) as port:
             base = f"http://127.0.0.1:{port}"
             points = len(ARMS) * SEEDS * EPOCHS * len(KEYS)
             print(f"# bench/pages.py: SQLite, uvicorn on 127.0.0.1:{port}, {REQUESTS} requests each after a warm-up")
@@ -130,7 +164,8 @@ def main() -> None:
                 f"# pilot {pilot_id}: {len(ARMS) * SEEDS} runs x {EPOCHS} epochs x {len(KEYS)} keys = {points} points;"
             )
             print(f"# {PILOTS} pilots in all (written in {fill_s:.0f} s)\n")
-            with httpx.Client(base_url=base, timeout=30) as client:
+            cookies = _session(store)
+            with httpx.Client(base_url=base, timeout=30, cookies=cookies) as client:
                 _time(client, "baseline: GET /api/v1/health", "/api/v1/health")
                 _time(
                     client,
@@ -144,16 +179,16 @@ def main() -> None:
                 _time(client, "  the chart's metrics request (7,000 points)", chart)
                 _time(client, f"GET / (pilots page, {PILOTS} pilots, 50 a page)", "/", "(goal < 150 ms)")
                 _time(client, "  baseline: GET /api/v1/pilots (JSON)", "/api/v1/pilots")
-            charts = _chart_times(base, pilot_id)
+            charts = _chart_times(base, pilot_id, cookies)
             if isinstance(charts, str):
                 print(f"\n  Chromium: skipped ({charts})")
             else:
-                p50, p95 = _percentiles(charts)
-                print(
-                    "\n  Chromium: navigation -> pilot chart drawn (.main-svg with 7,000 points), "
-                    f"{len(charts)} loads: "
-                    f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {max(charts):.0f} ms (goal < 1,000 ms)"
-                )
+                painted, seen = charts
+                print(f"\n  Chromium: navigation -> pilot chart painted (7,000 points), {len(painted)} loads:")
+                for label, times, goal in (("painted", painted, "(goal < 1,000 ms)"), ("seen by the driver", seen, "")):
+                    p50, p95 = _percentiles(times)
+                    print(f"    {label:20s} p50 {p50:5.0f} ms   p95 {p95:5.0f} ms   max {max(times):5.0f} ms {goal}")
+                print(f"    painted, each load: {', '.join(f'{t:.0f}' for t in painted)} ms")
         store.dispose()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 import math
 from collections import defaultdict
@@ -126,46 +128,60 @@ def compare(results: dict[str, ArmResult], runs: Sequence[Run], baseline: str, *
     for run in runs:
         if run.status == RunStatus.SUCCEEDED and run.final_metrics and run.final_metrics.get("test_acc") is not None:
             acc_by_arm_seed[run.arm][run.seed] = float(run.final_metrics["test_acc"])
-    base = acc_by_arm_seed.get(baseline, {})
-    rows = []
-    for arm in results:
-        if arm == baseline:
-            continue
-        mine = acc_by_arm_seed.get(arm, {})
-        a, b = list(mine.values()), list(base.values())
-        shared = sorted(set(mine) & set(base))
-        paired = len(shared) >= 2 and len(shared) == len(mine) == len(base)
-        note = ""
-        if not a or not b:
-            note = "no finished runs on one side"
-        elif len(a) < 2 or len(b) < 2:
-            note = "one seed: no confidence interval or test"
-        delta = (float(np.mean(a)) - float(np.mean(b))) if a and b else None
-        if paired:
-            ci = stats.bootstrap_diff_ci([mine[s] for s in shared], [base[s] for s in shared], paired=True, seed=seed)
-            p_pair = stats.paired_p([mine[s] for s in shared], [base[s] for s in shared])
-        else:
-            ci, p_pair = stats.bootstrap_diff_ci(a, b, paired=False, seed=seed), None
-        p_welch = stats.welch_p(a, b)
-        std_a = float(np.std(a, ddof=1)) if len(a) > 1 else 0.0
-        std_b = float(np.std(b, ddof=1)) if len(b) > 1 else 0.0
-        rows.append(
-            Comparison(
-                arm=arm,
-                baseline=baseline,
-                delta_acc=delta,
-                delta_acc_ci=ci,
-                welch_p=p_welch,
-                paired_p=p_pair,
-                p_value=p_pair if p_pair is not None else p_welch,
-                p_holm=None,
-                cohens_d=stats.cohens_d(a, b),
-                seeds_needed=None if delta is None else stats.seeds_needed(delta, std_a, std_b),
-                note=note,
-            )
-        )
+    base = tuple(acc_by_arm_seed.get(baseline, {}).items())
+    rows = [
+        _compare_arm(arm, baseline, tuple(acc_by_arm_seed.get(arm, {}).items()), base, seed)
+        for arm in results
+        if arm != baseline
+    ]
     adjusted = stats.holm([row.p_value for row in rows])
-    return [Comparison(**{**row.__dict__, "p_holm": p}) for row, p in zip(rows, adjusted, strict=True)]
+    return [dataclasses.replace(row, p_holm=p) for row, p in zip(rows, adjusted, strict=True)]
+
+
+@functools.lru_cache(maxsize=1024)
+def _compare_arm(
+    arm: str,
+    baseline: str,
+    mine_items: tuple[tuple[int, float], ...],
+    base_items: tuple[tuple[int, float], ...],
+    seed: int,
+) -> Comparison:
+    """One arm against the baseline (before Holm), from (seed, final test accuracy) pairs in run order.
+
+    Memoised on exactly those inputs (a pure function of them): the bootstrap, the t-tests and the seed
+    planner cost milliseconds per arm, and every view of a finished pilot asks for the same numbers again.
+    """
+    mine, base = dict(mine_items), dict(base_items)
+    a, b = list(mine.values()), list(base.values())
+    shared = sorted(set(mine) & set(base))
+    paired = len(shared) >= 2 and len(shared) == len(mine) == len(base)
+    note = ""
+    if not a or not b:
+        note = "no finished runs on one side"
+    elif len(a) < 2 or len(b) < 2:
+        note = "one seed: no confidence interval or test"
+    delta = (float(np.mean(a)) - float(np.mean(b))) if a and b else None
+    if paired:
+        ci = stats.bootstrap_diff_ci([mine[s] for s in shared], [base[s] for s in shared], paired=True, seed=seed)
+        p_pair = stats.paired_p([mine[s] for s in shared], [base[s] for s in shared])
+    else:
+        ci, p_pair = stats.bootstrap_diff_ci(a, b, paired=False, seed=seed), None
+    p_welch = stats.welch_p(a, b)
+    std_a = float(np.std(a, ddof=1)) if len(a) > 1 else 0.0
+    std_b = float(np.std(b, ddof=1)) if len(b) > 1 else 0.0
+    return Comparison(
+        arm=arm,
+        baseline=baseline,
+        delta_acc=delta,
+        delta_acc_ci=ci,
+        welch_p=p_welch,
+        paired_p=p_pair,
+        p_value=p_pair if p_pair is not None else p_welch,
+        p_holm=None,
+        cohens_d=stats.cohens_d(a, b),
+        seeds_needed=None if delta is None else stats.seeds_needed(delta, std_a, std_b),
+        note=note,
+    )
 
 
 def pareto_front(results: dict[str, ArmResult]) -> list[str]:
@@ -187,11 +203,16 @@ def pareto_front(results: dict[str, ArmResult]) -> list[str]:
 
 def curves(runs: Sequence[Run], points: Sequence[MetricPoint], keys: Sequence[str] | None = None) -> Curves:
     """Mean and 95% t-interval over seeds, per arm, metric and epoch (finished and running runs alike)."""
+    if keys is not None and not keys:
+        return Curves()  # none asked for (the pages' summary): not a pass over every point for nothing
+    wanted = None if keys is None else set(keys)
     arm_of = {run.id: run.arm for run in runs if run.status != RunStatus.QUEUED}
     grouped: dict[str, dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for point in points:
+        if wanted is not None and point.key not in wanted:
+            continue
         arm = arm_of.get(point.run_id)
-        if arm is None or (keys is not None and point.key not in keys) or not math.isfinite(point.value):
+        if arm is None or not math.isfinite(point.value):
             continue
         grouped[arm][point.key][point.epoch].append(point.value)
     out: dict[str, dict[str, list[CurvePoint]]] = {}

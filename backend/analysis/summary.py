@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from backend.analysis.results import arm_results, compare, curves, pareto_front
 from backend.analysis.roi import compute_roi
-from backend.analysis.warnings import comparability_warnings
-from backend.store.entities import ACTIVE_STATUSES, MetricPoint, Pilot, Run
+from backend.analysis.warnings import DROP_RATE, comparability_warnings
+from backend.store.entities import ACTIVE_STATUSES, MetricPoint, MetricSeries, Pilot, Run
 
 
 def _price_for(pilot: Pilot, prices: dict[str, float]) -> dict[str, float]:
@@ -31,6 +31,29 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def summary_points(series: Iterable[MetricSeries], curve_keys: Sequence[str] | None = None) -> list[MetricPoint]:
+    """The points :func:`build_summary` reads, from whole series: every point of the curves' metrics (all
+    metrics when ``curve_keys`` is None) and, for the comparability warnings, each run's last ``drop_rate``.
+
+    The summary without curves (the pages, the comparison, most figures) thus makes a point per run rather
+    than one per epoch: on a pilot of 35 runs x 200 epochs, 7,000 objects fewer, which took more time than
+    the whole analysis and, promoted to the collector's oldest generation, triggered a full garbage
+    collection (some 80 ms with the app's modules loaded) every dozen or so requests.
+    """
+    wanted = None if curve_keys is None else set(curve_keys)
+    points: list[MetricPoint] = []
+    for one in series:
+        if wanted is None or one.key in wanted:
+            points.extend(
+                MetricPoint(one.run_id, one.key, epoch, value)
+                for epoch, value in zip(one.epochs, one.floats(), strict=True)
+            )
+        elif one.key == DROP_RATE and one.epochs:
+            last = max(range(len(one.epochs)), key=one.epochs.__getitem__)  # the first of the highest epoch
+            points.append(MetricPoint(one.run_id, one.key, one.epochs[last], one.floats()[last]))
+    return points
 
 
 def build_summary(

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from backend.store.entities import ACTIVE_STATUSES, MetricPoint, Run, RunStatus
 
 DROP_RATE_TOLERANCE = 0.02
+DROP_RATE = "drop_rate"  # the metric the warnings read: each run's last epoch of it
 
 
 def comparability_warnings(
@@ -49,7 +50,7 @@ def _drop_rate_warnings(
     # The last epoch's realised drop rate per run, averaged per arm; compared between arms at the same target.
     last: dict[int, tuple[int, float]] = {}
     for p in points:
-        if p.key == "drop_rate" and (p.run_id not in last or p.epoch > last[p.run_id][0]):
+        if p.key == DROP_RATE and (p.run_id not in last or p.epoch > last[p.run_id][0]):
             last[p.run_id] = (p.epoch, p.value)
     realised: dict[str, list[float]] = defaultdict(list)
     for run in done:

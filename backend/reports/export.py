@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from backend.analysis.summary import build_summary
-from backend.store import MetricPoint, Store
+from backend.analysis.summary import build_summary, summary_points
+from backend.store import Store
 
 FORMATS = ("pdf", "html", "csv", "epochs.csv", "json")
 _MEDIA = {
@@ -28,11 +28,7 @@ def pilot_summary(
     runs = store.list_runs(pilot_id=pilot_id)
     # drop_rate is read whatever the curves: the comparability warnings need it.
     keys = None if curve_keys is None else sorted({*curve_keys, "drop_rate"})
-    points = [
-        MetricPoint(series.run_id, series.key, epoch, value)
-        for series in store.get_series(run_ids=[r.id for r in runs], keys=keys)
-        for epoch, value in zip(series.epochs, series.floats(), strict=True)
-    ]
+    points = summary_points(store.get_series(run_ids=[r.id for r in runs], keys=keys), curve_keys)
     return build_summary(pilot, runs, points, prices=prices, curve_keys=curve_keys)
 
 
