@@ -11,14 +11,20 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
+from backend import observability
+from backend.auth.guard import require, route_permissions
+from backend.auth.roles import Permission
 from backend.catalog import get_catalog
 from backend.dispatch import RunQueue, reconcile_forever
 from backend.errors import install_error_handlers
+from backend.limits import BodyLimits
 from backend.queue import QueueClient
-from backend.routes import analysis, catalog, datasets, health, pilots, runs, workers
+from backend.routes import analysis, auth, catalog, datasets, health, pilots, runs, users, workers
+from backend.routes import metrics as metrics_route
+from backend.security_headers import SecurityHeaders
 from backend.settings import Settings, get_settings
 from backend.store import Store
 
@@ -63,10 +69,37 @@ def create_app(
     app.state.queue = queue_
     app.state.catalog = get_catalog()
     install_error_handlers(app)
-    for module in (pilots, analysis, runs, catalog, datasets, workers, health):
-        for route in module.router.routes:
-            # Each handler's one-line docstring is its OpenAPI summary (FastAPI would title-case the name).
-            if isinstance(route, APIRoute) and route.summary is None and route.description:
-                route.summary = route.description.strip().splitlines()[0]
+    for module in (auth, users, pilots, analysis, runs, catalog, datasets, workers, health):
+        state_permissions(module.router)
         app.include_router(module.router, prefix=API_PREFIX)
+    app.add_middleware(BodyLimits, upload_max_bytes=settings.upload_max_bytes)  # 413/415 before reading
+    # Prometheus: request series by route template, and gauges read at scrape time; /metrics at the root.
+    observability.install(app)
+    state_permissions(metrics_route.router, inherited=Permission.READ)
+    app.include_router(metrics_route.router, dependencies=[require(Permission.READ)])
+    app.add_middleware(SecurityHeaders, docs_path=f"{API_PREFIX}/docs")
     return app
+
+
+def state_permissions(router: APIRouter, inherited: Permission | None = None) -> None:
+    """Check that each route of ``router`` states exactly one permission, and document it in OpenAPI.
+
+    Building the app fails on a route without one, so no route can be added open by mistake. The routers
+    are module-level objects shared by every app built in a process: the edits here are idempotent.
+    """
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        found = route_permissions(route.dependant) + ([inherited] if inherited else [])
+        if len(found) != 1:
+            raise RuntimeError(
+                f"route {sorted(route.methods or ())} {route.path} states {len(found)} permissions, not one"
+            )
+        permission = found[0].value
+        # Each handler's one-line docstring is its OpenAPI summary (FastAPI would title-case the name).
+        if route.summary is None and route.description:
+            route.summary = route.description.strip().splitlines()[0]
+        route.openapi_extra = {**(route.openapi_extra or {}), "x-permission": permission}
+        note = f"Permission: `{permission}`."
+        if note not in (route.description or ""):
+            route.description = f"{route.description or ''}\n\n{note}".strip()

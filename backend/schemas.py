@@ -133,7 +133,6 @@ class PilotCreate(_Request):
     budget_cap: Annotated[float, Field(gt=0, le=MAX_AMOUNT)] | None = Field(
         default=None, description="most money (currency of PRICE_PER_HOUR) the estimated cost may reach; null: no cap"
     )
-    created_by: ShortText | None = None
     dry_run: bool = Field(default=False, description="true: validate and estimate only, queue nothing (200, not 201)")
 
     model_config = ConfigDict(

@@ -8,7 +8,8 @@ Production sets ``DATABASE_URL=postgresql+psycopg://...`` and ``BROKER_URL=redis
 Environment names are the field names in upper case: ``DATABASE_URL``, ``BROKER_URL``, ``ARTIFACT_DIR``,
 ``DATA_ROOT``, ``PRICE_PER_HOUR`` (JSON, e.g. ``{"cpu": 0.05, "cuda": 2.5}``), ``HEARTBEAT_TIMEOUT_S``,
 ``MAX_ATTEMPTS``, ``RECONCILE_EVERY_S``, and the dataset upload caps ``UPLOAD_MAX_BYTES``,
-``UPLOAD_MAX_UNCOMPRESSED_BYTES``, ``UPLOAD_MAX_FILES``, ``UPLOAD_MAX_RATIO``.
+``UPLOAD_MAX_UNCOMPRESSED_BYTES``, ``UPLOAD_MAX_FILES``, ``UPLOAD_MAX_RATIO``, and sign-in's
+``SESSION_HOURS``, ``COOKIE_SECURE``, ``LOGIN_MAX_FAILURES``, ``LOGIN_WINDOW_S``.
 """
 
 from __future__ import annotations
@@ -55,6 +56,17 @@ class Settings(BaseSettings):
     upload_max_ratio: float = Field(
         default=100.0, gt=1, description="highest compression ratio of a zip entry, or of the whole zip (zip bombs)"
     )
+
+    session_hours: float = Field(default=12.0, gt=0, description="how long a browser sign-in lasts (hours)")
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="mark the session cookie Secure; unset: when the request came over https (TLS or a proxy's "
+        "X-Forwarded-Proto with uvicorn --proxy-headers)",
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="failed sign-ins per user name (x4 per client address) before a pause"
+    )
+    login_window_s: float = Field(default=300.0, gt=0, description="the window (and pause) of that limit, seconds")
 
     @field_validator("database_url", "broker_url")
     @classmethod

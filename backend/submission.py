@@ -123,8 +123,9 @@ def _check_budget(cap: float | None, estimate: Estimate) -> None:
         )
 
 
-def submit_pilot(plan: PilotPlan, *, store: Store, queue: RunQueue) -> tuple[Pilot, list[Run]]:
-    """Commit the pilot and all its runs in one transaction, then send each run id to the broker.
+def submit_pilot(plan: PilotPlan, *, store: Store, queue: RunQueue, created_by: str | None) -> tuple[Pilot, list[Run]]:
+    """Commit the pilot (owned by ``created_by``) and all its runs in one transaction, then send each run id
+    to the broker.
 
     Raises ``QueueUnavailable`` (after marking the unsent runs failed) when the broker refuses them.
     """
@@ -142,7 +143,7 @@ def submit_pilot(plan: PilotPlan, *, store: Store, queue: RunQueue) -> tuple[Pil
         roi=request.roi.model_dump(),
         budget_cap=request.budget_cap,
         queue=request.queue,
-        created_by=request.created_by,
+        created_by=created_by,
         arms=[ArmInput(name=a.name, regularizer=a.regularizer, params=a.params) for a in resolved.arms],
         runs=plan.runs,
         run_queue=plan.queue,

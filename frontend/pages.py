@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from backend.figures import FIGURES
-from frontend.client import ApiResult, PageApi
+from frontend.client import CSRF_FIELD, ApiResult, PageApi
 from frontend.forms import ROI_FIELDS, ROI_LABELS, TRAINING_FIELDS, dom_id, field_errors, field_id, form_to_body
 
 HERE = Path(__file__).parent
@@ -33,7 +32,44 @@ ACTIVE = {"queued", "running", "cancelling"}
 COMPARISON_FIGURES = [name for name in ("accuracy_vs_cost", "stability", "roi") if name in FIGURES]
 
 templates = Jinja2Templates(directory=HERE / "templates")
-router = APIRouter(include_in_schema=False)
+
+
+class SignInRequired(Exception):
+    """No valid session: the browser goes to /login (and comes back to ``next`` afterwards)."""
+
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+class PasswordChangeRequired(Exception):
+    """A one-time password is in use: the browser goes to /account to choose a new one first."""
+
+
+class ApiRefused(Exception):
+    """The API answered the sign-in check with an error other than 401 (e.g. 503: database down)."""
+
+    def __init__(self, result: ApiResult) -> None:
+        self.result = result
+
+
+# Pages a user with a one-time password may still open: where they change it, and signing out.
+PASSWORD_CHANGE_PATHS = frozenset({"/account", "/account/password", "/logout"})
+
+
+async def signed_in(request: Request) -> None:
+    """Every page's first step: who is the user (``request.state.me``, from GET /api/v1/auth/me)?"""
+    result = await PageApi(request).get("/auth/me")
+    if result.status == 401:
+        query = f"?{request.url.query}" if request.url.query else ""
+        raise SignInRequired(f"{request.url.path}{query}")
+    if not result.ok:
+        raise ApiRefused(result)
+    request.state.me = result.body
+    if result.body["user"]["must_change_password"] and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise PasswordChangeRequired()
+
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(signed_in)])
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -93,7 +129,20 @@ templates.env.globals.update(duration=duration, eta=eta, statuses=STATUSES, acti
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    me = getattr(request.state, "me", None)
+    context.setdefault("me", me)
+    context.setdefault("csrf", (me or {}).get("csrf_token") or "")
     return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def refused(request: Request, permission: str) -> HTMLResponse | None:
+    """A 403 page when the signed-in user lacks ``permission`` (checked before reading a big upload)."""
+    me = getattr(request.state, "me", None) or {}
+    if permission in me.get("permissions", ()):
+        return None
+    user = me.get("user", {})
+    detail = f"user {user.get('name')!r} is a {user.get('role')}; this needs the {permission} permission"
+    return render(request, "error.html", status_code=403, status=403, detail=detail)
 
 
 def problem(request: Request, result: ApiResult) -> HTMLResponse:
@@ -105,10 +154,19 @@ async def form_items(request: Request) -> list[tuple[str, str]]:
     """The posted form (urlencoded, as browsers and htmx send it without file inputs).
 
     Parsed here rather than with ``request.form()``, which would also accept multipart bodies with files;
-    only the dataset upload (``/pilots/new/upload``) takes a file.
+    only the dataset upload (``/pilots/new/upload``) takes a file. The CSRF field is taken out and kept
+    for the API calls that follow (``frontend.client``).
     """
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in ("", "application/x-www-form-urlencoded"):
+        # Refused before reading: a page form is small, while a multipart body may be as large as an upload.
+        raise HTTPException(415, f"send this form as application/x-www-form-urlencoded (got {kind[:80]})")
     body = (await request.body()).decode("utf-8", errors="replace")
-    return parse_qsl(body, keep_blank_values=True, max_num_fields=2000)
+    items = parse_qsl(body, keep_blank_values=True, max_num_fields=2000)
+    for key, value in items:
+        if key == CSRF_FIELD:
+            request.state.form_csrf = value
+    return [(key, value) for key, value in items if key != CSRF_FIELD]
 
 
 def _is_htmx(request: Request) -> bool:
@@ -259,6 +317,8 @@ async def new_pilot_upload(request: Request) -> Response:
     htmx gets the ``#upload-result`` line (and, on success, the path input swapped out of band); a browser
     without JavaScript gets the new-pilot page with the path filled or the reason shown.
     """
+    if denied := refused(request, "submit"):
+        return denied
     api = PageApi(request)
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > _upload_cap(request) + 64 * 1024:
@@ -267,6 +327,8 @@ async def new_pilot_upload(request: Request) -> Response:
         async with request.form(max_files=1, max_fields=10) as form:
             upload = form.get("file")
             name = form.get("name")
+            if isinstance(csrf := form.get(CSRF_FIELD), str):
+                request.state.form_csrf = csrf
             if not isinstance(upload, StarletteUploadFile) or not upload.filename:
                 result = ApiResult(status=422, body={"detail": "choose a .zip file to upload"})
             else:
@@ -432,10 +494,3 @@ async def workers_page(request: Request) -> Response:
     if not result.ok:
         return problem(request, result)
     return render(request, "workers.html", **result.body)
-
-
-def install_pages(app: FastAPI) -> FastAPI:
-    """Add the pages and their static files to an app built by ``backend.app.create_app``."""
-    app.include_router(router)
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    return app

@@ -1,4 +1,5 @@
-"""``rblock-pilot COMMAND``: train (local, no server), up (API + worker on embedded defaults), api, worker."""
+"""``rblock-pilot COMMAND``: train (local, no server), up (API + worker on embedded defaults), api, worker,
+report, user and token."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ commands:
   api      start the API alone (production)
   worker   start one worker alone (production)
   report   write a pilot's report (pdf, html, csv or json) from the database
+  user     add users with a role, list them, change a role, disable, reset a password
+  token    create, list and revoke API tokens (Authorization: Bearer ...)
 
 rblock-pilot COMMAND --help documents each command."""
 
@@ -31,6 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pilot_cli.report import main as report_main
 
         return report_main(rest)
+    if command in ("user", "token"):
+        from pilot_cli.accounts import main as accounts_main
+
+        return accounts_main([command, *rest])
     if command in ("up", "api", "worker"):
         from pilot_cli.service import main as service_main
 

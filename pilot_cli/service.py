@@ -82,6 +82,7 @@ def _up(argv: list[str]) -> int:
     settings = _settings()
     _check_port(args.host, args.port)
     _migrate(settings.database_url)
+    first_password = _first_admin(settings.database_url)
     _check_broker(settings.broker_url)
 
     gpu = gpu_present(env)
@@ -110,6 +111,8 @@ def _up(argv: list[str]) -> int:
             return 1
         print(f"R-Block Pilot is running at {base}", flush=True)
         print(f"  data: {settings.database_url}   artifacts: {settings.artifact_dir}", flush=True)
+        if first_password:
+            _print_first_admin(first_password)
         print("  Press Ctrl-C to stop.", flush=True)
         died = supervisor.watch(children, stop_request)
         if died is not None:
@@ -140,6 +143,8 @@ def _api(argv: list[str]) -> int:
         _ping(settings.database_url)
     else:
         _migrate(settings.database_url)
+        if first_password := _first_admin(settings.database_url):
+            _print_first_admin(first_password)
     _exec(_api_command(args.host, args.port), os.environ)
 
 
@@ -207,7 +212,7 @@ def _api_command(host: str, port: int) -> list[str]:
         sys.executable,
         "-m",
         "uvicorn",
-        "pilot_cli.webapp:create_app",
+        "pilot_cli.webapp:serve_app",
         "--factory",
         "--host",
         host,
@@ -274,6 +279,28 @@ def _migrate(database_url: str) -> None:
         raise ServiceError(str(error)) from None
     except SQLAlchemyError as error:
         raise ServiceError(f"cannot migrate the database at {_redact(database_url)}: {_first_line(error)}") from None
+
+
+def _first_admin(database_url: str) -> str | None:
+    """On a database with no users, create ``admin`` with a one-time password (returned, to print once)."""
+    from backend.auth.accounts import ensure_first_admin
+    from backend.store import Store
+
+    store = Store(database_url)
+    try:
+        return ensure_first_admin(store)
+    finally:
+        store.dispose()
+
+
+def _print_first_admin(password: str) -> None:
+    # Printed to the terminal once and never logged: the user must change it at the first sign-in.
+    print(
+        f"  first start: sign in as 'admin' with the one-time password {password}\n"
+        "  (shown only now; you choose your own password at the first sign-in; add users on the Users page "
+        "or with `rblock-pilot user add NAME --role engineer`)",
+        flush=True,
+    )
 
 
 def _ping(database_url: str) -> None:

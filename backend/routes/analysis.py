@@ -6,19 +6,28 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
-from backend.errors import ERROR_RESPONSES, InputError
+from backend.auth.guard import require
+from backend.auth.roles import Permission
+from backend.errors import InputError, error_responses
 from backend.figures import FIGURES, build_figure
 from backend.reports.export import export_report, pilot_summary
 from backend.routes.deps import PilotId, SettingsDep, StoreDep
 from backend.schemas import RoiInputs
 from backend.store import NotFound
 
-router = APIRouter(prefix="/pilots", tags=["analysis"], responses={k: ERROR_RESPONSES[k] for k in (404, 422, 503)})
+router = APIRouter(prefix="/pilots", tags=["analysis"], responses=error_responses(401, 403, 404, 413, 415, 422, 503))
 
 # The per-epoch metrics each figure draws; the others need none (see pilot_summary's curve_keys).
 FIGURE_CURVES = {"accuracy_curves": ["test_acc"], "loss_curves": ["train_loss"]}
 FigureName = Annotated[str, Path(max_length=64, description=f"one of {', '.join(FIGURES)}")]
 ReportFormat = Annotated[str, Path(description="pdf, html, csv (a row per run) or json")]
+# What the downloads answer with, for OpenAPI: FastAPI documents only JSON for a plain Response.
+REPORT_TYPES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/pdf": {}, "text/html": {}, "text/csv": {}, "application/json": {}}}
+}
+CSV_TYPE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV, long format"}
+}
 
 
 CurvesQuery = Annotated[
@@ -38,20 +47,20 @@ def _curve_keys(curves: str | None) -> list[str] | None:
     return [key.strip() for key in curves.split(",") if key.strip()]
 
 
-@router.get("/{pilot_id}/summary")
+@router.get("/{pilot_id}/summary", dependencies=[require(Permission.READ)])
 def summary(pilot_id: PilotId, store: StoreDep, settings: SettingsDep, curves: CurvesQuery = None) -> dict[str, Any]:
     """Get the whole analysis: per-arm results, tests against the baseline, ROI and verdicts, warnings."""
     return pilot_summary(store, pilot_id, settings.price_per_hour, _curve_keys(curves))
 
 
-@router.put("/{pilot_id}/roi")
+@router.put("/{pilot_id}/roi", dependencies=[require(Permission.EDIT_ROI)])
 def put_roi(pilot_id: PilotId, inputs: RoiInputs, store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
     """Set the ROI inputs of a pilot and get the analysis recomputed with them (without the per-epoch curves)."""
     store.update_roi(pilot_id=pilot_id, roi=inputs.model_dump())
     return pilot_summary(store, pilot_id, settings.price_per_hour, [])
 
 
-@router.get("/{pilot_id}/figures/{name}")
+@router.get("/{pilot_id}/figures/{name}", dependencies=[require(Permission.READ)])
 def figure(pilot_id: PilotId, name: FigureName, store: StoreDep, settings: SettingsDep) -> Response:
     """Get one figure as Plotly JSON (accuracy_curves, loss_curves, accuracy_vs_cost, cost_per_run, ...)."""
     if name not in FIGURES:
@@ -69,13 +78,17 @@ def _report(pilot_id: int, fmt: str, store: Any, settings: Any) -> Response:
     return Response(report.content, media_type=report.media_type, headers=headers)
 
 
-@router.get("/{pilot_id}/report.{fmt}", responses={200: {"content": {"application/pdf": {}, "text/html": {}}}})
+@router.get(
+    "/{pilot_id}/report.{fmt}",
+    responses=REPORT_TYPES,
+    dependencies=[require(Permission.READ)],
+)
 def report(pilot_id: PilotId, fmt: ReportFormat, store: StoreDep, settings: SettingsDep) -> Response:
     """Download the pilot's report: PDF, self-contained HTML, CSV (a row per run) or JSON."""
     return _report(pilot_id, fmt, store, settings)
 
 
-@router.get("/{pilot_id}/epochs.csv")
+@router.get("/{pilot_id}/epochs.csv", responses=CSV_TYPE, dependencies=[require(Permission.READ)])
 def epochs_csv(pilot_id: PilotId, store: StoreDep, settings: SettingsDep) -> Response:
     """Download every per-epoch metric of the pilot as CSV in long format."""
     return _report(pilot_id, "epochs.csv", store, settings)

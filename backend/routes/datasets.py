@@ -14,8 +14,10 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
+from backend.auth.guard import require
+from backend.auth.roles import Permission
 from backend.catalog import FieldError
-from backend.errors import ERROR_RESPONSES, ErrorResponse, error_response
+from backend.errors import ERROR_RESPONSES, ErrorResponse, error_response, error_responses
 from backend.routes.deps import SettingsDep
 from backend.settings import Settings
 from backend.uploads import UploadedDataset, UploadLimits, UploadRefused, list_uploads, save_upload
@@ -48,7 +50,9 @@ class CappedBodyRoute(APIRoute):
         return capped
 
 
-router = APIRouter(prefix="/datasets", tags=["datasets"], route_class=CappedBodyRoute)
+router = APIRouter(
+    prefix="/datasets", tags=["datasets"], route_class=CappedBodyRoute, responses=error_responses(401, 403, 503)
+)
 
 
 class DatasetOut(BaseModel):
@@ -90,6 +94,7 @@ def limits_of(settings: Settings) -> UploadLimits:
         415: {"model": ERROR_RESPONSES[422]["model"], "description": "not a zip archive"},
         422: ERROR_RESPONSES[422],
     },
+    dependencies=[require(Permission.SUBMIT)],
 )
 def upload_dataset(
     file: Annotated[UploadFile, File(description="a .zip of class folders of images: <class>/<image>")],
@@ -105,7 +110,7 @@ def upload_dataset(
     return dataset_out(dataset)
 
 
-@router.get("", response_model=DatasetList)
+@router.get("", response_model=DatasetList, dependencies=[require(Permission.READ)])
 def list_datasets(settings: SettingsDep) -> DatasetList:
     """List the uploaded datasets, newest first, with their path, classes and image counts."""
     return DatasetList(items=[dataset_out(d) for d in list_uploads(settings.data_root)])

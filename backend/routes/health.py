@@ -6,6 +6,8 @@ import logging
 
 from fastapi import APIRouter, Response
 
+from backend.auth.guard import require
+from backend.auth.roles import Permission
 from backend.routes.deps import SettingsDep, StoreDep
 from backend.schemas import HealthOut
 
@@ -13,7 +15,13 @@ router = APIRouter(prefix="/health", tags=["health"])
 log = logging.getLogger(__name__)
 
 
-@router.get("", response_model=HealthOut, responses={503: {"model": HealthOut, "description": "database down"}})
+# Public: a load balancer or container runtime probes it without credentials, and it says only "ok".
+@router.get(
+    "",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "database down"}},
+    dependencies=[require(Permission.PUBLIC)],
+)
 def health(response: Response, store: StoreDep, settings: SettingsDep) -> HealthOut:
     """Report whether the database answers and how many workers were seen within two heartbeat timeouts."""
     try:

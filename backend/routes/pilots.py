@@ -6,7 +6,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from backend.errors import ERROR_RESPONSES
+from backend.auth.guard import Principal, require
+from backend.auth.roles import Permission
+from backend.errors import ERROR_RESPONSES, error_responses
 from backend.routes.deps import CatalogDep, PilotId, QueueDep, SettingsDep, StoreDep
 from backend.routes.runs import FormatQuery, KeysQuery, MaxPointsQuery, metrics_response
 from backend.schemas import (
@@ -21,7 +23,7 @@ from backend.schemas import (
 from backend.submission import plan_pilot, submit_pilot
 from backend.views import pilot_detail, pilot_out, run_out
 
-router = APIRouter(prefix="/pilots", tags=["pilots"], responses={k: ERROR_RESPONSES[k] for k in (404, 422, 503)})
+router = APIRouter(prefix="/pilots", tags=["pilots"], responses=error_responses(401, 403, 404, 413, 415, 422, 503))
 
 MAX_LIMIT = 200
 StatusFilter = Literal["queued", "running", "succeeded", "failed", "cancelled", "partial"]
@@ -35,6 +37,7 @@ StatusFilter = Literal["queued", "running", "succeeded", "failed", "cancelled", 
 )
 def create_pilot(
     body: PilotCreate,
+    principal: Annotated[Principal, require(Permission.SUBMIT)],
     response: Response,
     store: StoreDep,
     queue: QueueDep,
@@ -47,7 +50,8 @@ def create_pilot(
     if body.dry_run:
         response.status_code = 200
     else:
-        pilot, _ = submit_pilot(plan, store=store, queue=queue)
+        # The pilot belongs to whoever submits it: ownership decides who may cancel or delete it.
+        pilot, _ = submit_pilot(plan, store=store, queue=queue, created_by=principal.user.name)
         summary = store.pilot_summary(pilot_id=pilot.id)
         detail = pilot_detail(summary, store.list_runs(pilot_id=pilot.id), settings)
     return PilotSubmission(
@@ -60,7 +64,7 @@ def create_pilot(
     )
 
 
-@router.get("", response_model=PilotPage)
+@router.get("", response_model=PilotPage, dependencies=[require(Permission.READ)])
 def list_pilots(
     store: StoreDep,
     settings: SettingsDep,
@@ -73,27 +77,34 @@ def list_pilots(
     return PilotPage(items=[pilot_out(s, settings) for s in summaries], total=total, offset=offset, limit=limit)
 
 
-@router.get("/{pilot_id}", response_model=PilotDetail)
+@router.get("/{pilot_id}", response_model=PilotDetail, dependencies=[require(Permission.READ)])
 def get_pilot(pilot_id: PilotId, store: StoreDep, settings: SettingsDep) -> PilotDetail:
     """Get a pilot with its runs and progress: epochs done, runs by status, device-hours and cost so far."""
     summary = store.pilot_summary(pilot_id=pilot_id)
     return pilot_detail(summary, store.list_runs(pilot_id=pilot_id), settings)
 
 
-@router.delete("/{pilot_id}", status_code=204, responses={409: ERROR_RESPONSES[409]})
+@router.delete(
+    "/{pilot_id}",
+    status_code=204,
+    responses={409: ERROR_RESPONSES[409]},
+    dependencies=[require(Permission.MANAGE_OWN_PILOTS)],
+)
 def delete_pilot(pilot_id: PilotId, store: StoreDep) -> Response:
     """Delete a pilot with its runs and metrics (409 while a run is queued or running)."""
     store.delete_pilot(pilot_id=pilot_id)
     return Response(status_code=204)
 
 
-@router.post("/{pilot_id}/cancel", response_model=CancelOut)
+@router.post("/{pilot_id}/cancel", response_model=CancelOut, dependencies=[require(Permission.MANAGE_OWN_PILOTS)])
 def cancel_pilot(pilot_id: PilotId, store: StoreDep) -> CancelOut:
     """Cancel every queued or running run of a pilot (finished runs stay as they are)."""
     return CancelOut(changed=[run_out(run) for run in store.cancel_pilot(pilot_id=pilot_id)])
 
 
-@router.get("/{pilot_id}/metrics", response_model=MetricsOut | MetricColumnsOut)
+@router.get(
+    "/{pilot_id}/metrics", response_model=MetricsOut | MetricColumnsOut, dependencies=[require(Permission.READ)]
+)
 def pilot_metrics(
     pilot_id: PilotId,
     store: StoreDep,

@@ -7,15 +7,17 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
+from backend.auth.guard import require
+from backend.auth.roles import Permission
 from backend.dispatch import enqueue_runs
-from backend.errors import ERROR_RESPONSES, InputError
+from backend.errors import ERROR_RESPONSES, InputError, error_responses
 from backend.metric_series import parse_keys, render_columns, render_rows
 from backend.routes.deps import QueueDep, RunId, StoreDep
 from backend.schemas import MetricColumnsOut, MetricsOut, RunOut
 from backend.store import Store
 from backend.views import run_out
 
-router = APIRouter(prefix="/runs", tags=["runs"], responses={k: ERROR_RESPONSES[k] for k in (404, 422, 503)})
+router = APIRouter(prefix="/runs", tags=["runs"], responses=error_responses(401, 403, 404, 422, 503))
 
 KeysQuery = Annotated[
     str | None,
@@ -48,19 +50,29 @@ def metrics_response(
     return Response(render_rows(series, max_points), media_type="application/json")
 
 
-@router.get("/{run_id}", response_model=RunOut)
+@router.get("/{run_id}", response_model=RunOut, dependencies=[require(Permission.READ)])
 def get_run(run_id: RunId, store: StoreDep) -> RunOut:
     """Get one run: status, attempts, worker, device, cost, final metrics and its training config."""
     return run_out(store.get_run(run_id=run_id))
 
 
-@router.post("/{run_id}/cancel", response_model=RunOut, responses={409: ERROR_RESPONSES[409]})
+@router.post(
+    "/{run_id}/cancel",
+    response_model=RunOut,
+    responses={409: ERROR_RESPONSES[409]},
+    dependencies=[require(Permission.MANAGE_OWN_PILOTS)],
+)
 def cancel_run(run_id: RunId, store: StoreDep) -> RunOut:
     """Cancel a run: a queued run is cancelled at once, a running one stops at its next batch (409 if finished)."""
     return run_out(store.request_cancel(run_id=run_id))
 
 
-@router.post("/{run_id}/retry", response_model=RunOut, responses={409: ERROR_RESPONSES[409]})
+@router.post(
+    "/{run_id}/retry",
+    response_model=RunOut,
+    responses={409: ERROR_RESPONSES[409]},
+    dependencies=[require(Permission.MANAGE_OWN_PILOTS)],
+)
 def retry_run(run_id: RunId, store: StoreDep, queue: QueueDep) -> RunOut:
     """Queue a failed or cancelled run again from scratch (409 otherwise)."""
     run = store.retry_run(run_id=run_id)
@@ -68,7 +80,7 @@ def retry_run(run_id: RunId, store: StoreDep, queue: QueueDep) -> RunOut:
     return run_out(run)
 
 
-@router.get("/{run_id}/metrics", response_model=MetricsOut | MetricColumnsOut)
+@router.get("/{run_id}/metrics", response_model=MetricsOut | MetricColumnsOut, dependencies=[require(Permission.READ)])
 def run_metrics(
     run_id: RunId,
     store: StoreDep,

@@ -5,9 +5,11 @@ from backend.store.db import StoreUnavailable
 from backend.store.entities import (
     ACTIVE_STATUSES,
     FINISHED_STATUSES,
+    ApiToken,
     Arm,
     ArmInput,
     Conflict,
+    LoginSession,
     MetricPoint,
     MetricSeries,
     MetricSeriesJson,
@@ -18,6 +20,8 @@ from backend.store.entities import (
     RunInput,
     RunStatus,
     StoreError,
+    Superseded,
+    User,
     Worker,
 )
 from backend.store.store import Store, pilot_status
@@ -25,9 +29,11 @@ from backend.store.store import Store, pilot_status
 __all__ = [
     "ACTIVE_STATUSES",
     "FINISHED_STATUSES",
+    "ApiToken",
     "Arm",
     "ArmInput",
     "Conflict",
+    "LoginSession",
     "MetricPoint",
     "MetricSeries",
     "MetricSeriesJson",
@@ -40,6 +46,8 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "Superseded",
+    "User",
     "Worker",
     "pilot_status",
 ]

@@ -35,6 +35,14 @@ class Conflict(StoreError):
     """The request does not fit the current state (cancel a finished run, delete an active pilot)."""
 
 
+class Superseded(StoreError):
+    """A worker's write for an attempt that no longer owns its run: the run was requeued or claimed again.
+
+    Raised by the fenced writes (``heartbeat``, ``write_points``, ``finish_run`` given ``attempt``); the
+    worker stops that run and writes nothing more (a hung worker woken after its run moved on).
+    """
+
+
 @dataclass(frozen=True)
 class ArmInput:
     """An arm to create: its label within the pilot, its regularizer and parameters."""
@@ -174,3 +182,36 @@ class Worker:
     queues: list[str]
     current_run_id: int | None
     last_seen: datetime
+
+
+@dataclass(frozen=True)
+class User:
+    """Someone who may sign in; the password hash stays in the store unless asked for by name."""
+
+    id: int
+    name: str
+    role: str  # admin | engineer | viewer (backend.auth decides what each may do)
+    must_change_password: bool
+    disabled: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """A token's record: never the token itself (shown once when made), only what tells it apart."""
+
+    id: int
+    user_id: int
+    user_name: str
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class LoginSession:
+    user: User
+    csrf_token: str
+    expires_at: datetime

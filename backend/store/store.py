@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, func, select, text, update
@@ -20,7 +20,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from backend.store import schema
-from backend.store.db import StoreUnavailable, make_engine, transaction
+from backend.store.accounts import Accounts
+from backend.store.db import StoreUnavailable, as_utc, make_engine, transaction, utc_now
 from backend.store.entities import (
     ACTIVE_STATUSES,
     Arm,
@@ -35,6 +36,7 @@ from backend.store.entities import (
     Run,
     RunInput,
     RunStatus,
+    Superseded,
     Worker,
 )
 from backend.store.models import SqlArm, SqlMetricPoint, SqlMetricSeries, SqlPilot, SqlRun, SqlWorker
@@ -51,15 +53,7 @@ _APPEND_SERIES = text(
 )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite returns naive datetimes; everything the store writes is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+_now, _aware = utc_now, as_utc
 
 
 def _encode(value: float) -> tuple[float | None, int]:
@@ -149,6 +143,7 @@ class Store:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._dialect = self.engine.dialect.name
+        self.accounts = Accounts(self._sessions)
         insert = pg_insert if self._dialect == "postgresql" else sqlite_insert
         upsert = insert(SqlMetricPoint)
         self._upsert_point = upsert.on_conflict_do_update(
@@ -421,16 +416,22 @@ class Store:
                 return None
             return self._runs(session, SqlRun.id == run_id)[0]
 
-    def heartbeat(self, *, run_id: int, epochs_done: int | None = None) -> bool:
-        """Record that the run's worker is alive (and its progress); return whether cancel was requested."""
+    def heartbeat(self, *, run_id: int, epochs_done: int | None = None, attempt: int | None = None) -> bool:
+        """Record that the run's worker is alive (and its progress); return whether cancel was requested.
+
+        With ``attempt`` the write is fenced: it raises :class:`Superseded` unless that attempt still owns
+        the run (see :func:`_owned`).
+        """
         values: dict[str, Any] = {"heartbeat_at": _now()}
         if epochs_done is not None:
             values["epochs_done"] = epochs_done
         with transaction(self._sessions) as session:
-            session.execute(update(SqlRun).where(SqlRun.id == run_id).values(**values))
+            changed = _changed(session, update(SqlRun).where(*_owned(run_id, attempt)).values(**values))
             flag = session.scalar(select(SqlRun.cancel_requested).where(SqlRun.id == run_id))
             if flag is None:
                 raise NotFound(f"run {run_id} does not exist")
+            if not changed:
+                raise Superseded(f"run {run_id}: attempt {attempt} no longer owns it (requeued or claimed again)")
             return bool(flag)
 
     def finish_run(
@@ -442,7 +443,14 @@ class Store:
         cost: dict[str, Any] | None = None,
         final_metrics: dict[str, Any] | None = None,
         predictions: list[int] | None = None,
+        attempt: int | None = None,
     ) -> Run:
+        """Give the run its final status (and results).
+
+        With ``attempt`` the write is fenced: only that attempt, while it owns the run, may finish it. A
+        retried call whose first try committed (the reply was lost) finds the run already so finished and
+        returns it; any other state raises :class:`Superseded`.
+        """
         if status not in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED):
             raise ValueError(f"finish_run needs a final status, got {status}")
         values: dict[str, Any] = {"status": status.value, "finished_at": _now(), "error": error}
@@ -454,9 +462,13 @@ class Store:
         if predictions is not None:
             values["predictions"] = predictions
         with transaction(self._sessions) as session:
-            if not _changed(session, update(SqlRun).where(SqlRun.id == run_id).values(**values)):
+            changed = _changed(session, update(SqlRun).where(*_owned(run_id, attempt)).values(**values))
+            runs = self._runs(session, SqlRun.id == run_id)
+            if not runs:
                 raise NotFound(f"run {run_id} does not exist")
-            return self._runs(session, SqlRun.id == run_id)[0]
+            if not changed and not (runs[0].status == status and runs[0].attempts == attempt):
+                raise Superseded(f"run {run_id}: attempt {attempt} no longer owns it (now {runs[0].status.value})")
+            return runs[0]
 
     def _cancel(self, session: Session, run: Run) -> bool:
         now = _now()
@@ -506,6 +518,7 @@ class Store:
                     status="queued",
                     attempts=0,
                     queued_at=_now(),
+                    resent_at=None,
                     started_at=None,
                     finished_at=None,
                     heartbeat_at=None,
@@ -548,7 +561,9 @@ class Store:
                         session, update(SqlRun).where(guard).values(status="failed", finished_at=now, error=message)
                     ):
                         failed.append(run.id)
-                elif _changed(session, update(SqlRun).where(guard).values(status="queued", queued_at=now)):
+                elif _changed(
+                    session, update(SqlRun).where(guard).values(status="queued", queued_at=now, resent_at=None)
+                ):
                     requeued.append(run.id)
             return (
                 self._runs(session, SqlRun.id.in_(requeued)) if requeued else [],
@@ -560,14 +575,64 @@ class Store:
         with transaction(self._sessions) as session:
             return self._runs(session, SqlRun.status == "queued", SqlRun.queued_at <= cutoff)
 
+    def queued_counts(self, *, sent_before_s: float = 0) -> dict[str, int]:
+        """Queued runs per queue whose last send to the broker is at least ``sent_before_s`` seconds old.
+
+        The last send is ``resent_at`` when the reconciler sent the run again, else ``queued_at``.
+        """
+        cutoff = _now() - timedelta(seconds=sent_before_s)
+        with transaction(self._sessions) as session:
+            rows = session.execute(
+                select(SqlRun.queue, func.count())
+                .where(SqlRun.status == "queued", _last_sent() <= cutoff)
+                .group_by(SqlRun.queue)
+            )
+            return {str(queue): int(count) for queue, count in rows}
+
+    def mark_resent(self, *, queue: str, limit: int, sent_before_s: float) -> list[Run]:
+        """Take up to ``limit`` queued runs of ``queue`` last sent at least ``sent_before_s`` ago, for a new send.
+
+        Least recently sent first; each one's ``resent_at`` becomes now, by a conditional update, so two
+        reconcilers (two API processes) cannot both take the same run in the same window.
+        """
+        if limit <= 0:
+            return []
+        now = _now()
+        cutoff = now - timedelta(seconds=sent_before_s)
+        due = (SqlRun.status == "queued") & (_last_sent() <= cutoff)
+        with transaction(self._sessions) as session:
+            ids = list(
+                session.scalars(
+                    select(SqlRun.id).where(SqlRun.queue == queue, due).order_by(_last_sent(), SqlRun.id).limit(limit)
+                )
+            )
+            taken = [
+                i for i in ids if _changed(session, update(SqlRun).where(SqlRun.id == i, due).values(resent_at=now))
+            ]
+            return self._runs(session, SqlRun.id.in_(taken)) if taken else []
+
+    def count_runs_by_status(self) -> dict[str, int]:
+        """Runs per status over every pilot (statuses with no run are absent); one COUNT ... GROUP BY.
+
+        For the ``/metrics`` gauges, read at every scrape: the status index (``ix_runs_status_heartbeat``)
+        keeps it an index scan.
+        """
+        with transaction(self._sessions) as session:
+            rows = session.execute(select(SqlRun.status, func.count()).group_by(SqlRun.status))
+            return {str(status): int(count) for status, count in rows}
+
     # -- metric points -----------------------------------------------------------------------------------
 
-    def write_points(self, *, run_id: int, points: Sequence[tuple[str, int, float]]) -> int:
+    def write_points(self, *, run_id: int, points: Sequence[tuple[str, int, float]], attempt: int | None = None) -> int:
         """Upsert (key, epoch, value) points of one run: writing a point again keeps one row (the newest value).
 
         One INSERT ... ON CONFLICT DO UPDATE statement, compiled once and executed for the whole batch on a
         plain connection (no ORM unit of work), and in the same transaction the touched (run, key) rows of
         ``metric_series`` are merged, so the two never disagree.
+
+        With ``attempt`` the write is fenced: the transaction first updates the run's heartbeat on the
+        condition that this attempt still owns the run, which locks the run's row until the points commit,
+        so a concurrent claim by a newer attempt waits for them or makes them raise :class:`Superseded`.
         """
         rows = []
         for key, epoch, value in points:
@@ -576,6 +641,10 @@ class Store:
         if not rows:
             return 0
         with self.engine.begin() as connection:
+            if attempt is not None:
+                fence = update(SqlRun).where(*_owned(run_id, attempt)).values(heartbeat_at=_now())
+                if not cast(CursorResult[Any], connection.execute(fence)).rowcount:
+                    raise Superseded(f"run {run_id}: attempt {attempt} no longer owns it (requeued or claimed again)")
             connection.execute(self._upsert_point, rows)
             self._merge_series(connection, run_id, rows)
         return len(rows)
@@ -725,6 +794,23 @@ class Store:
             return [
                 float(sps) for sps, device in rows if sps is not None and (device or "").split(":")[0] == device_kind
             ]
+
+
+def _owned(run_id: int, attempt: int | None) -> list[Any]:
+    """The WHERE clause of a worker's write: the run, and with ``attempt`` only while that attempt owns it.
+
+    An attempt owns its run while the run is running (or cancelling) and no later claim has raised
+    ``attempts``: once the reconciler requeues the run, or another worker takes it over, the old attempt's
+    heartbeats, points and final status are refused (a fencing token, in the usual words).
+    """
+    if attempt is None:
+        return [SqlRun.id == run_id]
+    return [SqlRun.id == run_id, SqlRun.attempts == attempt, SqlRun.status.in_(["running", "cancelling"])]
+
+
+def _last_sent() -> Any:
+    """When a queued run was last sent to the broker: its resend by the reconciler, else its queueing."""
+    return func.coalesce(SqlRun.resent_at, SqlRun.queued_at)
 
 
 def _changed(session: Session, statement: Any) -> int:

@@ -14,11 +14,35 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from backend.app import create_app
+from backend.auth.accounts import issue_token
+from backend.auth.secrets import hash_password
 from backend.queue import QueueUnavailable
 from backend.settings import Settings
 from backend.store import Run, RunStatus, Store
 
 API = "/api/v1"
+ADMIN = "admin"
+# Every test user's password; hashed once per process (argon2 costs tens of milliseconds by design).
+PASSWORD = "correct horse battery"
+_HASHES: dict[str, str] = {}
+
+
+def password_hash(password: str = PASSWORD) -> str:
+    if password not in _HASHES:
+        _HASHES[password] = hash_password(password)
+    return _HASHES[password]
+
+
+def add_user(store: Store, name: str, role: str, *, must_change_password: bool = False) -> str:
+    """A user with ``PASSWORD`` and an API token for them; returns the token."""
+    store.accounts.create_user(
+        name=name, role=role, password_hash=password_hash(), must_change_password=must_change_password
+    )
+    return issue_token(store, user_name=name, label="tests")[1]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 @dataclass
@@ -48,11 +72,22 @@ class Api:
     store: Store
     queue: RecordingQueue
     settings: Settings
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def as_user(self, name: str, role: str = "engineer") -> dict[str, str]:
+        """Headers that authenticate as ``name`` (made with ``role`` on first use); pass as ``headers=``."""
+        if name not in self.tokens:
+            self.tokens[name] = add_user(self.store, name, role)
+        return bearer(self.tokens[name])
 
 
 @contextmanager
 def open_api(database_url: str, **settings: Any) -> Iterator[Api]:
-    """The app with its lifespan (schema upgrade, reconciler) on a fresh database."""
+    """The app with its lifespan (schema upgrade, reconciler) on a fresh database.
+
+    The client signs every request as the admin ``ADMIN`` with an API token; ``Api.as_user`` gives the
+    headers of other users, and ``headers={"Authorization": ""}`` sends none.
+    """
     # The broker is never reached (RecordingQueue); "memory://" keeps the default SQLite broker file away.
     options: dict[str, Any] = {
         "database_url": database_url,
@@ -66,7 +101,9 @@ def open_api(database_url: str, **settings: Any) -> Iterator[Api]:
     app = create_app(config, store=store, queue=queue)
     try:
         with TestClient(app) as client:
-            yield Api(client=client, store=store, queue=queue, settings=config)
+            token = add_user(store, ADMIN, "admin")
+            client.headers.update(bearer(token))
+            yield Api(client=client, store=store, queue=queue, settings=config, tokens={ADMIN: token})
     finally:
         store.dispose()
 

@@ -46,7 +46,7 @@ def test_dry_run_estimates_and_queues_nothing(api: Api) -> None:
 
 def test_create_list_and_get(api_any: Api) -> None:
     api = api_any
-    response = api.client.post(f"{API}/pilots", json=pilot_body(description="ünïcode ✓", created_by="ana"))
+    response = api.client.post(f"{API}/pilots", json=pilot_body(description="ünïcode ✓"))
     assert response.status_code == 201, response.text
     body = response.json()
     pilot = body["pilot"]
@@ -67,7 +67,7 @@ def test_create_list_and_get(api_any: Api) -> None:
     assert listed["total"] == 1 and listed["items"][0]["id"] == pilot["id"]
     assert listed["items"][0]["progress"]["status"] == "queued"
     detail = api.client.get(f"{API}/pilots/{pilot['id']}").json()
-    assert detail["description"] == "ünïcode ✓" and detail["created_by"] == "ana"
+    assert detail["description"] == "ünïcode ✓" and detail["created_by"] == "admin"  # who submitted it
     assert [a["name"] for a in detail["arms"]] == ["none", "rblock_s"] and len(detail["runs"]) == 4
     assert detail["roi"]["price_per_device_hour"] is None and detail["queue"] == "cpu"
 

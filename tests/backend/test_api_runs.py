@@ -167,7 +167,8 @@ def test_unreachable_database_is_503_not_500() -> None:
     settings = Settings(database_url=url, broker_url="memory://")
     store = Store(url)
     app = create_app(settings, store=store, queue=RecordingQueue())
-    client = TestClient(app)  # no lifespan: the schema upgrade would fail first
+    # No lifespan: the schema upgrade would fail first. Checking the token needs the database too.
+    client = TestClient(app, headers={"Authorization": "Bearer rbp_any"})
     response = client.get(f"{API}/health")
     assert response.status_code == 503
     assert response.json()["status"] == "unavailable" and "127.0.0.1" in response.json()["database"]

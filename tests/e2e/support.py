@@ -12,6 +12,7 @@ skips the tests that need it, with the reason; CI starts both (``.ci/run``).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -34,6 +35,10 @@ EPOCH_KEYS = frozenset(
 TWO_PASS_KEYS = EPOCH_KEYS | {"consistency_kl"}
 FINAL_KEYS = frozenset({"ece", "nll"})  # at the last epoch; inconsistency_kl and flip_rate where drops exist
 T = TypeVar("T")
+# The line ``rblock-pilot up`` and ``rblock-pilot api`` print once, on a database without users.
+FIRST_ADMIN_LINE = re.compile(r"first start: sign in as 'admin' with the one-time password (\S+)")
+# The only API routes that answer without credentials.
+PUBLIC_ROUTES = frozenset({("GET", "/api/v1/health"), ("POST", "/api/v1/auth/login")})
 
 
 def free_port() -> int:
@@ -209,3 +214,104 @@ def check_full_metrics(client: httpx.Client, runs: list[dict[str, Any]], epochs:
             assert expected <= keys, (run["id"], epoch, expected - keys)
         assert keys_by_epoch[epochs] >= FINAL_KEYS
     return total
+
+
+# -- accounts ------------------------------------------------------------------------------------------
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def rblock_pilot(env: Mapping[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``rblock-pilot ARGS`` as a subprocess (on the database of ``env``), bounded in time."""
+    return subprocess.run(
+        [sys.executable, "-m", "pilot_cli.main", *args],
+        env=dict(env),
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def cli_user_and_token(env: Mapping[str, str], name: str, role: str, password: str) -> str:
+    """A user made with ``rblock-pilot user add --password-stdin`` and a token from ``rblock-pilot token create``."""
+    added = rblock_pilot(env, "user", "add", name, "--role", role, "--password-stdin", stdin=password + "\n")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout == "", added.stdout  # a chosen password: no one-time password to print
+    assert f"added {name} ({role})" in added.stderr, added.stderr
+    created = rblock_pilot(env, "token", "create", name, "--name", "e2e")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert created.stdout == token + "\n" and re.fullmatch(r"rbp_[A-Za-z0-9_-]{43}", token), created.stdout
+    return token
+
+
+def first_admin_password(output: str) -> str:
+    """The one-time password of the first start's line, which must be printed exactly once."""
+    found = FIRST_ADMIN_LINE.findall(output)
+    assert len(found) == 1, f"the first start's password line appears {len(found)} times:\n{output[-4000:]}"
+    password: str = found[0]
+    assert output.count(password) == 1, "the one-time password appears outside its line"
+    return password
+
+
+def sign_in_and_replace_password(base: str, name: str, one_time: str, new_password: str) -> str:
+    """Sign in with a one-time password, choose ``new_password``, and return a new API token.
+
+    Before the change the session may do nothing else (403); each change carries the session's CSRF token.
+    """
+    with httpx.Client(base_url=base, timeout=30) as client:
+        signed_in = client.post("/api/v1/auth/login", json={"name": name, "password": one_time})
+        assert signed_in.status_code == 200, signed_in.text
+        me = signed_in.json()
+        assert me["user"]["must_change_password"] is True and me["via"] == "session", me
+        assert client.cookies.get("rbp_session"), signed_in.headers
+        blocked = client.get("/api/v1/pilots")
+        assert blocked.status_code == 403 and "one-time password" in blocked.json()["detail"], blocked.text
+        change = {"current_password": one_time, "new_password": new_password}
+        no_csrf = client.put("/api/v1/auth/password", json=change)
+        assert no_csrf.status_code == 403 and "CSRF" in no_csrf.json()["detail"], no_csrf.text
+        changed = client.put("/api/v1/auth/password", json=change, headers={"X-CSRF-Token": me["csrf_token"]})
+        assert changed.status_code == 200, changed.text
+        me = changed.json()
+        assert me["user"]["must_change_password"] is False and me["csrf_token"], me
+        assert client.get("/api/v1/pilots").status_code == 200  # the fresh session reads now
+        made = client.post("/api/v1/auth/tokens", json={"name": "e2e"}, headers={"X-CSRF-Token": me["csrf_token"]})
+        assert made.status_code == 201, made.text
+        token: str = made.json()["token"]
+        old = client.post("/api/v1/auth/login", json={"name": name, "password": one_time})
+        assert old.status_code == 401, old.text  # the one-time password is spent
+    return token
+
+
+def routes_answering_without_credentials(base: str, token: str) -> dict[str, int]:
+    """Every route of the API's OpenAPI document (and /metrics) asked without credentials.
+
+    Returns the ones that did not answer 401 with ``WWW-Authenticate: Bearer``, besides ``PUBLIC_ROUTES``;
+    path parameters are 1, bodies ``{}``.
+    """
+    schema = httpx.get(f"{base}/api/v1/openapi.json", headers=bearer(token), timeout=30).json()
+    routes = [
+        (method.upper(), path)
+        for path, operations in schema["paths"].items()
+        for method in operations
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
+    assert ("GET", "/metrics") in routes and ("GET", "/api/v1/pilots") in routes and len(routes) > 20, routes
+    answered: dict[str, int] = {}
+    with httpx.Client(base_url=base, timeout=30) as anonymous:
+        for method, path in routes:
+            url = re.sub(r"\{[^}]+\}", "1", path)
+            response = anonymous.request(method, url, json=None if method in ("GET", "DELETE") else {})
+            refused = response.status_code == 401 and response.headers.get("www-authenticate") == "Bearer"
+            if (method, path) not in PUBLIC_ROUTES and not refused:
+                answered[f"{method} {path}"] = response.status_code
+        assert anonymous.get("/api/v1/health").status_code == 200
+        wrong = anonymous.get("/api/v1/pilots", headers=bearer("rbp_" + "x" * 43))
+        if wrong.status_code != 401:
+            answered["GET /api/v1/pilots with a made-up token"] = wrong.status_code
+    return answered

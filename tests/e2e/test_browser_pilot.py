@@ -1,11 +1,15 @@
 """The browser against ``rblock-pilot up``: a pilot submitted, followed, decided and exported in Chromium.
 
 A real server and worker on the embedded defaults (SQLite, the SQLite broker, local artifacts) in a temp
-data dir; Playwright drives Debian's /usr/bin/chromium. The first test creates a pilot through the form on
-``digits`` (2 arms x 2 seeds x 3 epochs), watches the grid go queued -> running -> succeeded and the chart
-gain points without a reload, edits an ROI input and sees the verdict change, and downloads the PDF. The
-second cancels a long run from its button in the grid. Screenshots of every page go to docs/screenshots/.
-SIGTERM stops ``up`` at the end and it must exit 0.
+data dir; Playwright drives Debian's /usr/bin/chromium. First the first sign-in, as a person does it: the
+site sends to /login, the one-time password ``up`` printed signs in as ``admin`` and leads to /account,
+where a new password is chosen; an API token is made on the account page (for the test's own HTTP calls)
+and a user added on the Users page. The first test then creates a pilot through the form on ``digits``
+(2 arms x 2 seeds x 3 epochs), watches the grid go queued -> running -> succeeded and the chart gain
+points without a reload, edits an ROI input and sees the verdict change, and downloads the PDF. The second
+cancels a long run from its button in the grid. Screenshots of every page go to docs/screenshots/. No page
+may log a console error or a Content-Security-Policy violation. SIGTERM stops ``up`` at the end and it
+must exit 0.
 """
 
 from __future__ import annotations
@@ -16,20 +20,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.browser import ARGS, CHROMIUM
-from tests.e2e.support import Proc, Processes, base_env, free_port, wait_for
+from tests.browser import CHROMIUM, chromium
+from tests.e2e.support import Proc, Processes, base_env, bearer, first_admin_password, free_port, wait_for
+from tests.frontend.browser_support import Console, chart_points, wait_for_chart_points
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 UP = [sys.executable, "-m", "pilot_cli.main", "up"]
 NAME = "browser e2e: rblock_s vs none"
+NEW_PASSWORD = "admin's own passphrase"
 
 pytestmark = [
     pytest.mark.e2e,
@@ -38,8 +45,14 @@ pytestmark = [
 ]
 
 
+@dataclass
+class Site:
+    url: str
+    one_time_password: str  # admin's, from the first start's line
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """``rblock-pilot up`` on a free port and a temp data dir; stopped with SIGTERM, which must exit 0."""
     directory = tmp_path_factory.mktemp("browser_up")
     processes = Processes(directory)
@@ -52,37 +65,97 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     def running() -> bool:
         if not up.alive():
             raise AssertionError(f"rblock-pilot up exited with {up.process.returncode}:\n{up.text()[-4000:]}")
-        return f"R-Block Pilot is running at {url}" in up.text()
+        return f"R-Block Pilot is running at {url}" in up.text() and "Press Ctrl-C to stop." in up.text()
 
     try:
         wait_for("rblock-pilot up to print its URL", running, timeout_s=120, every_s=0.2)
-        yield url
+        one_time = first_admin_password(up.text())
+        yield Site(url=url, one_time_password=one_time)
         code = up.stop(signal.SIGTERM, timeout_s=60)
         assert code == 0, up.text()[-4000:]
+        log = up.text()
+        assert log.count(one_time) == 1 and NEW_PASSWORD not in log, "a password went into the log"
         # kaleido's browser channel (choreographer) logs and ignores an unparsable message now and then
         # while drawing the PDF's charts; any other traceback is a failure.
-        tracebacks = up.text().split("Traceback (most recent call last):")[1:]
+        tracebacks = log.split("Traceback (most recent call last):")[1:]
         unexpected = [t for t in tracebacks if "choreographer" not in t.split("\n\n")[0]]
-        assert not unexpected, up.text()[-4000:]
+        assert not unexpected, log[-4000:]
     finally:
         processes.stop_all()
 
 
 @pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
-def _open(browser: Any, problems: list[str], **options: Any) -> Any:
-    page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True, **options)
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    return page
+@dataclass
+class Admin:
+    """The signed-in browser context of ``admin`` (after the first sign-in) and an API token of theirs."""
+
+    context: Any
+    token: str
+    console: Console
+
+
+@pytest.fixture(scope="module")
+def admin(site: Site, chromium_browser: Any) -> Iterator[Admin]:
+    """The first sign-in through the pages, with screenshots of the login, account and users pages."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    base, expect = site.url, playwright_api.expect
+    console = Console()
+    context = chromium_browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = console.watch(context.new_page())
+
+    page.goto(f"{base}/")
+    page.wait_for_url(f"{base}/login")
+    expect(page.locator("h1")).to_have_text("Sign in")
+    page.screenshot(path=str(SHOTS / "login.png"), full_page=True)
+    page.fill("#login-name", "admin")
+    page.fill("#login-password", site.one_time_password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+
+    # The one-time password leads to the account page, and nothing else opens before it is replaced.
+    page.wait_for_url(f"{base}/account", timeout=10_000)
+    expect(page.locator("main .alert").first).to_contain_text("one-time password")
+    page.goto(f"{base}/pilots/new")
+    assert page.url == f"{base}/account"
+    page.fill("#current-password", site.one_time_password)
+    page.fill("#new-password", NEW_PASSWORD)
+    page.fill("#repeat-password", NEW_PASSWORD)
+    page.get_by_role("button", name="Change password").click()
+    page.wait_for_url(f"{base}/", timeout=10_000)
+    expect(page.locator("h1")).to_have_text("Pilots")
+    expect(page.locator(".who")).to_contain_text("admin")
+
+    # An API token from the account page, for the test's own HTTP calls.
+    page.goto(f"{base}/account")
+    expect(page.locator("#tokens-h")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "account.png"), full_page=True)
+    page.fill("#token-name", "browser e2e")
+    page.get_by_role("button", name="Create token").click()
+    token = page.locator("#new-token").inner_text().strip()
+    assert token.startswith("rbp_"), token
+    me = httpx.get(f"{base}/api/v1/auth/me", headers=bearer(token), timeout=10).json()
+    assert (me["user"]["name"], me["via"]) == ("admin", "token"), me
+
+    # The Users page (admins only): an engineer added, with a one-time password shown once.
+    page.locator('nav a[href="/users"]').click()
+    page.wait_for_url(f"{base}/users")
+    page.fill("#new-user", "ada")
+    page.select_option("#new-role", "engineer")
+    page.get_by_role("button", name="Add user").click()
+    expect(page.locator("#one-time-password")).not_to_be_empty()
+    page.goto(f"{base}/users")  # the list as it reads afterwards, without the password
+    expect(page.locator("main table")).to_contain_text("must change password")
+    page.screenshot(path=str(SHOTS / "users.png"), full_page=True)
+    page.close()
+
+    yield Admin(context=context, token=token, console=console)
+    context.close()
+    assert console.errors() == []
+    assert console.csp_violations() == []
 
 
 def _fill_form(page: Any, name: str, arms: list[str], seeds: int, epochs: int) -> None:
@@ -103,13 +176,12 @@ def _statuses(page: Any) -> list[str]:
     return [text.strip() for text in texts]
 
 
-def test_a_pilot_from_the_form_to_its_pdf(site: str, chromium_browser: Any) -> None:
+def test_a_pilot_from_the_form_to_its_pdf(site: Site, admin: Admin) -> None:
     started = time.perf_counter()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    problems: list[str] = []
-    page = _open(chromium_browser, problems)
+    base, console = site.url, admin.console
+    page = console.watch(admin.context.new_page())
 
-    page.goto(f"{site}/pilots/new")
+    page.goto(f"{base}/pilots/new")
     _fill_form(page, NAME, ["none", "rblock_s"], seeds=2, epochs=3)
     page.screenshot(path=str(SHOTS / "new_pilot.png"), full_page=True)
     page.locator('#new-pilot button[type="submit"]').click()
@@ -124,9 +196,9 @@ def test_a_pilot_from_the_form_to_its_pdf(site: str, chromium_browser: Any) -> N
     def watch() -> bool:
         statuses = _statuses(page)
         seen.update(statuses)
-        points = page.locator("#curves").get_attribute("data-points")
-        if points is not None and (not points_seen or int(points) != points_seen[-1]):
-            points_seen.append(int(points))
+        points = chart_points(page, "curves")
+        if points and (not points_seen or points != points_seen[-1]):
+            points_seen.append(points)
         return len(statuses) == 4 and all(s in ("succeeded", "failed", "cancelled") for s in statuses)
 
     assert len(_statuses(page)) == 4
@@ -135,8 +207,7 @@ def test_a_pilot_from_the_form_to_its_pdf(site: str, chromium_browser: Any) -> N
     assert _statuses(page) == ["succeeded"] * 4, _statuses(page)
     assert {"running", "succeeded"} <= seen, seen
     # The chart settles with every run's points (4 runs x 3 epochs of test_acc), gained along the way.
-    page.wait_for_function("Number(document.getElementById('curves').dataset.points || 0) >= 12", timeout=15_000)
-    points_seen.append(int(page.locator("#curves").get_attribute("data-points") or 0))
+    points_seen.append(wait_for_chart_points(page, "curves", more_than=11, timeout_s=15))
     assert len(set(points_seen)) >= 2, points_seen  # the chart grew while the runs trained
     assert page.locator("#curves .main-svg").count() > 0
     assert page.evaluate("window.__sameDocument") is True, "the pilot page reloaded"
@@ -167,32 +238,36 @@ def test_a_pilot_from_the_form_to_its_pdf(site: str, chromium_browser: Any) -> N
     assert NAME in " ".join(text.split()), text[:2000]
 
     # The other pages, for the screenshots.
-    page.goto(f"{site}/")
+    page.goto(f"{base}/")
     playwright_api.expect(page.locator("table.pilots tbody tr").first).to_contain_text(NAME)
     page.screenshot(path=str(SHOTS / "pilots.png"), full_page=True)
-    run_id = httpx.get(f"{site}/api/v1/pilots/{pilot_id}", timeout=10).json()["runs"][0]["id"]
-    page.goto(f"{site}/runs/{run_id}")
+    detail = httpx.get(f"{base}/api/v1/pilots/{pilot_id}", headers=bearer(admin.token), timeout=10)
+    assert detail.status_code == 200 and detail.json()["created_by"] == "admin", detail.text
+    run_id = detail.json()["runs"][0]["id"]
+    page.goto(f"{base}/runs/{run_id}")
     page.wait_for_selector("#run-curves .main-svg", timeout=10_000)
     page.screenshot(path=str(SHOTS / "run.png"), full_page=True)
-    page.goto(f"{site}/workers")
+    page.goto(f"{base}/workers")
     page.screenshot(path=str(SHOTS / "workers.png"), full_page=True)
     page.close()
 
-    phone = _open(chromium_browser, problems, color_scheme="dark")
+    phone = console.watch(admin.context.new_page())
     phone.set_viewport_size({"width": 390, "height": 844})
-    phone.goto(f"{site}/pilots/{pilot_id}")
+    phone.emulate_media(color_scheme="dark")
+    phone.goto(f"{base}/pilots/{pilot_id}")
     phone.wait_for_selector("#curves .main-svg", timeout=10_000)
     phone.screenshot(path=str(SHOTS / "pilot_phone_dark.png"), full_page=True)
     phone.close()
-    assert problems == [], problems
+    assert console.errors() == [], console.errors()
+    assert console.csp_violations() == []
     print(f"\nbrowser e2e: form -> 4 runs succeeded -> verdict -> PDF in {time.perf_counter() - started:.1f} s")
 
 
-def test_cancel_a_running_run_from_its_button(site: str, chromium_browser: Any) -> None:
+def test_cancel_a_running_run_from_its_button(site: Site, admin: Admin) -> None:
     started = time.perf_counter()
-    problems: list[str] = []
-    page = _open(chromium_browser, problems)
-    page.goto(f"{site}/pilots/new")
+    console = admin.console
+    page = console.watch(admin.context.new_page())
+    page.goto(f"{site.url}/pilots/new")
     _fill_form(page, "browser e2e: cancel", ["none"], seeds=1, epochs=40)
     page.locator('#new-pilot button[type="submit"]').click()
     page.wait_for_url(re.compile(r".*/pilots/\d+$"), timeout=15_000)
@@ -202,5 +277,6 @@ def test_cancel_a_running_run_from_its_button(site: str, chromium_browser: Any) 
     playwright_api.expect(page.locator("#runs .badge[data-run]").first).to_have_text("cancelled", timeout=30_000)
     assert page.locator("#runs td.cell").first.get_by_role("button", name="Retry").count() == 1
     page.close()
-    assert problems == [], problems
+    assert console.errors() == [], console.errors()
+    assert console.csp_violations() == []
     print(f"\nbrowser e2e: a running run cancelled from its button in {time.perf_counter() - started:.1f} s")

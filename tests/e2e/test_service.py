@@ -2,7 +2,9 @@
 
 Each piece is a real process: ``rblock-pilot api`` serves the API on a free port; workers are started as
 ``python -m celery -A worker.celery_app worker --pool solo`` (and ``rblock-pilot worker``) subprocesses.
-Pilots are submitted over HTTP.
+Pilots are submitted over HTTP with an API token: the API creates ``admin`` on its first start (and prints
+its one-time password once); the test's own engineer and token come from ``rblock-pilot user add`` and
+``rblock-pilot token create`` on the same database.
 
 The heartbeat timeout is 6 s and the API's reconciler runs every second, so a worker killed mid-run is
 noticed within seconds (production: minutes).
@@ -21,14 +23,19 @@ import httpx
 import pytest
 
 from backend.store import Store
+from tests.backend.api_support import PASSWORD
 from tests.e2e.support import (
     TWO_PASS_KEYS,
     Proc,
     Processes,
     base_env,
+    bearer,
     check_full_metrics,
+    cli_user_and_token,
+    first_admin_password,
     free_port,
     pilot_body,
+    rblock_pilot,
     submit,
     wait_for,
     wait_until_finished,
@@ -38,6 +45,7 @@ from tests.e2e.support import (
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 HEARTBEAT_TIMEOUT_S = 6
+USER = "tester"
 
 
 @dataclass
@@ -87,6 +95,15 @@ def stack(postgres_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFa
     store = Store(postgres_url)
     try:
         wait_for("the API's health check", healthy, timeout_s=60, every_s=0.2)
+        first_admin_password(api.text())  # the first start made `admin`, and said so once
+        refused = client.get("/api/v1/workers")
+        assert refused.status_code == 401, refused.text
+        token = cli_user_and_token(env, USER, "engineer", PASSWORD)
+        client.headers.update(bearer(token))
+        me = client.get("/api/v1/auth/me")
+        assert me.status_code == 200 and me.json()["user"]["name"] == USER and me.json()["via"] == "token", me.text
+        users = rblock_pilot(env, "user", "list")
+        assert users.stdout.splitlines() == ["admin\tadmin\tmust change password", f"{USER}\tengineer\tactive"], users
         yield Stack(env=env, client=client, store=store, processes=processes, api=api)
     except BaseException:
         print(processes.report())
@@ -108,6 +125,7 @@ def test_a_pilot_of_two_arms_and_two_seeds_succeeds_with_full_metrics(stack: Sta
     epochs = 3
     started = time.perf_counter()
     pilot = submit(stack.client, pilot_body("e2e redis", arms=["none", "rblock_b"], seeds=2, epochs=epochs))
+    assert pilot["created_by"] == USER  # the token's user owns what it submits
     runs = wait_until_finished(stack.client, pilot["id"], timeout_s=300)
     elapsed = time.perf_counter() - started
     assert [run["status"] for run in runs] == ["succeeded"] * 4, [(r["id"], r["status"], r["error"]) for r in runs]

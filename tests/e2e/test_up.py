@@ -1,8 +1,10 @@
 """``rblock-pilot up`` end to end on the embedded defaults: SQLite, the SQLite broker and local artifacts.
 
-One command starts the API and a worker; a pilot submitted over HTTP completes; SIGTERM stops both and the
-command exits 0, also in the middle of a run, which then resumes when the service starts again. Wrong
-database settings end with one line and exit code 2.
+One command starts the API and a worker; the first start prints the one-time password of ``admin`` once,
+which signs in, is replaced, and makes an API token; no route but the health check answers without
+credentials; a pilot submitted with the token completes; SIGTERM stops both and the command exits 0, also
+in the middle of a run, which then resumes when the service starts again (without a second first-start
+line). Wrong database settings end with one line and exit code 2.
 """
 
 from __future__ import annotations
@@ -18,12 +20,17 @@ import pytest
 
 from backend.store import Store
 from tests.e2e.support import (
+    FIRST_ADMIN_LINE,
     Proc,
     Processes,
     base_env,
+    bearer,
     check_full_metrics,
+    first_admin_password,
     free_port,
     pilot_body,
+    routes_answering_without_credentials,
+    sign_in_and_replace_password,
     submit,
     wait_for,
     wait_until_finished,
@@ -32,6 +39,7 @@ from tests.e2e.support import (
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 UP = [sys.executable, "-m", "pilot_cli.main", "up"]
+NEW_PASSWORD = "the admin's own passphrase"
 
 
 def start_up(processes: Processes, data_dir: Path, port: int, **settings: str) -> tuple[Proc, httpx.Client]:
@@ -41,7 +49,9 @@ def start_up(processes: Processes, data_dir: Path, port: int, **settings: str) -
     def running() -> bool:
         if not proc.alive():
             raise AssertionError(f"rblock-pilot up exited with {proc.process.returncode}:\n{proc.text()[-4000:]}")
-        return f"R-Block Pilot is running at {url}" in proc.text()
+        text = proc.text()
+        # The last line of the start: after the URL and, on a first start, the one-time password.
+        return f"R-Block Pilot is running at {url}" in text and "Press Ctrl-C to stop." in text
 
     wait_for("rblock-pilot up to print its URL", running, timeout_s=120, every_s=0.2)
     return proc, httpx.Client(base_url=url, timeout=10)
@@ -58,6 +68,14 @@ def test_up_runs_a_pilot_on_the_embedded_defaults_and_stops_cleanly(processes: P
     settings = {"HEARTBEAT_TIMEOUT_S": "4", "RECONCILE_EVERY_S": "1"}
     up, client = start_up(processes, data_dir, port, **settings)
     assert client.get("/api/v1/health").status_code == 200
+    assert client.get("/api/v1/pilots").status_code == 401
+
+    # The first start's one-time password: printed once, it signs in once, to be replaced.
+    one_time = first_admin_password(up.text())
+    token = sign_in_and_replace_password(str(client.base_url), "admin", one_time, NEW_PASSWORD)
+    open_routes = routes_answering_without_credentials(str(client.base_url), token)
+    assert open_routes == {}, f"answered without credentials: {open_routes}"
+    client.headers.update(bearer(token))
 
     started = time.perf_counter()
     pilot = submit(client, pilot_body("e2e up", arms=["none", "rblock_b"], seeds=2, epochs=epochs))
@@ -69,7 +87,8 @@ def test_up_runs_a_pilot_on_the_embedded_defaults_and_stops_cleanly(processes: P
     try:
         for run in runs:
             assert len(store.get_run(run_id=run["id"]).predictions or []) == 360
-            assert (data_dir / "artifacts" / str(run["id"]) / "checkpoint.pt").exists()
+            # <run id>/attempt-<n>/checkpoint.pt (worker/runner.py's checkpoint_dir)
+            assert list((data_dir / "artifacts" / str(run["id"])).rglob("checkpoint.pt")), run["id"]
     finally:
         store.dispose()
     assert (data_dir / "broker.db").exists()
@@ -91,8 +110,15 @@ def test_up_runs_a_pilot_on_the_embedded_defaults_and_stops_cleanly(processes: P
     assert "Traceback" not in log, log[-4000:]
     assert f"run {run_id}: interrupted by the worker's shutdown" in log, log[-4000:]
 
+    first_log = log
     # Started again on the same data: the reconciler requeues the run and it resumes from its checkpoint.
+    # The users are kept: no second first-start line, and the token and the new password still work.
     up, client = start_up(processes, data_dir, free_port(), **settings)
+    assert not FIRST_ADMIN_LINE.search(up.text()), up.text()[-4000:]
+    signed_in = client.post("/api/v1/auth/login", json={"name": "admin", "password": NEW_PASSWORD})
+    assert signed_in.status_code == 200, signed_in.text
+    client.cookies.clear()
+    client.headers.update(bearer(token))
     # Generous: under a loaded CI machine an epoch can take seconds instead of a fraction of one.
     finished = wait_until_finished(client, long["id"], timeout_s=300)
     assert finished[0]["status"] == "succeeded" and finished[0]["attempts"] == 2, finished[0]
@@ -100,6 +126,13 @@ def test_up_runs_a_pilot_on_the_embedded_defaults_and_stops_cleanly(processes: P
     client.close()
     code, stop_s = stop_up(up)
     assert code == 0
+    # Neither password went anywhere else: not into a log line, not into a file of the data dir.
+    logs = first_log + up.text()
+    assert logs.count(one_time) == 1 and NEW_PASSWORD not in logs
+    secrets = (one_time.encode(), NEW_PASSWORD.encode(), token.encode())
+    for path in (p for p in data_dir.rglob("*") if p.is_file()):
+        content = path.read_bytes()
+        assert not any(secret in content for secret in secrets), f"a secret is in {path}"
     print(f"E2E up: stopped mid-run in {stop_s:.1f} s, exit 0; after a restart the run resumed and succeeded")
 
 

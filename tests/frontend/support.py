@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from backend.settings import Settings
 from backend.store import Store
 from pilot_cli.webapp import create_app
-from tests.backend.api_support import Api, RecordingQueue
+from tests.backend.api_support import ADMIN, Api, RecordingQueue, add_user, bearer
 
 
 def site_settings(database_url: str) -> Settings:
@@ -25,6 +25,10 @@ def open_site(database_url: str, **overrides: Any) -> Iterator[Api]:
     queue = RecordingQueue(store=store)
     try:
         with TestClient(create_app(config, store=store, queue=queue)) as client:
-            yield Api(client=client, store=store, queue=queue, settings=config)
+            # Pages pass the request's credentials on to the API, so a token works for them too; the
+            # browser tests sign in through the login form instead.
+            token = add_user(store, ADMIN, "admin")
+            client.headers.update(bearer(token))
+            yield Api(client=client, store=store, queue=queue, settings=config, tokens={ADMIN: token})
     finally:
         store.dispose()

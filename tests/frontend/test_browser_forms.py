@@ -10,37 +10,30 @@ from typing import Any
 
 import pytest
 
-from backend.store import Store
-from tests.browser import ARGS, CHROMIUM
-from tests.frontend.test_browser import server  # noqa: F401  (the server fixture)
+from tests.browser import CHROMIUM
+from tests.frontend.browser_support import ENGINEER, Console, Site, sign_in
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 
 
 @pytest.fixture
-def page() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        errors: list[str] = []
-        tab = browser.new_page()
-        tab.on("pageerror", lambda e: errors.append(str(e)))
-        # A 4xx answer to a form is the page working (its message is shown); script errors are not.
-        tab.on(
-            "console",
-            lambda m: (
-                errors.append(m.text)
-                if m.type == "error" and "the server responded with a status of 4" not in m.text
-                else None
-            ),
-        )
-        yield tab
-        browser.close()
-        assert errors == []
+def page(site: Site, chromium_browser: Any) -> Iterator[Any]:
+    """A tab signed in as the engineer through the /login form."""
+    context = chromium_browser.new_context()
+    console = Console()
+    tab = console.watch(context.new_page())
+    sign_in(tab, site.url, ENGINEER)
+    yield tab
+    context.close()
+    # A 4xx answer to a form is the page working (its message is shown); script errors are not, and
+    # nothing may break the Content-Security-Policy.
+    assert console.errors(expected_statuses=frozenset(range(400, 500))) == []
+    assert console.csp_violations() == []
 
 
-def test_a_bad_zip_is_refused_with_its_reason(server: tuple[str, Store], page: Any, tmp_path: Path) -> None:  # noqa: F811
-    base, _store = server
+def test_a_bad_zip_is_refused_with_its_reason(site: Site, page: Any, tmp_path: Path) -> None:
+    base = site.url
     bad = tmp_path / "photos.zip"
     bad.write_bytes(b"this is not a zip archive")
     page.goto(f"{base}/pilots/new")
@@ -54,8 +47,8 @@ def test_a_bad_zip_is_refused_with_its_reason(server: tuple[str, Store], page: A
     playwright_api.expect(result).to_have_class(re.compile(r"\berr\b"), timeout=10_000)
 
 
-def test_bad_input_is_marked_and_queues_nothing(server: tuple[str, Store], page: Any) -> None:  # noqa: F811
-    base, store = server
+def test_bad_input_is_marked_and_queues_nothing(site: Site, page: Any) -> None:
+    base, store = site.url, site.store
     page.goto(f"{base}/pilots/new")
     page.fill("#f-name", "keyboard pilot")
     page.fill("#f-training-epochs", "0")
@@ -63,10 +56,11 @@ def test_bad_input_is_marked_and_queues_nothing(server: tuple[str, Store], page:
     playwright_api.expect(page.locator("#f-training-epochs")).to_have_attribute("aria-invalid", "true", timeout=10_000)
     assert page.locator("#err-training-epochs, [id$='training-epochs'].err").first.inner_text().strip()
     assert store.list_pilots()[1] == 0
+    assert site.queue.sent == []
 
 
-def test_the_new_pilot_page_works_from_the_keyboard(server: tuple[str, Store], page: Any) -> None:  # noqa: F811
-    base, _store = server
+def test_the_new_pilot_page_works_from_the_keyboard(site: Site, page: Any) -> None:
+    base = site.url
     page.goto(f"{base}/pilots/new")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip"

@@ -1,0 +1,145 @@
+"""The dependency every route states its permission with: ``dependencies=[require(Permission.READ)]``.
+
+Credentials, in this order: ``Authorization: Bearer <API token>`` (scripts, the CLI), then the session
+cookie (browsers). A cookie-authenticated request that changes something must also carry the session's
+CSRF token in the ``X-CSRF-Token`` header (the pages send it with every htmx request and form): a cookie
+arrives with cross-site requests, a header set by our own script does not. Token requests need no CSRF
+token, since browsers never attach them by themselves.
+
+Errors: 401 without valid credentials (``WWW-Authenticate: Bearer``), 403 when the role lacks the
+permission, for a missing CSRF token, or while a one-time password is still to be changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyCookie, HTTPBearer
+
+from backend.auth.roles import GRANTS, Permission, Role, grants
+from backend.auth.secrets import digest, same
+from backend.store import NotFound, Store, User
+
+SESSION_COOKIE = "rbp_session"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="an API token: `rblock-pilot token create USER` or POST /api/v1/auth/tokens",
+)
+cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="session",
+    description=f"the browser session from POST /api/v1/auth/login; changes also need the {CSRF_HEADER} header",
+)
+
+# Declared as security schemes so that OpenAPI (and the docs page) show how to authenticate.
+_TOKEN = Security(bearer_scheme)
+_SESSION = Security(cookie_scheme)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking, and how they proved it."""
+
+    user: User
+    via: Literal["token", "session"]
+    csrf_token: str | None = None
+
+
+def authenticate(request: Request) -> Principal | None:
+    """The request's principal (looked up once per request), or None without valid credentials."""
+    if "principal" in request.scope.get("state", {}):
+        return cast(Principal | None, request.state.principal)
+    store = cast(Store, request.app.state.store)
+    principal: Principal | None = None
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        user = store.accounts.user_for_token(token_hash=digest(value.strip()))
+        principal = Principal(user=user, via="token") if user else None
+    elif session_id := request.cookies.get(SESSION_COOKIE):
+        session = store.accounts.get_session(id_hash=digest(session_id))
+        if session is not None:
+            principal = Principal(user=session.user, via="session", csrf_token=session.csrf_token)
+    request.state.principal = principal
+    return principal
+
+
+def _roles_with(permission: Permission) -> str:
+    return ", ".join(role.value for role in Role if permission in GRANTS[role])
+
+
+def _owner_of(request: Request) -> str | None:
+    """The ``created_by`` of the pilot a route's path names (directly or through a run); None if not found."""
+    store = cast(Store, request.app.state.store)
+    try:
+        if "pilot_id" in request.path_params:
+            return store.get_pilot(pilot_id=int(request.path_params["pilot_id"])).created_by
+        if "run_id" in request.path_params:
+            run = store.get_run(run_id=int(request.path_params["run_id"]))
+            return store.get_pilot(pilot_id=run.pilot_id).created_by
+    except (NotFound, ValueError, OverflowError):
+        return None  # the route itself answers 404 or 422
+    return None
+
+
+def check(request: Request, permission: Permission) -> Principal:
+    """The principal, if it may do what ``permission`` guards on this request; HTTPException otherwise."""
+    principal = authenticate(request)
+    if principal is None:
+        raise HTTPException(
+            401,
+            "sign in first: send 'Authorization: Bearer <API token>', or sign in at /login",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    user = principal.user
+    if principal.via == "session" and request.method in UNSAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not (sent and principal.csrf_token and same(sent, principal.csrf_token)):
+            raise HTTPException(403, f"missing or wrong CSRF token: send the session's token in {CSRF_HEADER}")
+    if user.must_change_password and permission is not Permission.SIGNED_IN:
+        raise HTTPException(403, "change your one-time password first (the account page, or PUT /api/v1/auth/password)")
+    if not grants(user.role, permission):
+        needs = f"this needs the {permission} permission ({_roles_with(permission)})"
+        raise HTTPException(403, f"user {user.name!r} is a {user.role}; {needs}")
+    if permission is Permission.MANAGE_OWN_PILOTS and user.role != Role.ADMIN:
+        owner = _owner_of(request)
+        if owner is not None and owner != user.name:
+            raise HTTPException(403, f"this pilot belongs to {owner!r}: only its owner or an admin may change it")
+    return principal
+
+
+def require(permission: Permission) -> Any:
+    """``Depends`` on a check of ``permission``; the check also tags the route for OpenAPI and the tests."""
+    if permission is Permission.PUBLIC:
+
+        def public() -> None:
+            return None
+
+        public.permission = permission  # type: ignore[attr-defined]
+        return Depends(public)
+
+    def guarded(
+        request: Request,
+        _token: Any = _TOKEN,
+        _session: Any = _SESSION,
+    ) -> Principal:
+        return check(request, permission)
+
+    guarded.permission = permission  # type: ignore[attr-defined]
+    return Depends(guarded)
+
+
+def route_permissions(dependant: Any) -> list[Permission]:
+    """The permissions a route's dependencies state (for ``create_app``'s check and the walk test)."""
+    found = []
+    for sub in dependant.dependencies:
+        permission = getattr(sub.call, "permission", None)
+        if isinstance(permission, Permission):
+            found.append(permission)
+    return found
