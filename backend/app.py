@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
@@ -43,6 +44,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(store_.upgrade)
+        # Sync handlers run on AnyIO's worker threads; how many at once is a setting (see docs/benchmarks.md).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         reconciler = asyncio.create_task(reconcile_forever(store=store_, queue=queue_, settings=settings))
         try:
             yield

@@ -9,7 +9,7 @@ Environment names are the field names in upper case: ``DATABASE_URL``, ``BROKER_
 ``DATA_ROOT``, ``PRICE_PER_HOUR`` (JSON, e.g. ``{"cpu": 0.05, "cuda": 2.5}``), ``HEARTBEAT_TIMEOUT_S``,
 ``MAX_ATTEMPTS``, ``RECONCILE_EVERY_S``, and the dataset upload caps ``UPLOAD_MAX_BYTES``,
 ``UPLOAD_MAX_UNCOMPRESSED_BYTES``, ``UPLOAD_MAX_FILES``, ``UPLOAD_MAX_RATIO``, and sign-in's
-``SESSION_HOURS``, ``COOKIE_SECURE``, ``LOGIN_MAX_FAILURES``, ``LOGIN_WINDOW_S``.
+``SESSION_HOURS``, ``COOKIE_SECURE``, ``LOGIN_MAX_FAILURES``, ``LOGIN_WINDOW_S``, and ``API_THREADS``.
 """
 
 from __future__ import annotations
@@ -57,6 +57,9 @@ class Settings(BaseSettings):
         default=100.0, gt=1, description="highest compression ratio of a zip entry, or of the whole zip (zip bombs)"
     )
 
+    api_threads: int = Field(
+        default=40, ge=1, le=1000, description="threads that run the API's database-bound handlers concurrently"
+    )
     session_hours: float = Field(default=12.0, gt=0, description="how long a browser sign-in lasts (hours)")
     cookie_secure: bool | None = Field(
         default=None,
