@@ -39,8 +39,9 @@ def layout(title: str, x_title: str, y_title: str) -> dict[str, Any]:
         "xaxis": {"title": {"text": x_title}},
         "yaxis": {"title": {"text": y_title}},
         "template": "plotly_white",
-        "legend": {"orientation": "h", "y": -0.2},
-        "margin": {"l": 60, "r": 20, "t": 60, "b": 60},
+        # Above the plot, under the title: below it, a legend collides with the x axis's title on short plots.
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0},
+        "margin": {"l": 60, "r": 20, "t": 90, "b": 60},
         "hovermode": "x unified",
     }
 

@@ -5,7 +5,7 @@ data dir; Playwright drives Debian's /usr/bin/chromium. First the first sign-in,
 site sends to /login, the one-time password ``up`` printed signs in as ``admin`` and leads to /account,
 where a new password is chosen; an API token is made on the account page (for the test's own HTTP calls)
 and a user added on the Users page. The first test then creates a pilot through the form on ``digits``
-(2 arms x 2 seeds x 3 epochs), watches the grid go queued -> running -> succeeded and the chart gain
+(2 arms x 2 seeds x 8 epochs), watches the grid go queued -> running -> succeeded and the chart gain
 points without a reload, edits an ROI input and sees the verdict change, and downloads the PDF. The second
 cancels a long run from its button in the grid. Screenshots of every page go to docs/screenshots/. No page
 may log a console error or a Content-Security-Policy violation. SIGTERM stops ``up`` at the end and it
@@ -182,7 +182,9 @@ def test_a_pilot_from_the_form_to_its_pdf(site: Site, admin: Admin) -> None:
     page = console.watch(admin.context.new_page())
 
     page.goto(f"{base}/pilots/new")
-    _fill_form(page, NAME, ["none", "rblock_s"], seeds=2, epochs=3)
+    # 8 epochs: the four runs then train for longer than two of the chart's 3 s redraws, so the test sees it
+    # grow even on an idle machine (with 3 epochs all four could finish between two redraws).
+    _fill_form(page, NAME, ["none", "rblock_s"], seeds=2, epochs=8)
     page.screenshot(path=str(SHOTS / "new_pilot.png"), full_page=True)
     page.locator('#new-pilot button[type="submit"]').click()
     page.wait_for_url(re.compile(r".*/pilots/\d+$"), timeout=15_000)
@@ -206,8 +208,8 @@ def test_a_pilot_from_the_form_to_its_pdf(site: Site, admin: Admin) -> None:
     wait_for("every run to finish in the grid", watch, timeout_s=240, every_s=0.25)
     assert _statuses(page) == ["succeeded"] * 4, _statuses(page)
     assert {"running", "succeeded"} <= seen, seen
-    # The chart settles with every run's points (4 runs x 3 epochs of test_acc), gained along the way.
-    points_seen.append(wait_for_chart_points(page, "curves", more_than=11, timeout_s=15))
+    # The chart settles with every run's points (4 runs x 8 epochs of test_acc), gained along the way.
+    points_seen.append(wait_for_chart_points(page, "curves", more_than=31, timeout_s=15))
     assert len(set(points_seen)) >= 2, points_seen  # the chart grew while the runs trained
     assert page.locator("#curves .main-svg").count() > 0
     assert page.evaluate("window.__sameDocument") is True, "the pilot page reloaded"
