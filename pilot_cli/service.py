@@ -92,7 +92,7 @@ def _up(argv: list[str]) -> int:
     stop_request.install()
     children = [
         supervisor.start("API", _api_command(args.host, args.port), env),
-        supervisor.start("worker", _worker_command(queues=queues, name=worker_name, events=False), env),
+        supervisor.start("worker", worker_command(queues=queues, name=worker_name, events=False), env),
     ]
     try:
         base = f"http://{_client_host(args.host)}:{args.port}"
@@ -182,7 +182,7 @@ def _worker(argv: list[str]) -> int:
         raise ServiceError(f"--queues takes cpu and/or gpu, comma-separated (got {args.queues!r})")
     tag = device.replace(":", "") if device.startswith("cuda") else queues.replace(",", "-")
     name = args.name or f"{tag}-{os.getpid()}@{socket.gethostname()}"
-    _exec(_worker_command(queues=queues, name=name, events=args.events, loglevel=args.loglevel), env)
+    _exec(worker_command(queues=queues, name=name, events=args.events, loglevel=args.loglevel), env)
 
 
 # -- pieces --------------------------------------------------------------------------------------------
@@ -221,7 +221,8 @@ def _api_command(host: str, port: int) -> list[str]:
     ]
 
 
-def _worker_command(*, queues: str, name: str, events: bool, loglevel: str = "INFO") -> list[str]:
+def worker_command(*, queues: str, name: str, events: bool, loglevel: str = "INFO") -> list[str]:
+    """The Celery worker's command line, as `up` and `worker` start it (the end-to-end tests start the same)."""
     command = [
         sys.executable,
         "-m",

@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from pilot_cli.service import worker_command as service_worker_command
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -120,28 +122,7 @@ def base_env(**settings: str) -> dict[str, str]:
 
 
 def worker_command(name: str, queues: str = "cpu") -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "worker.celery_app",
-        "worker",
-        "--pool",
-        "solo",
-        "--concurrency",
-        "1",
-        "--prefetch-multiplier",
-        "1",
-        "-Q",
-        queues,
-        "-n",
-        f"{name}@%h",
-        "--loglevel",
-        "INFO",
-        "--without-gossip",
-        "--without-mingle",
-    ]
+    return service_worker_command(queues=queues, name=f"{name}@%h", events=False)
 
 
 def api_command(port: int) -> list[str]:

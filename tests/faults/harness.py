@@ -22,7 +22,7 @@ from backend.dispatch import reconcile_forever
 from backend.queue import QueueClient
 from backend.schemas import PilotCreate
 from backend.settings import Settings
-from backend.store import FINISHED_STATUSES, Run, Store
+from backend.store import FINISHED_STATUSES, Run, RunStatus, Store
 from backend.submission import plan_pilot, submit_pilot
 from tests.e2e.support import EPOCH_KEYS, Proc, Processes, pilot_body, wait_for, worker_command
 from tests.faults.servers import PostgresServer, RedisServer
@@ -194,6 +194,18 @@ def expected_points(arm: str, epochs: int) -> set[tuple[str, int]]:
     per_epoch = EPOCH_KEYS | ({"consistency_kl"} if arm in TWO_PASS_ARMS else set())
     final = {"ece", "nll"} | ({"inconsistency_kl", "flip_rate"} if arm != "none" else set())
     return {(key, epoch) for epoch in range(1, epochs + 1) for key in per_epoch} | {(key, epochs) for key in final}
+
+
+def check_and_report(service: Service, label: str, runs: list[Run], detail: str) -> None:
+    """Every run's points are exactly those expected; then the FAULT line with the figures and ``detail``."""
+    audit = service.audit(runs)
+    assert not audit.problems, audit.problems
+    assert audit.stored == audit.expected
+    completed = sum(run.status == RunStatus.SUCCEEDED for run in runs)
+    report_fault(
+        f"FAULT {label}: runs submitted {len(runs)}, completed {completed}, points expected {audit.expected}, "
+        f"points stored {audit.stored} ({detail})"
+    )
 
 
 def report_fault(line: str) -> None:
