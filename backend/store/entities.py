@@ -215,3 +215,20 @@ class LoginSession:
     user: User
     csrf_token: str
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A recorded decision on a pilot; ``summary`` (canonical JSON text of the snapshot it rested on, whose
+    SHA-256 is ``summary_sha256``) is filled only when one decision is read, not in lists."""
+
+    id: int
+    pilot_id: int
+    decision: str  # adopt | reject | defer
+    arm: str
+    note: str
+    decided_by: str
+    decided_at: datetime
+    provisional: bool
+    summary_sha256: str
+    summary: str | None = None

@@ -1,4 +1,4 @@
-"""SQLAlchemy tables of the store: pilots, arms, runs, metric points, workers.
+"""SQLAlchemy tables of the store: pilots, arms, runs, metric points, workers, users, decisions.
 
 Rows never leave the store (see ``store.py``); they convert to the plain entities of ``entities.py``.
 """
@@ -201,3 +201,26 @@ class SqlLoginSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SqlDecision(Base):
+    """A manager's decision on a pilot (issue 11 §5): append-only, never updated; it goes with its pilot.
+
+    ``summary`` is the canonical JSON text of the summary the decision rested on, kept as text rather than
+    JSON(B) so that its SHA-256 (``summary_sha256``) can be recomputed from exactly the stored bytes: JSONB
+    would reorder keys and renormalise numbers. ``decided_by`` is a user name, not a key: the record
+    outlives any change to the user.
+    """
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilots.id", ondelete="CASCADE"), index=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    arm: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[str] = mapped_column(String(64))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    summary_sha256: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text)

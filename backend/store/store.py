@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from backend.store import schema
 from backend.store.accounts import Accounts
 from backend.store.db import StoreUnavailable, as_utc, make_engine, transaction, utc_now
+from backend.store.decisions import Decisions
 from backend.store.entities import (
     ACTIVE_STATUSES,
     Arm,
@@ -144,6 +145,7 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._dialect = self.engine.dialect.name
         self.accounts = Accounts(self._sessions)
+        self.decisions = Decisions(self._sessions)
         insert = pg_insert if self._dialect == "postgresql" else sqlite_insert
         upsert = insert(SqlMetricPoint)
         self._upsert_point = upsert.on_conflict_do_update(
