@@ -23,7 +23,7 @@ from backend.dispatch import RunQueue, reconcile_forever
 from backend.errors import install_error_handlers
 from backend.limits import BodyLimits
 from backend.queue import QueueClient
-from backend.routes import analysis, auth, catalog, datasets, health, pilots, runs, users, workers
+from backend.routes import analysis, auth, catalog, datasets, decisions, health, pilots, runs, users, workers
 from backend.routes import metrics as metrics_route
 from backend.security_headers import SecurityHeaders
 from backend.settings import Settings, get_settings
@@ -72,7 +72,7 @@ def create_app(
     app.state.queue = queue_
     app.state.catalog = get_catalog()
     install_error_handlers(app)
-    for module in (auth, users, pilots, analysis, runs, catalog, datasets, workers, health):
+    for module in (auth, users, pilots, analysis, decisions, runs, catalog, datasets, workers, health):
         state_permissions(module.router)
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_middleware(BodyLimits, upload_max_bytes=settings.upload_max_bytes)  # 413/415 before reading

@@ -11,7 +11,7 @@ the price table (``PRICE_PER_HOUR``), and ``budget_cap`` is money in that curren
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 
@@ -215,6 +215,43 @@ class Progress(BaseModel):
     finished_at: datetime | None
 
 
+DecisionKind = Literal["adopt", "reject", "defer"]
+DECISIONS: tuple[str, ...] = get_args(DecisionKind)
+NOTE_MAX = 2000
+
+
+class DecisionCreate(_Request):
+    """A manager's decision on a pilot (issue 11 §5): recorded with a snapshot of the summary, never changed."""
+
+    decision: DecisionKind = Field(description="adopt, reject or defer")
+    arm: Label = Field(description="the arm the decision is about: one of the pilot's arms")
+    note: Annotated[str, Field(max_length=NOTE_MAX), AfterValidator(clean_text)] = Field(
+        default="", description=f"why, in up to {NOTE_MAX:,} characters"
+    )
+
+
+class DecisionOut(BaseModel):
+    id: int
+    pilot_id: int
+    decision: str = Field(description="adopt, reject or defer")
+    arm: str
+    note: str
+    decided_by: str = Field(description="the user who recorded it")
+    decided_at: datetime = Field(description="when, in UTC")
+    provisional: bool = Field(description="runs were still queued or running: the numbers could still change")
+    summary_sha256: str = Field(description="SHA-256 of the snapshot as canonical JSON (sorted keys, no spaces)")
+
+
+class DecisionDetail(DecisionOut):
+    summary: dict[str, Any] = Field(
+        description="the summary the decision rested on, as GET /pilots/{id}/summary?curves=none returned it"
+    )
+
+
+class DecisionList(BaseModel):
+    decisions: list[DecisionOut] = Field(description="newest first")
+
+
 class PilotOut(BaseModel):
     id: int
     name: str
@@ -234,6 +271,7 @@ class PilotOut(BaseModel):
     updated_at: datetime
     arms: list[ArmOut]
     progress: Progress
+    latest_decision: DecisionOut | None = Field(default=None, description="in lists: the newest decision")
 
 
 class PilotDetail(PilotOut):

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from dataclasses import fields as dataclass_fields
 
-from backend.schemas import ArmOut, PilotDetail, PilotOut, Progress, RunOut, WorkerOut
+from backend.schemas import ArmOut, DecisionOut, PilotDetail, PilotOut, Progress, RunOut, WorkerOut
 from backend.settings import Settings
-from backend.store import Arm, Pilot, PilotSummary, Run, Worker
+from backend.store import Arm, Decision, Pilot, PilotSummary, Run, Worker
 
 
 def run_out(run: Run) -> RunOut:
@@ -28,6 +28,11 @@ def arm_out(arm: Arm) -> ArmOut:
 
 def worker_out(worker: Worker) -> WorkerOut:
     return WorkerOut(**asdict(worker))
+
+
+def decision_out(decision: Decision) -> DecisionOut:
+    """A decision without its snapshot (lists; the snapshot is read one decision at a time)."""
+    return DecisionOut(**{k: v for k, v in asdict(decision).items() if k != "summary"})
 
 
 def run_cost(run: Run, pilot: Pilot, settings: Settings) -> float | None:
@@ -77,8 +82,10 @@ def _pilot_fields(summary: PilotSummary, runs: Sequence[Run] | None, settings: S
     return fields
 
 
-def pilot_out(summary: PilotSummary, settings: Settings) -> PilotOut:
-    return PilotOut.model_validate(_pilot_fields(summary, None, settings))
+def pilot_out(summary: PilotSummary, settings: Settings, latest_decision: Decision | None = None) -> PilotOut:
+    fields = _pilot_fields(summary, None, settings)
+    fields["latest_decision"] = decision_out(latest_decision) if latest_decision else None
+    return PilotOut.model_validate(fields)
 
 
 def pilot_detail(summary: PilotSummary, runs: Sequence[Run], settings: Settings) -> PilotDetail:

@@ -72,9 +72,11 @@ def list_pilots(
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"page size, at most {MAX_LIMIT}")] = 50,
 ) -> PilotPage:
-    """List pilots, newest first, with their progress (paginated; filter by status)."""
+    """List pilots, newest first, with their progress and latest decision (paginated; filter by status)."""
     summaries, total = store.list_pilots(status=status, offset=offset, limit=limit)
-    return PilotPage(items=[pilot_out(s, settings) for s in summaries], total=total, offset=offset, limit=limit)
+    latest = store.decisions.latest(pilot_ids=[s.pilot.id for s in summaries])  # one query for the page
+    items = [pilot_out(s, settings, latest.get(s.pilot.id)) for s in summaries]
+    return PilotPage(items=items, total=total, offset=offset, limit=limit)
 
 
 @router.get("/{pilot_id}", response_model=PilotDetail, dependencies=[require(Permission.READ)])

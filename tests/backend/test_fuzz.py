@@ -58,11 +58,14 @@ CHECKS = [not_a_server_error, response_schema_conformance, content_type_conforma
 
 
 def seed(api: Api) -> None:
-    """A pilot with a finished run (with metrics), a failed one and queued ones, so ids 1.. lead somewhere."""
+    """A pilot with a finished run (with metrics), a failed one and queued ones, and a decision, so ids 1..
+    lead somewhere."""
     pilot = create_pilot(api)
     first, second, *_ = (run["id"] for run in pilot["runs"])
     finish(api.store, first, points=[("test_acc", 1, 0.5), ("train_loss", 1, 0.7)])
     finish(api.store, second, RunStatus.FAILED)
+    decision = {"decision": "defer", "arm": "none", "note": "more seeds first"}
+    assert api.client.post(f"{API}/pilots/{pilot['id']}/decision", json=decision).status_code == 201
 
 
 def load_schema(database_url: str) -> Any:

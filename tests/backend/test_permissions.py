@@ -17,13 +17,13 @@ from fastapi.testclient import TestClient
 
 from backend.auth.guard import route_permissions
 from backend.auth.roles import Permission
-from frontend import account, pages
+from frontend import account, decisions, pages
 from tests.backend.api_support import API, Api, create_pilot, pilot_body
 from tests.frontend.support import open_site
 
 MUTATIONS = {"post", "put", "patch", "delete"}
-# Changes a viewer may make, by the issue: ROI inputs (the manager's), and their own account and session.
-VIEWER_MAY = {Permission.PUBLIC, Permission.SIGNED_IN, Permission.EDIT_ROI}
+# Changes a viewer may make, by the issue: ROI inputs and decisions (the manager's), their own account and session.
+VIEWER_MAY = {Permission.PUBLIC, Permission.SIGNED_IN, Permission.EDIT_ROI, Permission.DECIDE}
 # Page routes that change nothing a viewer may not change (each named with why), or that are public.
 PAGES_VIEWER_MAY = {
     ("POST", "/login"),  # public: signing in
@@ -32,6 +32,7 @@ PAGES_VIEWER_MAY = {
     ("POST", "/account/tokens"),  # one's own tokens
     ("POST", "/account/tokens/{token_id:int}/revoke"),
     ("POST", "/pilots/{pilot_id:int}/roi"),  # the manager edits ROI inputs
+    ("POST", "/pilots/{pilot_id:int}/decision"),  # the manager records a decision
     ("POST", "/pilots/new/estimate"),  # a dry run: validates and estimates, queues nothing
 }
 PUBLIC_PAGES = {("GET", "/login"), ("POST", "/login")}
@@ -47,12 +48,14 @@ class World:
     pilot_id: int
     run_id: int
     token_id: int
+    decision_id: int
 
     def values(self) -> dict[str, Any]:
         return {
             "pilot_id": self.pilot_id,
             "run_id": self.run_id,
             "token_id": self.token_id,
+            "decision_id": self.decision_id,
             "name": "owner",
             "fmt": "csv",
         }
@@ -66,6 +69,7 @@ def world(sqlite_url: str) -> Iterator[World]:
         assert response.status_code == 201, response.text
         pilot = response.json()["pilot"]
         token = site.client.post(f"{API}/auth/tokens", json={"name": "walk"}, headers=owner).json()
+        decision = site.client.post(f"{API}/pilots/{pilot['id']}/decision", json={"decision": "defer", "arm": "none"})
         yield World(
             api=site,
             anonymous=TestClient(site.client.app),  # no credentials at all
@@ -75,6 +79,7 @@ def world(sqlite_url: str) -> Iterator[World]:
             pilot_id=pilot["id"],
             run_id=pilot["runs"][0]["id"],
             token_id=token["id"],
+            decision_id=decision.json()["id"],
         )
 
 
@@ -104,7 +109,7 @@ def test_the_api_routes_state_permissions_and_enforce_them(world: World) -> None
     assert len(ops) >= 30
     public = sorted(f"{m.upper()} {p}" for m, p, perm in ops if perm is Permission.PUBLIC)
     assert public == ["GET /api/v1/health", "POST /api/v1/auth/login"]
-    checked = {"anonymous": 0, "viewer": 0, "other engineer": 0}
+    checked = {"anonymous": 0, "viewer": 0, "other engineer": 0, "engineer may not decide": 0}
     for method, path, permission in ops:
         url = fill(path, world)
         response = call(world.anonymous, method, url)
@@ -127,7 +132,13 @@ def test_the_api_routes_state_permissions_and_enforce_them(world: World) -> None
             response = call(world.api.client, method, url, world.other)
             assert response.status_code == 403 and "belongs to 'owner'" in response.json()["detail"], (method, path)
             checked["other engineer"] += 1
+        if permission is Permission.DECIDE:  # managers and admins sign off, not whoever ran the pilot
+            for engineer in (world.owner, world.other):
+                response = call(world.api.client, method, url, engineer)
+                assert response.status_code == 403 and "decide permission" in response.json()["detail"], (method, path)
+            checked["engineer may not decide"] += 1
     assert checked["viewer"] >= 8 and checked["other engineer"] == 4, checked
+    assert checked["engineer may not decide"] == 1, checked
 
 
 def test_owners_and_admins_may_manage_a_pilot_others_may_not(world: World) -> None:
@@ -159,7 +170,12 @@ def test_owners_and_admins_may_manage_a_pilot_others_may_not(world: World) -> No
 def page_routes() -> list[tuple[str, str, bool]]:
     """(method, path, public) of every page route."""
     found = []
-    for router, public in ((account.public, True), (account.router, False), (pages.router, False)):
+    for router, public in (
+        (account.public, True),
+        (account.router, False),
+        (pages.router, False),
+        (decisions.router, False),
+    ):
         for route in router.routes:
             assert isinstance(route, APIRoute)
             for method in sorted(route.methods):
