@@ -381,6 +381,7 @@ async def pilot_page(request: Request, pilot_id: int) -> Response:
     if not result.ok:
         return problem(request, result)
     summary = await api.get(f"/pilots/{pilot_id}/summary", curves="none")
+    decisions = await api.get(f"/pilots/{pilot_id}/decisions")  # the form posts to frontend/decisions.py
     pilot = result.body
     arms, seeds, cells = _grid(pilot)
     run_arms = {run["id"]: run["arm"] for run in pilot["runs"]}
@@ -393,6 +394,7 @@ async def pilot_page(request: Request, pilot_id: int) -> Response:
         cells=cells,
         summary=summary.body if summary.ok else None,
         summary_error=None if summary.ok else summary.detail,
+        decisions=decisions.body["decisions"] if decisions.ok else [],
         run_arms=json.dumps(run_arms),
         figures=COMPARISON_FIGURES,
         roi_fields=(*ROI_FIELDS, "price_per_device_hour"),
