@@ -8,6 +8,7 @@ from typing import Any
 
 from backend.analysis.summary import build_summary, summary_points
 from backend.store import Store
+from backend.views import decision_out
 
 FORMATS = ("pdf", "html", "csv", "epochs.csv", "json")
 _MEDIA = {
@@ -54,8 +55,10 @@ def export_report(store: Store, pilot_id: int, fmt: str, prices: dict[str, float
         points = store.get_points(run_ids=[r.id for r in runs])
         return Report(render.render_epochs_csv(runs, points).encode(), _MEDIA[fmt], filename)
     summary = pilot_summary(store, pilot_id, prices)
+    # The decision history, newest first, as the API lists it (the CSVs are per run and per epoch: not there).
+    decisions = [decision_out(d).model_dump(mode="json") for d in store.decisions.history(pilot_id=pilot_id)]
     if fmt == "json":
-        return Report(render.render_json(summary).encode(), _MEDIA[fmt], filename)
+        return Report(render.render_json(summary, decisions).encode(), _MEDIA[fmt], filename)
     if fmt == "html":
-        return Report(render.render_html(summary, pilot, runs).encode(), _MEDIA[fmt], filename)
-    return Report(render.render_pdf(summary, pilot, runs), _MEDIA[fmt], filename)
+        return Report(render.render_html(summary, pilot, runs, decisions).encode(), _MEDIA[fmt], filename)
+    return Report(render.render_pdf(summary, pilot, runs, decisions), _MEDIA[fmt], filename)

@@ -43,3 +43,18 @@ def verdict_sentences(summary: dict[str, Any]) -> list[str]:
             f"net {_money(net['value'])} a year{bounds}. {roi['reason'][0].upper()}{roi['reason'][1:]}."
         )
     return out
+
+
+def decision_lines(decisions: list[dict[str, Any]]) -> list[str]:
+    """The recorded decisions (as the API lists them, newest first), one line each, e.g. "2025-03-01 09:30 UTC:
+    ADOPT rblock_s, by vera. Note: “...”. Snapshot SHA-256 3f2a9c01d4e5…"."""
+    out = []
+    for d in decisions:
+        when = str(d["decided_at"])[:16].replace("T", " ")
+        mark = " (PROVISIONAL: runs were still queued or running)" if d["provisional"] else ""
+        note = f" Note: “{d['note']}”." if d["note"] else ""
+        out.append(
+            f"{when} UTC: {d['decision'].upper()} {d['arm']}, by {d['decided_by']}{mark}.{note} "
+            f"Snapshot SHA-256 {d['summary_sha256'][:12]}…"
+        )
+    return out

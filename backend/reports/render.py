@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
 
 from backend.figures import build_figure
-from backend.reports.headline import verdict_sentences
+from backend.reports.headline import decision_lines, verdict_sentences
 from backend.store.entities import MetricPoint, Pilot, Run, RunStatus
 
 REPORT_FIGURES = ("accuracy_curves", "accuracy_vs_cost", "stability", "roi")
@@ -36,7 +36,9 @@ def _sig(value: Any) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
-def _context(summary: dict[str, Any], pilot: Pilot, runs: Sequence[Run]) -> dict[str, Any]:
+def _context(
+    summary: dict[str, Any], pilot: Pilot, runs: Sequence[Run], decisions: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
     started = [r.started_at for r in runs if r.started_at]
     finished = [r.finished_at for r in runs if r.finished_at]
     devices = sorted({str((r.cost or {}).get("device_name") or r.device) for r in runs if r.cost or r.device})
@@ -46,6 +48,8 @@ def _context(summary: dict[str, Any], pilot: Pilot, runs: Sequence[Run]) -> dict
         "pilot": pilot,
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "verdicts": list(zip(sentences, summary["roi"], strict=True)),
+        # Recorded decisions, newest first (issue 11 §5): [(line, decision as the API lists it)].
+        "decisions": list(zip(decision_lines(list(decisions)), decisions, strict=True)),
         "comparisons": {c["arm"]: c for c in summary["comparisons"]},
         "roi_inputs": summary["roi_inputs"],
         "devices": devices,
@@ -57,11 +61,13 @@ def _context(summary: dict[str, Any], pilot: Pilot, runs: Sequence[Run]) -> dict
     }
 
 
-def render_html(summary: dict[str, Any], pilot: Pilot, runs: Sequence[Run]) -> str:
+def render_html(
+    summary: dict[str, Any], pilot: Pilot, runs: Sequence[Run], decisions: Sequence[dict[str, Any]] = ()
+) -> str:
     """Interactive and self-contained: plotly.js is embedded, so the file opens offline."""
     import plotly.offline
 
-    context = _context(summary, pilot, runs)
+    context = _context(summary, pilot, runs, decisions)
     # Escape "</" so a figure's text can never close the script element it sits in.
     figures = [(name, build_figure(name, summary).to_json().replace("</", "<\\/")) for name in REPORT_FIGURES]
     return _TEMPLATES.get_template("report.html.j2").render(
@@ -82,12 +88,14 @@ def chart_images(summary: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def render_pdf(summary: dict[str, Any], pilot: Pilot, runs: Sequence[Run]) -> bytes:
+def render_pdf(
+    summary: dict[str, Any], pilot: Pilot, runs: Sequence[Run], decisions: Sequence[dict[str, Any]] = ()
+) -> bytes:
     """A4 pages: the same content as the HTML with the charts as images."""
     from weasyprint import HTML
 
     html = _TEMPLATES.get_template("report.html.j2").render(
-        **_context(summary, pilot, runs), interactive=False, images=chart_images(summary)
+        **_context(summary, pilot, runs, decisions), interactive=False, images=chart_images(summary)
     )
     pdf: bytes = HTML(string=html).write_pdf()
     return pdf
@@ -133,5 +141,6 @@ def render_epochs_csv(runs: Sequence[Run], points: Sequence[MetricPoint]) -> str
     return buffer.getvalue()
 
 
-def render_json(summary: dict[str, Any]) -> str:
-    return json.dumps(summary, indent=1, default=str)
+def render_json(summary: dict[str, Any], decisions: Sequence[dict[str, Any]] = ()) -> str:
+    """The summary, with the recorded decisions (newest first, without their snapshots) under ``decisions``."""
+    return json.dumps({**summary, "decisions": list(decisions)}, indent=1, default=str)
