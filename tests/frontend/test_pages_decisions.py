@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import re
 
-from tests.backend.api_support import create_pilot, finish
+from fastapi.testclient import TestClient
+
+from tests.backend.api_support import PASSWORD, add_user, create_pilot, finish
 from tests.frontend.support import open_site
+from tests.frontend.test_pages_auth import csrf_of
 
 FORM = 'action="/pilots/{}/decision"'
 
@@ -66,3 +69,25 @@ def test_a_refused_decision_comes_back_with_the_reason(sqlite_url: str) -> None:
         assert plain.status_code == 422 and "decision:" in plain.text
         assert site.client.post("/pilots/999/decision", data=form).status_code == 404
         assert site.store.decisions.history(pilot_id=pilot) == []
+
+
+def test_ids_out_of_range_are_a_clear_4xx(sqlite_url: str) -> None:
+    with open_site(sqlite_url) as site:
+        for pilot_id in (0, 2**63, 10**30):
+            assert site.client.get(f"/pilots/{pilot_id}/decisions").status_code in (404, 422), pilot_id
+            posted = site.client.post(f"/pilots/{pilot_id}/decision", data={"decision": "adopt", "arm": "none"})
+            assert posted.status_code in (404, 422), pilot_id
+
+
+def test_a_manager_signed_in_with_a_cookie_decides_with_the_forms_csrf_token(sqlite_url: str) -> None:
+    with open_site(sqlite_url) as site:
+        pilot = create_pilot(site)["id"]
+        add_user(site.store, "mia", "viewer")
+        browser = TestClient(site.client.app)  # a browser: a session cookie, no token
+        assert browser.post("/login", data={"name": "mia", "password": PASSWORD}).status_code == 200
+        page = browser.get(f"/pilots/{pilot}").text
+        form = {"decision": "reject", "arm": "rblock_s", "note": "no gain"}
+        assert browser.post(f"/pilots/{pilot}/decision", data=form, follow_redirects=False).status_code == 403
+        posted = browser.post(f"/pilots/{pilot}/decision", data={**form, "csrf_token": csrf_of(page)})
+        assert posted.status_code == 200 and posted.url.path == f"/pilots/{pilot}"
+        assert [d.decided_by for d in site.store.decisions.history(pilot_id=pilot)] == ["mia"]
