@@ -68,6 +68,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[s
 
 
 @pytest.fixture
+def another_database_url(database_url: str, tmp_path: object) -> Iterator[str]:
+    """A second fresh, empty database of the same kind as ``database_url`` (a restore's target, ...)."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path}/another.db"
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture
 def store(database_url: str) -> Iterator[Store]:
     """A migrated store on ``database_url`` (each test's own SQLite file, then PostgreSQL database)."""
     from backend.store import Store
