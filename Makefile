@@ -9,12 +9,14 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 .PHONY: run test system lint typecheck contracts unit bench clean
 
 # Debian packages the system and its tests use: Chromium (PDF charts via kaleido, browser tests),
-# poppler-utils (PDF checks), docker-compose (validates docker-compose.yml; no engine needed).
+# poppler-utils (PDF checks), docker-compose (validates docker-compose.yml; no engine needed),
+# postgresql-client (pg_dump/pg_restore for `rblock-pilot backup`; Debian 12's 15 matches its server).
 system:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
 	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	command -v pg_dump >/dev/null || missing="$$missing postgresql-client"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \

@@ -9,7 +9,8 @@ Environment names are the field names in upper case: ``DATABASE_URL``, ``BROKER_
 ``DATA_ROOT``, ``PRICE_PER_HOUR`` (JSON, e.g. ``{"cpu": 0.05, "cuda": 2.5}``), ``HEARTBEAT_TIMEOUT_S``,
 ``MAX_ATTEMPTS``, ``RECONCILE_EVERY_S``, and the dataset upload caps ``UPLOAD_MAX_BYTES``,
 ``UPLOAD_MAX_UNCOMPRESSED_BYTES``, ``UPLOAD_MAX_FILES``, ``UPLOAD_MAX_RATIO``, and sign-in's
-``SESSION_HOURS``, ``COOKIE_SECURE``, ``LOGIN_MAX_FAILURES``, ``LOGIN_WINDOW_S``, and ``API_THREADS``.
+``SESSION_HOURS``, ``COOKIE_SECURE``, ``LOGIN_MAX_FAILURES``, ``LOGIN_WINDOW_S``, and ``API_THREADS``, and
+``SHARED_ARTIFACTS`` (workers check that ``ARTIFACT_DIR`` is the store the API sees).
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ class Settings(BaseSettings):
     )
     artifact_dir: Path = Field(
         default=Path("var/artifacts"), description="checkpoints and run files (shared by all workers)"
+    )
+    shared_artifacts: bool = Field(
+        default=False,
+        description="ARTIFACT_DIR is a store shared by the API and every worker: a worker refuses to start unless it "
+        "holds the marker the API wrote there (pilot_cli.artifact_store)",
     )
     data_root: Path = Field(
         default=Path("var/data"), description="where datasets' files live (cifar-10-batches-py, ...)"

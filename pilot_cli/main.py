@@ -1,5 +1,5 @@
 """``rblock-pilot COMMAND``: train (local, no server), up (API + worker on embedded defaults), api, worker,
-report, user and token."""
+report, user, token, backup and restore."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ commands:
   report   write a pilot's report (pdf, html, csv or json) from the database
   user     add users with a role, list them, change a role, disable, reset a password
   token    create, list and revoke API tokens (Authorization: Bearer ...)
+  backup   back up the database and the artifacts into a folder (pg_dump or SQLite, tar.gz, manifest)
+  restore  restore such a folder into an empty database and ARTIFACT_DIR, then migrate the schema
 
 rblock-pilot COMMAND --help documents each command."""
 
@@ -38,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pilot_cli.accounts import main as accounts_main
 
         return accounts_main([command, *rest])
+    if command in ("backup", "restore"):
+        from pilot_cli.backup import main as backup_main
+
+        return backup_main(command, rest)
     if command in ("up", "api", "worker"):
         from pilot_cli.service import main as service_main
 

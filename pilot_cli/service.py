@@ -83,6 +83,7 @@ def _up(argv: list[str]) -> int:
     _check_port(args.host, args.port)
     _migrate(settings.database_url)
     first_password = _first_admin(settings.database_url)
+    _artifact_store(settings, worker=False)
     _check_broker(settings.broker_url)
 
     gpu = gpu_present(env)
@@ -145,6 +146,7 @@ def _api(argv: list[str]) -> int:
         _migrate(settings.database_url)
         if first_password := _first_admin(settings.database_url):
             _print_first_admin(first_password)
+    _artifact_store(settings, worker=False)
     _exec(_api_command(args.host, args.port), os.environ)
 
 
@@ -173,6 +175,7 @@ def _worker(argv: list[str]) -> int:
     env = dict(os.environ)
     settings = _settings()
     _ping(settings.database_url)
+    _artifact_store(settings, worker=True)
     _check_broker(settings.broker_url)
     queues = args.queues
     if queues == "auto":
@@ -315,6 +318,30 @@ def _ping(database_url: str) -> None:
             store.dispose()
     except StoreUnavailable as error:
         raise ServiceError(str(error)) from None
+
+
+def _artifact_store(settings: Settings, *, worker: bool) -> None:
+    """The API marks ARTIFACT_DIR as the deployment's artifact store; a worker checks that it sees that mark."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from backend.store import Store
+    from pilot_cli.artifact_store import ArtifactStoreError, check_worker, write_marker
+
+    store = Store(settings.database_url)
+    try:
+        if worker:
+            check_worker(store, settings.artifact_dir, shared=settings.shared_artifacts)
+        else:
+            write_marker(store, settings.artifact_dir)
+    except ArtifactStoreError as error:
+        raise ServiceError(str(error)) from None
+    except SQLAlchemyError as error:  # e.g. a schema older than this code: the API migrates it at its start
+        raise ServiceError(
+            f"cannot read the artifact store's id from the database ({_first_line(error)}): "
+            "start the API first (rblock-pilot api)"
+        ) from None
+    finally:
+        store.dispose()
 
 
 def _check_broker(broker_url: str) -> None:

@@ -9,8 +9,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from backend.store import Store
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     try:
@@ -61,3 +65,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[s
         yield f"sqlite:///{tmp_path}/pilot.db"
     else:
         yield from _postgres_database()
+
+
+@pytest.fixture
+def another_database_url(database_url: str, tmp_path: object) -> Iterator[str]:
+    """A second fresh, empty database of the same kind as ``database_url`` (a restore's target, ...)."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path}/another.db"
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """A migrated store on ``database_url`` (each test's own SQLite file, then PostgreSQL database)."""
+    from backend.store import Store
+
+    store = Store(database_url)
+    store.upgrade()
+    yield store
+    store.dispose()

@@ -224,3 +224,13 @@ class SqlDecision(Base):
     provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     summary_sha256: Mapped[str] = mapped_column(String(64))
     summary: Mapped[str] = mapped_column(Text)
+
+
+class SqlInstallation(Base):
+    """One row (id 1): facts about this deployment as a whole, such as the id of its artifact store."""
+
+    __tablename__ = "installation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    artifact_store_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -40,6 +40,7 @@ from backend.store.entities import (
     Superseded,
     Worker,
 )
+from backend.store.installation import Installation
 from backend.store.models import SqlArm, SqlMetricPoint, SqlMetricSeries, SqlPilot, SqlRun, SqlWorker
 
 _SPECIAL = {1: math.nan, 2: math.inf, 3: -math.inf}
@@ -146,6 +147,7 @@ class Store:
         self._dialect = self.engine.dialect.name
         self.accounts = Accounts(self._sessions)
         self.decisions = Decisions(self._sessions)
+        self.installation = Installation(self._sessions)
         insert = pg_insert if self._dialect == "postgresql" else sqlite_insert
         upsert = insert(SqlMetricPoint)
         self._upsert_point = upsert.on_conflict_do_update(

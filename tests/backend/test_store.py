@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from backend.store import ArmInput, Conflict, NotFound, RunInput, RunStatus, Store, StoreUnavailable
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store(database_url)
-    store.upgrade()
-    yield store
-    store.dispose()
 
 
 def _create(store: Store, arms: tuple[str, ...] = ("none", "rblock_s"), seeds: int = 2, **overrides: Any) -> Any:
