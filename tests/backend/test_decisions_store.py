@@ -12,14 +12,10 @@ from sqlalchemy import event
 
 from backend.store import NotFound, Store
 from backend.store.decisions import Decisions, canonical_json, summary_sha256
-from tests.backend import test_store
 from tests.backend.test_store import _create
 
 # Keys out of order, a float that JSONB would print differently (1e-20), a negative zero, and Unicode.
 SNAPSHOT: dict[str, Any] = {"z": [1.0, -0.0, 1e-20, 0.1], "a": {"é": "naïve ü", "n": None}, "provisional": True}
-
-
-store = test_store.store  # the same fixture: a fresh store on SQLite and on PostgreSQL
 
 
 def _record(store: Store, pilot_id: int, decision: str = "adopt", **overrides: Any) -> Any:
