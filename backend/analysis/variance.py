@@ -111,8 +111,9 @@ def jackknife_parts(groups: Sequence[Sequence[Term]]) -> VarianceParts:
             start=np.zeros((len(group[0][1].seeds), size)),
         )
         noise += _jackknife(loo_x)
-    test_var = max(0.0, (float(per_example.var(ddof=1)) - float(noise.mean())) / size)
-    return VarianceParts(estimate, seed_var, satterthwaite(seed_parts), test_var, size - 1.0, size)
+    seed_noise = float(noise.mean()) / size
+    test_var = max(0.0, float(per_example.var(ddof=1)) / size - seed_noise)
+    return VarianceParts(estimate, seed_var, satterthwaite(seed_parts), test_var, size - 1.0, size, seed_noise)
 
 
 @dataclass(frozen=True, eq=False)

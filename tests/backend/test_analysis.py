@@ -243,6 +243,21 @@ def _labelled_runs(rng: np.random.Generator, n_seeds: int = 3, n: int = 200) -> 
     return runs, labels
 
 
+def _expected(
+    estimate: float, seed_var: float, seed_df: float, seed_noise: float, test_var: float, n: int
+) -> tuple[float, float, float, float]:
+    """The combined interval, its p-value and the seed half-width, written out from the rule: the seed part is
+    the larger of the seeds' estimate and the examples' (seed noise over N, N - 1 df); Satterthwaite df in
+    Welch's 1947 form, clipped to [min df, sum df]."""
+    seed_part, df_seed = max((seed_var, seed_df), (seed_noise, n - 1))
+    total = seed_part + test_var
+    df = total**2 / (seed_part**2 / (df_seed + 2) + test_var**2 / (n + 1)) - 2
+    df = min(max(df, min(df_seed, n - 1)), df_seed + n - 1)
+    half = sps.t.ppf(0.975, df) * math.sqrt(total)
+    p = 2 * sps.t.sf(abs(estimate) / math.sqrt(total), df)
+    return estimate - half, estimate + half, p, sps.t.ppf(0.975, df_seed) * math.sqrt(seed_part)
+
+
 def test_the_finite_test_set_adds_its_part_by_hand() -> None:
     runs, labels = _labelled_runs(np.random.default_rng(1))
     correct = {
@@ -255,13 +270,12 @@ def test_the_finite_test_set_adds_its_part_by_hand() -> None:
     d_x = c_arm.mean(axis=0) - c_base.mean(axis=0)
     noise = (c_arm - c_base).var(axis=0, ddof=1).mean() / 3  # paired: the per-example seed noise in d(x)
     test_var = max(0.0, (d_x.var(ddof=1) - noise) / 200)
-    df = min(max((seed_var + test_var) ** 2 / (seed_var**2 / 4 + test_var**2 / 201) - 2, 2), 201)
-    half = sps.t.ppf(0.975, df) * math.sqrt(seed_var + test_var)
-    assert row.delta_acc_ci == (pytest.approx(d_seed.mean() - half), pytest.approx(d_seed.mean() + half))
-    assert row.acc_seed_half == pytest.approx(sps.t.ppf(0.975, 2) * math.sqrt(seed_var))
+    low, high, p, seed_half = _expected(d_seed.mean(), seed_var, 2, noise / 200, test_var, 200)
+    assert row.delta_acc_ci == (pytest.approx(low), pytest.approx(high))
+    assert row.acc_seed_half == pytest.approx(seed_half)
     assert row.acc_test_half == pytest.approx(sps.t.ppf(0.975, 199) * math.sqrt(test_var)) and test_var > 0
     assert row.test_examples == 200 and row.note == "" and row.paired
-    assert row.p_value == pytest.approx(2 * sps.t.sf(abs(d_seed.mean()) / math.sqrt(seed_var + test_var), df))
+    assert row.p_value == pytest.approx(p)
 
 
 def test_churn_interval_by_hand() -> None:
@@ -279,11 +293,11 @@ def test_churn_interval_by_hand() -> None:
     seed_var = 3 / 4 * ((loo.mean(axis=1) - loo.mean(axis=1).mean()) ** 2).sum()
     noise = (3 / 4 * ((loo - loo.mean(axis=0)) ** 2).sum(axis=0)).mean()
     test_var = max(0.0, (full.var(ddof=1) - noise) / 150)
-    df = min(max((seed_var + test_var) ** 2 / (seed_var**2 / 5 + test_var**2 / 151) - 2, 3), 152)
-    half = sps.t.ppf(0.975, df) * math.sqrt(seed_var + test_var)
+    low, high, p, seed_half = _expected(full.mean(), seed_var, 3, noise / 150, test_var, 150)
     assert row.delta_churn == pytest.approx(full.mean())
     assert row.delta_churn == pytest.approx(churn(preds["none"].tolist()) - churn(preds["rblock_s"].tolist()))
-    assert row.delta_churn_ci == (pytest.approx(full.mean() - half), pytest.approx(full.mean() + half))
+    assert row.delta_churn_ci == (pytest.approx(low), pytest.approx(high))
+    assert row.churn_p == pytest.approx(p) and row.churn_seed_half == pytest.approx(seed_half)
     assert churn_statistic(range(2), preds["none"][:2]) is None  # one pair: nothing to leave out
 
 
