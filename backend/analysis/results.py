@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from backend.analysis import stats
+from backend.analysis.samples import arm_samples
 from backend.store.entities import MetricPoint, Run, RunStatus
 
 # Final metrics summarised per arm (mean over seeds), beside accuracy and cost.
@@ -70,6 +71,17 @@ def churn(predictions: Sequence[Sequence[int]]) -> float | None:
     return float(np.mean([(a != b).mean() for a, b in pairs]))
 
 
+def _seed_churn(done: Sequence[Run]) -> float | None:
+    samples = arm_samples(done)  # memoised arrays, when every run kept its predictions at one length
+    if samples.predictions is not None and samples.predictions.shape[0] == len(done):
+        n, predictions = len(done), samples.predictions
+        if n < 2:
+            return None
+        differing = sum(int((predictions != predictions[s]).sum()) for s in range(n)) / 2
+        return float(differing / (n * (n - 1) / 2) / predictions.shape[1])
+    return churn([r.predictions or [] for r in done])
+
+
 def arm_results(
     runs: Sequence[Run],
     regularizers: dict[str, str],
@@ -107,7 +119,7 @@ def arm_results(
             cost=_mean(money),
             samples_per_second=_mean([(r.cost or {}).get("samples_per_second") for r in done]),
             stability={key: _mean([(r.final_metrics or {}).get(key) for r in done]) for key in STABILITY_KEYS},
-            seed_churn=churn([r.predictions or [] for r in done]),
+            seed_churn=_seed_churn(done),
             acc_std=acc.std,
             device_kinds=kinds,
         )

@@ -6,8 +6,9 @@ interval (with a note), while churn, which needs only predictions, keeps its per
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,8 +45,40 @@ def _same_length(vectors: Sequence[Sequence[int] | None]) -> NDArray[np.int64] |
     return np.asarray(vectors, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class RunSet:
+    """Runs compared (and hashed) by what identifies their results: a finished run's results change only
+    when it is retried, which changes its attempts and finish time. Lets the arrays below be memoised."""
+
+    key: tuple[tuple[object, ...], ...]
+    runs: tuple[Run, ...] = field(compare=False, hash=False)
+
+    @classmethod
+    def of(cls, runs: Sequence[Run]) -> RunSet:
+        return cls(tuple(_identity(r) for r in runs), tuple(runs))
+
+
+def _identity(run: Run) -> tuple[object, ...]:
+    # Beside the run's identity, a cheap sample of its results: two databases (tests, a restored backup)
+    # can hold runs of the same id, attempt and finish time with other results.
+    predictions, labels = run.predictions or [], run.test_labels or []
+    return (
+        run.pilot_id, run.id, run.arm, run.seed, run.status, run.attempts, run.finished_at,
+        (run.final_metrics or {}).get("test_acc"), len(predictions), len(labels),
+        tuple(predictions[:: max(1, len(predictions) // 16)]), tuple(labels[:: max(1, len(labels) // 16)]),
+    )  # fmt: skip
+
+
 def arm_samples(runs: Sequence[Run]) -> ArmSamples:
     """``runs`` of one arm (any status); the succeeded ones with a test accuracy, in seed order."""
+    return _arm_samples(RunSet.of(runs))
+
+
+@functools.lru_cache(maxsize=256)
+def _arm_samples(run_set: RunSet) -> ArmSamples:
+    # Memoised: turning thousands of stored integers per run into arrays is most of a summary's time, and
+    # every view of a finished pilot asks for the same again.
+    runs = run_set.runs
     done = sorted(
         (
             r
