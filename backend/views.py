@@ -16,8 +16,10 @@ from backend.store import Arm, Pilot, PilotSummary, Run, Worker
 
 
 def run_out(run: Run) -> RunOut:
-    """A run without its final predictions (thousands of integers that only the analysis reads)."""
-    fields = {f.name: getattr(run, f.name) for f in dataclass_fields(run) if f.name != "predictions"}
+    """A run without its final predictions and test labels (thousands of integers that only the analysis reads)."""
+    fields = {
+        f.name: getattr(run, f.name) for f in dataclass_fields(run) if f.name not in ("predictions", "test_labels")
+    }
     fields["status"] = run.status.value
     return RunOut(**fields)
 

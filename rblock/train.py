@@ -58,6 +58,8 @@ class RunResult:
         config: The resolved configuration.
         versions: Library versions.
         predictions: Final test-set predictions (class ids), for seed churn.
+        labels: The test set's labels in the same order as ``predictions`` (per-example correctness for the
+            test-set part of the analysis's intervals).
         history: Per-epoch metrics, epoch numbers from 1.
     """
 
@@ -70,6 +72,7 @@ class RunResult:
     config: dict[str, Any]
     versions: dict[str, str]
     predictions: list[int] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
     history: list[dict[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -328,10 +331,12 @@ def train_run(
         _, logits = _evaluate(model, data, device, amp, beat)
         final_metrics.update(_stability(model, data, logits, device, config.stability_masks, amp, beat))
     predictions: list[int] = []
+    labels: list[int] = []
     if not cancelled and state.history:
         if logits is None:
             _, logits = _evaluate(model, data, device, amp, beat)
         predictions = logits.argmax(1).cpu().tolist()
+        labels = data.test_y.tolist()  # the order predict() used: the test set's own
     train_seconds = meter.train_seconds
     cost = {
         "train_seconds": train_seconds,
@@ -353,6 +358,7 @@ def train_run(
         config=config.to_dict(),
         versions=library_versions(),
         predictions=predictions,
+        labels=labels,
         history=state.history,
     )
 

@@ -344,6 +344,7 @@ def _finish(
             cost=result.cost if result is not None else None,
             final_metrics=result.final_metrics if result is not None else None,
             predictions=result.predictions if result is not None else None,
+            test_labels=result.labels if result is not None and result.labels else None,
             attempt=run.attempts,
         ),
         what=f"finishing run {run.id}",

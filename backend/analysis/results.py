@@ -1,9 +1,7 @@
-"""Per-arm results over seeds, each arm against the baseline, the accuracy-cost Pareto front, and curves."""
+"""Per-arm results over seeds, the accuracy-cost Pareto front, and curves (against the baseline: ``comparison``)."""
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import itertools
 import math
 from collections import defaultdict
@@ -17,6 +15,9 @@ from backend.store.entities import MetricPoint, Run, RunStatus
 
 # Final metrics summarised per arm (mean over seeds), beside accuracy and cost.
 STABILITY_KEYS = ("inconsistency_kl", "flip_rate", "ece", "nll")
+# Metrics that are shares: their intervals are cut to [0, 1] (a t-interval of 99% accuracy over 3 seeds
+# otherwise reads "98.21% - 100.31%").
+SHARE_METRICS = frozenset({"train_acc", "test_acc", "flip_rate", "ece", "drop_rate"})
 
 
 @dataclass(frozen=True)
@@ -33,21 +34,6 @@ class ArmResult:
     seed_churn: float | None
     acc_std: float | None
     device_kinds: list[str]
-
-
-@dataclass(frozen=True)
-class Comparison:
-    arm: str
-    baseline: str
-    delta_acc: float | None
-    delta_acc_ci: tuple[float, float] | None
-    welch_p: float | None
-    paired_p: float | None
-    p_value: float | None  # the paired test when seeds match, else Welch
-    p_holm: float | None
-    cohens_d: float | None
-    seeds_needed: int | None
-    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -84,7 +70,13 @@ def churn(predictions: Sequence[Sequence[int]]) -> float | None:
     return float(np.mean([(a != b).mean() for a, b in pairs]))
 
 
-def arm_results(runs: Sequence[Run], regularizers: dict[str, str], price_for: dict[str, float]) -> dict[str, ArmResult]:
+def arm_results(
+    runs: Sequence[Run],
+    regularizers: dict[str, str],
+    price_for: dict[str, float],
+    *,
+    confidence: float = stats.CONFIDENCE,
+) -> dict[str, ArmResult]:
     """Succeeded runs grouped by arm; ``price_for`` maps a device kind (``cpu``, ``cuda``) to money per hour."""
     by_arm: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
@@ -104,14 +96,14 @@ def arm_results(runs: Sequence[Run], regularizers: dict[str, str], price_for: di
             h * price_for.get(str((r.cost or {}).get("device_kind") or "cpu"), 0.0)
             for h, r in zip(hours, done, strict=True)
         ]
-        acc = stats.describe(accs)
+        acc = stats.describe(accs, confidence, stats.UNIT)
         out[arm] = ArmResult(
             arm=arm,
             regularizer=regularizer,
             seeds=[r.seed for r in done],
             test_acc=acc,
             error=None if acc.mean is None else 1.0 - acc.mean,
-            device_hours=stats.describe(hours),
+            device_hours=stats.describe(hours, confidence),
             cost=_mean(money),
             samples_per_second=_mean([(r.cost or {}).get("samples_per_second") for r in done]),
             stability={key: _mean([(r.final_metrics or {}).get(key) for r in done]) for key in STABILITY_KEYS},
@@ -120,68 +112,6 @@ def arm_results(runs: Sequence[Run], regularizers: dict[str, str], price_for: di
             device_kinds=kinds,
         )
     return out
-
-
-def compare(results: dict[str, ArmResult], runs: Sequence[Run], baseline: str, *, seed: int = 0) -> list[Comparison]:
-    """Every arm against ``baseline`` on final test accuracy, Holm-corrected across arms."""
-    acc_by_arm_seed: dict[str, dict[int, float]] = defaultdict(dict)
-    for run in runs:
-        if run.status == RunStatus.SUCCEEDED and run.final_metrics and run.final_metrics.get("test_acc") is not None:
-            acc_by_arm_seed[run.arm][run.seed] = float(run.final_metrics["test_acc"])
-    base = tuple(acc_by_arm_seed.get(baseline, {}).items())
-    rows = [
-        _compare_arm(arm, baseline, tuple(acc_by_arm_seed.get(arm, {}).items()), base, seed)
-        for arm in results
-        if arm != baseline
-    ]
-    adjusted = stats.holm([row.p_value for row in rows])
-    return [dataclasses.replace(row, p_holm=p) for row, p in zip(rows, adjusted, strict=True)]
-
-
-@functools.lru_cache(maxsize=1024)
-def _compare_arm(
-    arm: str,
-    baseline: str,
-    mine_items: tuple[tuple[int, float], ...],
-    base_items: tuple[tuple[int, float], ...],
-    seed: int,
-) -> Comparison:
-    """One arm against the baseline (before Holm), from (seed, final test accuracy) pairs in run order.
-
-    Memoised on exactly those inputs (a pure function of them): the bootstrap, the t-tests and the seed
-    planner cost milliseconds per arm, and every view of a finished pilot asks for the same numbers again.
-    """
-    mine, base = dict(mine_items), dict(base_items)
-    a, b = list(mine.values()), list(base.values())
-    shared = sorted(set(mine) & set(base))
-    paired = len(shared) >= 2 and len(shared) == len(mine) == len(base)
-    note = ""
-    if not a or not b:
-        note = "no finished runs on one side"
-    elif len(a) < 2 or len(b) < 2:
-        note = "one seed: no confidence interval or test"
-    delta = (float(np.mean(a)) - float(np.mean(b))) if a and b else None
-    if paired:
-        ci = stats.bootstrap_diff_ci([mine[s] for s in shared], [base[s] for s in shared], paired=True, seed=seed)
-        p_pair = stats.paired_p([mine[s] for s in shared], [base[s] for s in shared])
-    else:
-        ci, p_pair = stats.bootstrap_diff_ci(a, b, paired=False, seed=seed), None
-    p_welch = stats.welch_p(a, b)
-    std_a = float(np.std(a, ddof=1)) if len(a) > 1 else 0.0
-    std_b = float(np.std(b, ddof=1)) if len(b) > 1 else 0.0
-    return Comparison(
-        arm=arm,
-        baseline=baseline,
-        delta_acc=delta,
-        delta_acc_ci=ci,
-        welch_p=p_welch,
-        paired_p=p_pair,
-        p_value=p_pair if p_pair is not None else p_welch,
-        p_holm=None,
-        cohens_d=stats.cohens_d(a, b),
-        seeds_needed=None if delta is None else stats.seeds_needed(delta, std_a, std_b),
-        note=note,
-    )
 
 
 def pareto_front(results: dict[str, ArmResult]) -> list[str]:
@@ -201,8 +131,15 @@ def pareto_front(results: dict[str, ArmResult]) -> list[str]:
     return sorted(front, key=lambda arm: points[arm][0])
 
 
-def curves(runs: Sequence[Run], points: Sequence[MetricPoint], keys: Sequence[str] | None = None) -> Curves:
-    """Mean and 95% t-interval over seeds, per arm, metric and epoch (finished and running runs alike)."""
+def curves(
+    runs: Sequence[Run],
+    points: Sequence[MetricPoint],
+    keys: Sequence[str] | None = None,
+    *,
+    confidence: float = stats.CONFIDENCE,
+) -> Curves:
+    """Mean and t-interval over seeds, per arm, metric and epoch (finished and running runs alike); the
+    intervals of shares (``SHARE_METRICS``) are cut to [0, 1]."""
     if keys is not None and not keys:
         return Curves()  # none asked for (the pages' summary): not a pass over every point for nothing
     wanted = None if keys is None else set(keys)
@@ -221,7 +158,7 @@ def curves(runs: Sequence[Run], points: Sequence[MetricPoint], keys: Sequence[st
         for key, by_epoch in by_key.items():
             series = []
             for epoch in sorted(by_epoch):
-                d = stats.describe(by_epoch[epoch])
+                d = stats.describe(by_epoch[epoch], confidence, stats.UNIT if key in SHARE_METRICS else None)
                 series.append(CurvePoint(epoch, d.n, d.mean or 0.0, d.std, d.sem, d.ci_low, d.ci_high))
             out[arm][key] = series
     return Curves(out)

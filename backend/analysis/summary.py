@@ -7,8 +7,10 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from backend.analysis.results import arm_results, compare, curves, pareto_front
+from backend.analysis.comparison import compare
+from backend.analysis.results import arm_results, curves, pareto_front
 from backend.analysis.roi import compute_roi
+from backend.analysis.stats import CONFIDENCE
 from backend.analysis.warnings import DROP_RATE, comparability_warnings
 from backend.store.entities import ACTIVE_STATUSES, MetricPoint, MetricSeries, Pilot, Run
 
@@ -63,34 +65,34 @@ def build_summary(
     *,
     prices: dict[str, float],
     curve_keys: Sequence[str] | None = None,
+    confidence: float = CONFIDENCE,
 ) -> dict[str, Any]:
     """Per-arm results, comparisons with the baseline, ROI and verdicts, Pareto front, warnings, and per arm,
-    metric and epoch the seed aggregate (n, mean, std, standard error, 95% t-interval) of every metric
-    (``curve_keys`` limits them)."""
+    metric and epoch the seed aggregate (n, mean, std, standard error, t-interval) of every metric
+    (``curve_keys`` limits them). Every interval and verdict is at ``confidence`` (stated in the summary)."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
     regularizers = {arm.name: arm.regularizer for arm in pilot.arms}
     price_for = _price_for(pilot, prices)
-    results = arm_results(runs, regularizers, price_for)
-    comparisons = compare(results, runs, pilot.baseline_arm, seed=pilot.id)
+    results = arm_results(runs, regularizers, price_for, confidence=confidence)
+    comparisons, contrasts = compare(runs, list(results), pilot.baseline_arm, confidence=confidence)
     base = results.get(pilot.baseline_arm)
     rois = []
     for row in comparisons:
         mine = results[row.arm]
-        delta_churn = None
-        if base is not None and base.seed_churn is not None and mine.seed_churn is not None:
-            delta_churn = base.seed_churn - mine.seed_churn
         extra_hours = (mine.device_hours.mean or 0.0) - ((base.device_hours.mean or 0.0) if base else 0.0)
         kind = (mine.device_kinds or ["cpu"])[0]
         rois.append(
             compute_roi(
                 arm=row.arm,
                 delta_acc=row.delta_acc,
-                delta_acc_ci=row.delta_acc_ci,
-                delta_churn=delta_churn,
+                delta_churn=row.delta_churn,
+                contrast=contrasts[row.arm],
                 extra_device_hours_per_training=extra_hours,
                 price_per_device_hour=price_for.get(kind, 0.0),
                 inputs=pilot.roi,
-                seeds_needed=row.seeds_needed,
                 seeds_now=min(mine.test_acc.n, base.test_acc.n if base else 0),
+                confidence=confidence,
             )
         )
     provisional = any(run.status in ACTIVE_STATUSES for run in runs)
@@ -100,12 +102,13 @@ def build_summary(
             "name": pilot.name,
             "baseline_arm": pilot.baseline_arm,
             "provisional": provisional,
+            "confidence": confidence,
             "arms": list(results.values()),
             "comparisons": comparisons,
             "roi": rois,
             "roi_inputs": pilot.roi,
             "pareto_front": pareto_front(results),
-            "curves": curves(runs, points, curve_keys).by_arm,
+            "curves": curves(runs, points, curve_keys, confidence=confidence).by_arm,
             "warnings": comparability_warnings(runs, points, {a.name: a.params for a in pilot.arms}),
         }
     )

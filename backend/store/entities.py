@@ -95,6 +95,7 @@ class Run:
     cost: dict[str, Any] | None
     final_metrics: dict[str, Any] | None
     predictions: list[int] | None
+    test_labels: list[int] | None = None  # same order as predictions; None on runs stored before 0005
 
 
 @dataclass(frozen=True)

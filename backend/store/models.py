@@ -110,6 +110,8 @@ class SqlRun(Base):
     cost: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     final_metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     predictions: Mapped[list[int] | None] = mapped_column(JSONType, nullable=True)
+    # The test set's labels in the order of `predictions`: the per-example part of the intervals needs them.
+    test_labels: Mapped[list[int] | None] = mapped_column(JSONType, nullable=True)
 
     arm: Mapped[SqlArm] = relationship()
 

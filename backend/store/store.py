@@ -116,6 +116,7 @@ def _run(row: SqlRun, arm_name: str) -> Run:
         cost=row.cost,
         final_metrics=row.final_metrics,
         predictions=row.predictions,
+        test_labels=row.test_labels,
     )
 
 
@@ -449,6 +450,7 @@ class Store:
         cost: dict[str, Any] | None = None,
         final_metrics: dict[str, Any] | None = None,
         predictions: list[int] | None = None,
+        test_labels: list[int] | None = None,
         attempt: int | None = None,
     ) -> Run:
         """Give the run its final status (and results).
@@ -467,6 +469,8 @@ class Store:
             values["final_metrics"] = {k: (v if _finite(v) else None) for k, v in final_metrics.items()}
         if predictions is not None:
             values["predictions"] = predictions
+        if test_labels is not None:
+            values["test_labels"] = test_labels
         with transaction(self._sessions) as session:
             changed = _changed(session, update(SqlRun).where(*_owned(run_id, attempt)).values(**values))
             runs = self._runs(session, SqlRun.id == run_id)
@@ -536,6 +540,7 @@ class Store:
                     samples_per_second=None,
                     final_metrics=None,
                     predictions=None,
+                    test_labels=None,
                 ),
             )
             if not changed:

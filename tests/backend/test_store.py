@@ -86,8 +86,9 @@ def test_run_life_cycle_and_progress(store: Store) -> None:
         cost={"device_hours": 0.01, "samples_per_second": 500.0, "device_kind": "cpu"},
         final_metrics={"test_acc": 0.98, "ece": math.nan},
         predictions=[1, 2, 3],
+        test_labels=[1, 0, 3],
     )
-    assert done.status == RunStatus.SUCCEEDED and done.predictions == [1, 2, 3]
+    assert done.status == RunStatus.SUCCEEDED and done.predictions == [1, 2, 3] and done.test_labels == [1, 0, 3]
     assert done.final_metrics == {"test_acc": 0.98, "ece": None}
     assert store.pilot_summary(pilot_id=pilot.id).device_hours == pytest.approx(0.01)
     assert store.throughput_history(model="small_cnn", dataset="digits", device_kind="cpu") == [500.0]

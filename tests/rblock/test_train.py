@@ -47,7 +47,9 @@ def test_on_epoch_reports_the_design_metric_names() -> None:
         assert EPOCH_METRICS | {"consistency_kl"} | STABILITY_METRICS <= set(metrics)
         assert all(math.isfinite(v) for v in metrics.values())
     assert result.status == "succeeded" and result.epochs_completed == 2
-    assert len(result.predictions) == 360
+    assert len(result.predictions) == 360 and len(result.labels) == 360
+    hits = sum(p == y for p, y in zip(result.predictions, result.labels, strict=True))
+    assert hits / 360 == pytest.approx(result.final_metrics["test_acc"], abs=1 / 360)  # labels in prediction order
     assert result.cost["device_kind"] == "cpu" and result.cost["device_name"] == "cpu"
     assert result.cost["device_hours"] == pytest.approx(result.cost["train_seconds"] / 3600)
     assert result.cost["peak_memory_bytes"] > 0 and result.cost["samples_per_second"] > 0

@@ -77,6 +77,7 @@ def test_a_run_succeeds_with_every_metric_per_epoch(store: Store, tmp_path: Path
     assert stored.status == RunStatus.SUCCEEDED and stored.epochs_done == 2
     assert stored.worker_host == "test-host" and stored.device == "cpu"
     assert stored.predictions and len(stored.predictions) == 360
+    assert stored.test_labels and len(stored.test_labels) == 360
     assert stored.cost and stored.cost["device_kind"] == "cpu"
     assert stored.final_metrics and {"ece", "nll", "flip_rate", "inconsistency_kl"} <= set(stored.final_metrics)
     points = store.get_points(run_ids=[run_id])
