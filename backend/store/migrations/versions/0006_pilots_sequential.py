@@ -1,7 +1,7 @@
 """pilots.sequential, pilots.sequential_open: a pilot that stops when settled (its plan and looks)
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"  # 0004 until branch stats (0005) was merged in
 branch_labels = None
 depends_on = None
 
