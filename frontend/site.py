@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from frontend import account, pages
+from frontend import account, extend, pages
 from frontend.pages import HERE, ApiRefused, PasswordChangeRequired, SignInRequired, problem
 
 
@@ -42,6 +42,7 @@ def install_pages(app: FastAPI) -> FastAPI:
     app.include_router(account.public)
     app.include_router(account.router)
     app.include_router(pages.router)
+    app.include_router(extend.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(SignInRequired, _to_login)
     app.add_exception_handler(PasswordChangeRequired, _to_password_change)
