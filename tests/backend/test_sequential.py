@@ -149,6 +149,8 @@ def test_a_clear_difference_stops_at_the_first_look_that_settles_it(api: Api) ->
     assert plan["device_hours_used"] == pytest.approx(4 * 0.25 + 4 * 0.5)
     assert plan["device_hours_saved"] == pytest.approx(4 * 0.25 + 4 * 0.5)  # 4 seeds of 8 not run
     assert plan["confidence"] == pytest.approx(look_confidence(2, 4))
+    report = api.client.get(f"{API}/pilots/{pilot['id']}/report.html").text
+    assert "Stopped: settled at look 2 of 4" in report and "saved against running all 8 seeds: 3" in report
     # Once stopped it is an ordinary pilot again: a person may extend it.
     more = api.client.post(f"{API}/pilots/{pilot['id']}/extend", json={"seeds": 1})
     assert more.status_code == 201, more.text

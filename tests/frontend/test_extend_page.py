@@ -72,3 +72,12 @@ def test_bad_numbers_get_a_page_that_says_what_to_fix(sqlite_url: str) -> None:
         many = site.client.post(f"/pilots/{pilot['id']}/extend", data={"seeds": "49"})
         assert many.status_code == 422 and "ask for at most 48" in many.text
         assert len(site.store.list_runs(pilot_id=pilot["id"])) == 4
+
+
+def test_a_sequential_pilot_shows_its_look_and_offers_no_extension_while_running(sqlite_url: str) -> None:
+    with open_site(sqlite_url) as site:
+        body = pilot_body(roi=ROI, sequential={"max_seeds": 6, "round": 2})
+        pilot = site.client.post(f"{API}/pilots", json=body).json()["pilot"]
+        page = site.client.get(f"/pilots/{pilot['id']}").text
+        assert 'data-sequential="running"' in page and "Look 1 of 3 (2 of at most 6 seeds" in page
+        assert "99.44% confidence" in page and "Extend by" not in page
