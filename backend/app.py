@@ -1,7 +1,8 @@
 """The FastAPI application: ``create_app()`` builds it (``uvicorn backend.app:create_app --factory``).
 
 At start it upgrades the database schema and starts the reconciler, a background task that requeues the
-runs of lost workers every ``RECONCILE_EVERY_S`` seconds. The JSON API lives under ``/api/v1``, with its
+runs of lost workers every ``RECONCILE_EVERY_S`` seconds and moves sequential pilots on to their next
+round. The JSON API lives under ``/api/v1``, with its
 OpenAPI document at ``/api/v1/openapi.json`` and interactive docs at ``/api/v1/docs``.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 
 import anyio.to_thread
@@ -23,7 +25,20 @@ from backend.dispatch import RunQueue, reconcile_forever
 from backend.errors import install_error_handlers
 from backend.limits import BodyLimits
 from backend.queue import QueueClient
-from backend.routes import analysis, auth, catalog, datasets, decisions, health, pilots, runs, users, workers
+from backend.rounds import advance_sequential
+from backend.routes import (
+    analysis,
+    auth,
+    catalog,
+    datasets,
+    decisions,
+    extend,
+    health,
+    pilots,
+    runs,
+    users,
+    workers,
+)
 from backend.routes import metrics as metrics_route
 from backend.security_headers import SecurityHeaders
 from backend.settings import Settings, get_settings
@@ -40,13 +55,15 @@ def create_app(
     owns_store, owns_queue = store is None, queue is None
     store_ = store if store is not None else Store(settings.database_url)
     queue_: RunQueue = queue if queue is not None else QueueClient(settings)
+    catalog_ = get_catalog()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(store_.upgrade)
         # Sync handlers run on AnyIO's worker threads; how many at once is a setting (see docs/benchmarks.md).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
-        reconciler = asyncio.create_task(reconcile_forever(store=store_, queue=queue_, settings=settings))
+        rounds = functools.partial(advance_sequential, store=store_, queue=queue_, settings=settings, catalog=catalog_)
+        reconciler = asyncio.create_task(reconcile_forever(store=store_, queue=queue_, settings=settings, also=rounds))
         try:
             yield
         finally:
@@ -70,9 +87,9 @@ def create_app(
     app.state.settings = settings
     app.state.store = store_
     app.state.queue = queue_
-    app.state.catalog = get_catalog()
+    app.state.catalog = catalog_
     install_error_handlers(app)
-    for module in (auth, users, pilots, analysis, decisions, runs, catalog, datasets, workers, health):
+    for module in (auth, users, pilots, extend, analysis, decisions, runs, catalog, datasets, workers, health):
         state_permissions(module.router)
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_middleware(BodyLimits, upload_max_bytes=settings.upload_max_bytes)  # 413/415 before reading

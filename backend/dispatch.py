@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from backend.queue import QueueUnavailable
@@ -131,11 +131,19 @@ def reconcile_once(*, store: Store, queue: RunQueue, settings: Settings) -> tupl
     return requeued, failed
 
 
-async def reconcile_forever(*, store: Store, queue: RunQueue, settings: Settings) -> None:
-    """Call :func:`reconcile_once` every ``reconcile_every_s`` seconds, in a thread, until cancelled."""
+async def reconcile_forever(
+    *, store: Store, queue: RunQueue, settings: Settings, also: Callable[[], object] | None = None
+) -> None:
+    """Call :func:`reconcile_once` every ``reconcile_every_s`` seconds, in a thread, until cancelled; then
+    ``also`` (the API passes the sequential pilots' rounds, ``backend.rounds``), which fails on its own."""
     while True:
         try:
             await asyncio.to_thread(reconcile_once, store=store, queue=queue, settings=settings)
         except Exception:  # a database hiccup must not end the loop: the next round retries
             log.exception("reconciling stale runs failed")
+        if also is not None:
+            try:
+                await asyncio.to_thread(also)
+            except Exception:
+                log.exception("advancing the sequential pilots failed")
         await asyncio.sleep(settings.reconcile_every_s)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 
 MAX_SEED = 2**31 - 1
 MAX_SEEDS = 50
@@ -112,6 +112,22 @@ class RoiInputs(_Request):
     )
 
 
+class SequentialSpec(_Request):
+    """Stop when settled: queue the seeds ``round`` at a time, stop once every verdict is settled, at most
+    ``max_seeds`` (``backend.analysis.sequential``)."""
+
+    max_seeds: Annotated[int, Field(ge=2, le=MAX_SEEDS)] = Field(description=f"most seeds per arm, 2..{MAX_SEEDS}")
+    round: Annotated[int, Field(ge=2, le=MAX_SEEDS)] = Field(
+        description="seeds per round (2 at least: one seed gives no interval), at most max_seeds"
+    )
+
+    @model_validator(mode="after")
+    def _round_fits(self) -> SequentialSpec:
+        if self.round > self.max_seeds:
+            raise ValueError(f"round ({self.round}) must be at most max_seeds ({self.max_seeds})")
+        return self
+
+
 class PilotCreate(_Request):
     """A pilot to create: one run per arm × seed, on shared data, model and training settings."""
 
@@ -133,6 +149,9 @@ class PilotCreate(_Request):
     budget_cap: Annotated[float, Field(gt=0, le=MAX_AMOUNT)] | None = Field(
         default=None, description="most money (currency of PRICE_PER_HOUR) the estimated cost may reach; null: no cap"
     )
+    sequential: SequentialSpec | None = Field(
+        default=None, description="stop when settled: seeds come a round at a time (seeds: omit, or the round's)"
+    )
     dry_run: bool = Field(default=False, description="true: validate and estimate only, queue nothing (200, not 201)")
 
     model_config = ConfigDict(
@@ -152,7 +171,26 @@ class PilotCreate(_Request):
     )
 
     def seed_list(self) -> list[int]:
+        if self.sequential is not None and "seeds" not in self.model_fields_set:
+            return list(range(self.sequential.round))  # the first round
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+
+class PilotExtend(_Request):
+    """More seeds for every arm, and/or more arms on every seed, of an existing pilot (at least one)."""
+
+    seeds: Annotated[int, Field(ge=1, le=MAX_SEEDS)] | None = Field(
+        default=None, description="how many new seeds every arm gets, numbered after the pilot's highest seed"
+    )
+    arms: list[ArmSpec] | None = Field(
+        default=None,
+        max_length=MAX_ARMS,
+        description="new arms (as a new pilot's), run on every seed of the pilot, the new ones included",
+    )
+    budget_cap: Annotated[float, Field(gt=0, le=MAX_AMOUNT)] | None = Field(
+        default=None, description="a new cap on the pilot's total cost (kept with the pilot); null: keep its cap"
+    )
+    dry_run: bool = Field(default=False, description="true: validate and estimate only, queue nothing (200, not 201)")
 
 
 # -- responses ------------------------------------------------------------------------------------------
@@ -272,6 +310,9 @@ class PilotOut(BaseModel):
     arms: list[ArmOut]
     progress: Progress
     latest_decision: DecisionOut | None = Field(default=None, description="in lists: the newest decision")
+    sequential: dict[str, Any] | None = Field(
+        default=None, description="a sequential pilot's plan and looks (max_seeds, round, stopped, rule, history)"
+    )
 
 
 class PilotDetail(PilotOut):
@@ -322,6 +363,29 @@ class PilotSubmission(BaseModel):
     seeds: list[int]
     estimate: Estimate
     pilot: PilotDetail | None
+
+
+class ExtensionTotal(BaseModel):
+    """What the pilot costs in all once extended: what the budget cap is checked against."""
+
+    existing_runs: int
+    existing_device_hours: float | None = Field(description="measured for finished runs, estimated for the others")
+    existing_cost: float | None
+    device_hours: float | None = Field(description="existing + the new runs' estimate")
+    cost: float | None
+    budget_cap: float | None
+
+
+class ExtensionOut(BaseModel):
+    """The answer to POST /pilots/{id}/extend: the new seeds and arms, their estimate, the pilot's total."""
+
+    dry_run: bool
+    queue: str
+    seeds: list[int] = Field(description="the pilot's new seeds (every arm runs them)")
+    arms: list[str] = Field(description="the pilot's new arms (they run on every seed)")
+    estimate: Estimate = Field(description="of the new runs only")
+    total: ExtensionTotal
+    runs: list[RunOut] = Field(description="the new runs, queued seed by seed (empty for a dry run)")
 
 
 class CancelOut(BaseModel):

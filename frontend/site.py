@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from frontend import account, decisions, pages
+from frontend import account, decisions, extend, pages
 from frontend.pages import HERE, ApiRefused, PasswordChangeRequired, SignInRequired, problem
 
 
@@ -43,6 +43,7 @@ def install_pages(app: FastAPI) -> FastAPI:
     app.include_router(account.router)
     app.include_router(pages.router)
     app.include_router(decisions.router)
+    app.include_router(extend.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(SignInRequired, _to_login)
     app.add_exception_handler(PasswordChangeRequired, _to_password_change)

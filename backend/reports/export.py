@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from backend.analysis.sequential import sequential_section, state_confidence
 from backend.analysis.summary import build_summary, summary_points
 from backend.store import Store
 from backend.views import decision_out
@@ -30,7 +31,15 @@ def pilot_summary(
     # drop_rate is read whatever the curves: the comparability warnings need it.
     keys = None if curve_keys is None else sorted({*curve_keys, "drop_rate"})
     points = summary_points(store.get_series(run_ids=[r.id for r in runs], keys=keys), curve_keys)
-    return build_summary(pilot, runs, points, prices=prices, curve_keys=curve_keys)
+    if pilot.sequential is None:
+        summary = build_summary(pilot, runs, points, prices=prices, curve_keys=curve_keys)
+    else:
+        # A sequential pilot is analysed at its current look's confidence (α-spending), and says so.
+        confidence = state_confidence(pilot.sequential, len(pilot.seeds))
+        summary = build_summary(pilot, runs, points, prices=prices, curve_keys=curve_keys, confidence=confidence)
+        summary["sequential"] = sequential_section(pilot.sequential, summary, len(pilot.seeds))
+    summary["created_by"] = pilot.created_by  # the pages offer changes (extend) to its owner only
+    return summary
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,7 @@ class Pilot:
     created_at: datetime
     updated_at: datetime
     arms: list[Arm] = field(default_factory=list)
+    sequential: dict[str, Any] | None = None  # backend.analysis.sequential's state; None: a fixed design
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,9 @@ class SqlPilot(Base):
     created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Stop when settled (backend.analysis.sequential): the plan and its looks; open while rounds may follow.
+    sequential: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    sequential_open: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
     arms: Mapped[list[SqlArm]] = relationship(
         back_populates="pilot", cascade="all, delete-orphan", order_by="SqlArm.id"

@@ -40,6 +40,7 @@ from backend.store.entities import (
     Superseded,
     Worker,
 )
+from backend.store.extension import Extensions
 from backend.store.installation import Installation
 from backend.store.models import SqlArm, SqlMetricPoint, SqlMetricSeries, SqlPilot, SqlRun, SqlWorker
 
@@ -89,6 +90,7 @@ def _pilot(row: SqlPilot) -> Pilot:
         created_at=_aware(row.created_at) or _now(),
         updated_at=_aware(row.updated_at) or _now(),
         arms=[_arm(a) for a in row.arms],
+        sequential=dict(row.sequential) if row.sequential else None,
     )
 
 
@@ -149,6 +151,7 @@ class Store:
         self.accounts = Accounts(self._sessions)
         self.decisions = Decisions(self._sessions)
         self.installation = Installation(self._sessions)
+        self.extensions = Extensions(self._sessions, pilot=_pilot, runs=self._runs)
         insert = pg_insert if self._dialect == "postgresql" else sqlite_insert
         upsert = insert(SqlMetricPoint)
         self._upsert_point = upsert.on_conflict_do_update(
@@ -210,6 +213,7 @@ class Store:
         arms: Sequence[ArmInput],
         runs: Sequence[RunInput],
         run_queue: str | None = None,
+        sequential: dict[str, Any] | None = None,
     ) -> Pilot:
         """Create a pilot with its arms and queued runs in one transaction."""
         now = _now()
@@ -230,6 +234,8 @@ class Store:
                 created_by=created_by,
                 created_at=now,
                 updated_at=now,
+                sequential=sequential,
+                sequential_open=True if sequential else None,
             )
             by_name = {}
             for arm in arms:

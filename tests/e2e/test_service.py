@@ -241,3 +241,29 @@ def test_the_worker_registers_the_task_the_api_sends(cpu_worker: Proc) -> None:
 
     # Celery's banner lists the registered tasks of the worker process itself.
     assert f". {TASK_NAME}" in cpu_worker.text()
+
+
+@pytest.mark.usefixtures("cpu_worker")
+def test_a_sequential_pilot_runs_its_rounds_until_it_stops(stack: Stack) -> None:
+    """The API's reconciler looks after each round and queues the next one (or stops) with real workers."""
+    body = pilot_body("e2e sequential", arms=["none", "dropout"], seeds=2, epochs=1, width=8)
+    body.pop("seeds")
+    body["sequential"] = {"max_seeds": 4, "round": 2}
+    pilot = submit(stack.client, body)
+    assert pilot["seeds"] == [0, 1] and len(pilot["runs"]) == 4
+
+    def stopped() -> dict[str, Any] | None:
+        plan = stack.client.get(f"/api/v1/pilots/{pilot['id']}/summary?curves=none").json()["sequential"]
+        return plan if plan["stopped"] else None
+
+    plan = wait_for("the sequential pilot to stop", stopped, timeout_s=400, every_s=1.0)
+    runs = wait_until_finished(stack.client, pilot["id"], timeout_s=60)
+    assert all(run["status"] == "succeeded" for run in runs), [(r["id"], r["status"], r["error"]) for r in runs]
+    # Seeds come a round at a time, every arm of a seed back to back; nothing was cancelled.
+    assert len(runs) == 2 * plan["seeds"] and plan["seeds"] in (2, 4)
+    assert [(r["seed"], r["arm"]) for r in sorted(runs, key=lambda r: r["id"])] == [
+        (seed, arm) for seed in range(plan["seeds"]) for arm in ("none", "dropout")
+    ]
+    assert len(plan["history"]) == plan["seeds"] // 2 and plan["device_hours_used"] > 0
+    assert plan["rule"].startswith(("settled at look", "reached max_seeds at look 2 of 2"))
+    assert plan["device_hours_saved"] == pytest.approx(0.0) or plan["seeds"] == 2

@@ -1,7 +1,7 @@
 """decisions: a manager's adopt / reject / defer on a pilot, with the summary it rested on (issue 11 §5)
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
