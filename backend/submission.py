@@ -14,6 +14,7 @@ from backend.catalog import Catalog, CatalogError, FieldError, ResolvedArm, Reso
 from backend.dispatch import RunQueue, enqueue_runs
 from backend.estimate import DEVICE_KIND, estimate_pilot
 from backend.queue import QueueUnavailable, resolve_queue
+from backend.quotas import check_pilot
 from backend.schemas import Estimate, PilotCreate
 from backend.settings import Settings
 from backend.store import ArmInput, Pilot, Run, RunInput, Store, Worker
@@ -66,7 +67,9 @@ def device_price(settings: Settings, workers: list[Worker], queue: str, override
     return max(priced) if priced else settings.price_for(kind)
 
 
-def plan_pilot(request: PilotCreate, *, catalog: Catalog, store: Store, settings: Settings) -> PilotPlan:
+def plan_pilot(
+    request: PilotCreate, *, catalog: Catalog, store: Store, settings: Settings, user: str | None = None
+) -> PilotPlan:
     """Validate against the catalog, resolve the queue, estimate, and enforce the budget (``CatalogError``)."""
     resolved = catalog.validate(request)
     workers = store.list_workers(seen_within_s=2 * settings.heartbeat_timeout_s)
@@ -86,6 +89,7 @@ def plan_pilot(request: PilotCreate, *, catalog: Catalog, store: Store, settings
         budget_cap=request.budget_cap,
     )
     _check_budget(request.budget_cap, estimate)
+    check_pilot(request, resolved, estimate, catalog=catalog, store=store, settings=settings, user=user)  # limits
     runs = [
         RunInput(
             arm=arm.name,

@@ -40,6 +40,7 @@ from backend.store.entities import (
     Worker,
 )
 from backend.store.models import SqlArm, SqlMetricPoint, SqlMetricSeries, SqlPilot, SqlRun, SqlWorker
+from backend.store.usage import Usage
 
 _SPECIAL = {1: math.nan, 2: math.inf, 3: -math.inf}
 # Append JSON items to the stored arrays, "[1,2]" -> "[1,2" || ",3" || "]": the same SQL on SQLite and PostgreSQL.
@@ -144,6 +145,7 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._dialect = self.engine.dialect.name
         self.accounts = Accounts(self._sessions)
+        self.usage = Usage(self._sessions)
         insert = pg_insert if self._dialect == "postgresql" else sqlite_insert
         upsert = insert(SqlMetricPoint)
         self._upsert_point = upsert.on_conflict_do_update(
