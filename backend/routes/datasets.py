@@ -139,7 +139,11 @@ def list_datasets(settings: SettingsDep, principal: Annotated[Principal, require
     return DatasetList(items=[dataset_out(d, principal) for d in list_uploads(settings.data_root)])
 
 
-@router.delete("/{folder}", status_code=204, responses={404: ERROR_RESPONSES[404], 409: ERROR_RESPONSES[409]})
+@router.delete(
+    "/{folder}",
+    status_code=204,
+    responses={404: ERROR_RESPONSES[404], 409: ERROR_RESPONSES[409], 422: ERROR_RESPONSES[422]},
+)
 def delete_dataset(
     folder: Annotated[str, PathParam(min_length=1, max_length=200, description="the dataset's folder (GET lists it)")],
     settings: SettingsDep,
