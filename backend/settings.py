@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     # them per user (`rblock-pilot user set NAME --limit KEY=VALUE`).
     max_runs_per_pilot: int = Field(default=100, ge=1, description="most runs (arms x seeds) in one pilot")
     max_device_hours_per_pilot: float = Field(default=200.0, gt=0, description="most estimated device-hours a pilot")
-    max_active_runs_per_user: int = Field(default=200, ge=1, description="most queued + running runs of one user")
+    max_active_runs_per_user: int = Field(default=500, ge=1, description="most queued + running runs of one user")
     max_epochs: int = Field(default=1000, ge=1, description="most training epochs of a run")
     max_width: int = Field(default=512, ge=1, description="widest model base width")
     max_batch_size: int = Field(default=4096, ge=2, description="largest batch size")
