@@ -171,3 +171,17 @@ def test_an_upload_manifest_without_an_owner_can_be_deleted_by_an_admin_only(api
     ana = api.as_user("ana")
     assert "no recorded owner" in api.client.delete(f"{API}/datasets/{body['folder']}", headers=ana).text
     assert api.client.delete(f"{API}/datasets/{body['folder']}").status_code == 204
+
+
+def test_limit_raises_and_usage_counts_work_on_every_database(database_url: str) -> None:
+    """What the limits read from the store, on SQLite and PostgreSQL (JSON column, joins, JSON params)."""
+    with open_api(database_url) as api:
+        api.as_user("ana")
+        assert api.store.usage.set_user_limits(name="ana", changes={"epochs": 5000.0}) == {"epochs": 5000.0}
+        assert api.store.usage.user_limits(name="ana") == {"epochs": 5000.0}
+        assert api.store.usage.set_user_limits(name="ana", changes={"epochs": None}) == {}
+        pilot = api.client.post(f"{API}/pilots", json=pilot_body(), headers=api.as_user("ana")).json()["pilot"]
+        assert api.store.usage.active_runs(user_name="ana") == len(pilot["runs"])
+        assert api.store.usage.active_runs(user_name="admin") == 0
+        assert api.store.usage.active_pilots_using(dataset="digits", paths=[""]) == [pilot["id"]]
+        assert api.store.usage.active_pilots_using(dataset="imagefolder", paths=[""]) == []
