@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from backend import observability
+from backend.auth.gate import CredentialsFirst
 from backend.auth.guard import require, route_permissions
 from backend.auth.roles import Permission
 from backend.catalog import get_catalog
@@ -89,16 +90,32 @@ def create_app(
     app.state.queue = queue_
     app.state.catalog = catalog_
     install_error_handlers(app)
+    app.state.public_paths = set()  # (method, path) anyone may send a body to (CredentialsFirst)
     for module in (auth, users, pilots, extend, analysis, decisions, runs, catalog, datasets, workers, health):
         state_permissions(module.router)
         app.include_router(module.router, prefix=API_PREFIX)
+        app.state.public_paths |= public_routes(module.router, API_PREFIX)
     app.add_middleware(BodyLimits, upload_max_bytes=settings.upload_max_bytes)  # 413/415 before reading
+    # Outside BodyLimits: an anonymous body is refused (401) before anything reads or measures it.
+    app.add_middleware(CredentialsFirst, api_prefix=API_PREFIX)
     # Prometheus: request series by route template, and gauges read at scrape time; /metrics at the root.
     observability.install(app)
     state_permissions(metrics_route.router, inherited=Permission.READ)
     app.include_router(metrics_route.router, dependencies=[require(Permission.READ)])
-    app.add_middleware(SecurityHeaders, docs_path=f"{API_PREFIX}/docs")
+    app.add_middleware(
+        SecurityHeaders, docs_path=f"{API_PREFIX}/docs", private_prefixes=(f"{API_PREFIX}/auth", f"{API_PREFIX}/users")
+    )
     return app
+
+
+def public_routes(router: APIRouter, prefix: str) -> set[tuple[str, str]]:
+    """(method, full path) of each route of ``router`` with the ``public`` permission."""
+    return {
+        (method, prefix + route.path)
+        for route in router.routes
+        if isinstance(route, APIRoute) and Permission.PUBLIC in route_permissions(route.dependant)
+        for method in route.methods or ()
+    }
 
 
 def state_permissions(router: APIRouter, inherited: Permission | None = None) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from backend.catalog import Catalog, CatalogError, FieldError, ResolvedArm, ResolvedPilot
 from backend.dispatch import RunQueue
+from backend.quotas import check_extension
 from backend.schemas import MAX_ARMS, MAX_SEED, MAX_SEEDS, ArmSpec, Estimate, ExtensionTotal, PilotCreate, PilotExtend
 from backend.settings import Settings
 from backend.store import ACTIVE_STATUSES, ArmInput, Conflict, Pilot, Run, RunInput, RunStatus, Store
@@ -95,6 +96,20 @@ def plan_extension(
     _check_total(cap, total, new, len(runs))
     new_runs = seed_by_seed(pilot, resolved, new_arms, pilot.seeds) + seed_by_seed(
         pilot, resolved, resolved.arms, new_seeds
+    )
+    # The spending limits of the pilot's owner, on its totals once extended (issue 15's limits hold here too).
+    check_extension(
+        replace(resolved, arms=new_arms),
+        dataset=pilot.dataset,
+        model=pilot.model,
+        width=pilot.width,
+        runs=len(runs) + len(new_runs),
+        new_runs=len(new_runs),
+        device_hours=total.device_hours,
+        catalog=catalog,
+        store=store,
+        settings=settings,
+        user=pilot.created_by,
     )
     return ExtensionPlan(
         pilot=pilot,

@@ -415,7 +415,7 @@ class MetricColumnsOut(BaseModel):
 
 class WorkerOut(BaseModel):
     name: str
-    host: str
+    host: str | None = Field(description="the machine it runs on (admins only: null for other roles)")
     device: str
     queues: list[str]
     current_run_id: int | None
@@ -430,5 +430,7 @@ class WorkersOut(BaseModel):
 
 class HealthOut(BaseModel):
     status: Literal["ok", "unavailable"]
-    database: str = Field(description="'ok', or why the database cannot be reached")
-    workers: int | None = Field(description="workers seen within two heartbeat timeouts")
+    database: str | None = Field(
+        description="'ok', or why the database cannot be reached (signed-in callers only: null for anonymous ones)"
+    )
+    workers: int | None = Field(description="workers seen within two heartbeat timeouts (signed-in callers only)")

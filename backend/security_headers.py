@@ -5,6 +5,10 @@ so ``script-src 'self'`` holds. Styles allow 'unsafe-inline' because plotly.js w
 attributes as it draws; a style cannot run code. Framing is denied (clickjacking), MIME sniffing is off,
 and the referrer never leaves the origin. The API's interactive docs (Swagger UI) load their script and
 style from a CDN with an inline bootstrap script, so that one page gets a policy that permits exactly that.
+
+``Cache-Control: no-store`` on every page (each carries the session's CSRF token) and on the account API
+(``private_prefixes``: who am I with the CSRF token, tokens, users), so that neither a shared cache nor the
+browser's back button keeps them. Answers that set their own Cache-Control keep it.
 """
 
 from __future__ import annotations
@@ -33,9 +37,10 @@ COMMON = [
 class SecurityHeaders:
     """Pure ASGI middleware (no buffering of bodies, so streamed reports and uploads are unaffected)."""
 
-    def __init__(self, app: ASGIApp, *, docs_path: str) -> None:
+    def __init__(self, app: ASGIApp, *, docs_path: str, private_prefixes: tuple[str, ...] = ()) -> None:
         self.app = app
         self.docs_path = docs_path
+        self.private_prefixes = private_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,6 +48,7 @@ class SecurityHeaders:
             return
         policy = DOCS_POLICY if scope.get("path") == self.docs_path else APP_POLICY
         https = scope.get("scheme") == "https"
+        private = str(scope.get("path", "")).startswith(self.private_prefixes)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -51,6 +57,9 @@ class SecurityHeaders:
                 extra = [*COMMON, (b"content-security-policy", policy.encode())]
                 if https:
                     extra.append((b"strict-transport-security", b"max-age=31536000"))
+                html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
+                if private or html:
+                    extra.append((b"cache-control", b"no-store"))
                 headers.extend((name, value) for name, value in extra if name not in present)
                 message = {**message, "headers": headers}
             await send(message)

@@ -11,6 +11,9 @@ Environment names are the field names in upper case: ``DATABASE_URL``, ``BROKER_
 ``UPLOAD_MAX_UNCOMPRESSED_BYTES``, ``UPLOAD_MAX_FILES``, ``UPLOAD_MAX_RATIO``, and sign-in's
 ``SESSION_HOURS``, ``COOKIE_SECURE``, ``LOGIN_MAX_FAILURES``, ``LOGIN_WINDOW_S``, and ``API_THREADS``, and
 ``SHARED_ARTIFACTS`` (workers check that ``ARTIFACT_DIR`` is the store the API sees).
+``TRUSTED_PROXIES`` (empty: nobody's ``X-Forwarded-*`` is believed) and the spending limits ``MAX_*``,
+``WORKER_MEMORY_GB``, ``DEFAULT_BUDGET_CAP``, ``UPLOAD_QUOTA_BYTES`` (``backend.quotas``; an admin raises them
+per user) are the hardening of issue 15.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from backend.files import private_file
 
 # Currency per device-hour by device kind (the part of a device string before ':'); a full device string
 # such as "cuda:NVIDIA H100 80GB HBM3" overrides its kind. Rough cloud list prices; set your own.
@@ -76,6 +81,33 @@ class Settings(BaseSettings):
         default=5, ge=1, description="failed sign-ins per user name (x4 per client address) before a pause"
     )
     login_window_s: float = Field(default=300.0, gt=0, description="the window (and pause) of that limit, seconds")
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses (or CIDR ranges) of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; empty: none (a client could otherwise pick its own address)",
+    )
+
+    # Spending limits (backend.quotas): safe defaults a legitimate pilot stays far below; an admin raises
+    # them per user (`rblock-pilot user set NAME --limit KEY=VALUE`).
+    max_runs_per_pilot: int = Field(default=100, ge=1, description="most runs (arms x seeds) in one pilot")
+    max_device_hours_per_pilot: float = Field(default=200.0, gt=0, description="most estimated device-hours a pilot")
+    max_active_runs_per_user: int = Field(default=500, ge=1, description="most queued + running runs of one user")
+    max_epochs: int = Field(default=1000, ge=1, description="most training epochs of a run")
+    max_width: int = Field(default=512, ge=1, description="widest model base width")
+    max_batch_size: int = Field(default=4096, ge=2, description="largest batch size")
+    max_image_size: int = Field(default=256, ge=4, description="largest image side a run trains on (pixels)")
+    worker_memory_gb: float = Field(
+        default=16.0, gt=0, description="device memory one run may need (estimated before queueing), GB"
+    )
+    default_budget_cap: float | None = Field(
+        default=1000.0, gt=0, description="cap on a pilot's estimated cost when it sets no budget_cap; unset: none"
+    )
+    upload_quota_bytes: int = Field(
+        default=5 * 2**30, ge=0, description="extracted bytes of datasets one user may keep"
+    )
+    upload_max_image_pixels: int = Field(
+        default=25_000_000, ge=1, description="most pixels of one uploaded image (read from its header)"
+    )
 
     @field_validator("database_url", "broker_url")
     @classmethod
@@ -120,6 +152,7 @@ def resolve_sqlite_url(url: str) -> str:
     if not file.is_absolute():
         file = Path.cwd() / file
     file.parent.mkdir(parents=True, exist_ok=True)
+    private_file(file)
     return f"{scheme}:///{file.as_posix()}{query_sep}{query}"
 
 

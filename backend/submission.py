@@ -16,6 +16,7 @@ from backend.catalog import Catalog, CatalogError, FieldError, ResolvedArm, Reso
 from backend.dispatch import RunQueue, enqueue_runs
 from backend.estimate import DEVICE_KIND, estimate_pilot
 from backend.queue import QueueUnavailable, resolve_queue
+from backend.quotas import check_pilot
 from backend.schemas import Estimate, PilotCreate
 from backend.settings import Settings
 from backend.store import ArmInput, Pilot, Run, RunInput, Store, Worker
@@ -142,7 +143,9 @@ def estimate_runs(
     )
 
 
-def plan_pilot(request: PilotCreate, *, catalog: Catalog, store: Store, settings: Settings) -> PilotPlan:
+def plan_pilot(
+    request: PilotCreate, *, catalog: Catalog, store: Store, settings: Settings, user: str | None = None
+) -> PilotPlan:
     """Validate against the catalog, resolve the queue, estimate, and enforce the budget (``CatalogError``).
 
     A sequential pilot (``request.sequential``) plans its first round only: later rounds are extensions.
@@ -166,6 +169,7 @@ def plan_pilot(request: PilotCreate, *, catalog: Catalog, store: Store, settings
             f"{most / len(seeds):.3g}× as much, and the budget cap is checked again before each round"
         )
     check_budget(request.budget_cap, estimate)
+    check_pilot(request, resolved, estimate, catalog=catalog, store=store, settings=settings, user=user)  # limits
     runs = seed_by_seed(request, resolved, resolved.arms, seeds)
     return PilotPlan(
         request=request, resolved=resolved, queue=placement.queue, seeds=seeds, estimate=estimate, runs=runs

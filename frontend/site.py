@@ -40,6 +40,8 @@ async def _api_refused(request: Request, error: Exception) -> Response:
 def install_pages(app: FastAPI) -> FastAPI:
     """Add the pages and their static files to an app built by ``backend.app.create_app``."""
     app.include_router(account.public)
+    # Signing in is the one page form that needs no credentials (the API refuses other anonymous bodies).
+    app.state.public_paths = {*getattr(app.state, "public_paths", set()), ("POST", "/login")}
     app.include_router(account.router)
     app.include_router(pages.router)
     app.include_router(decisions.router)

@@ -2,7 +2,7 @@
 
     rblock-pilot user add NAME --role engineer     prints a one-time password (or --password-stdin)
     rblock-pilot user list
-    rblock-pilot user set NAME [--role ROLE] [--disable | --enable] [--reset-password]
+    rblock-pilot user set NAME [--role ROLE] [--disable | --enable] [--reset-password] [--limit KEY=VALUE ...]
     rblock-pilot token create USER [--name LABEL]  prints the token alone on stdout (for scripts)
     rblock-pilot token list [--user USER]
     rblock-pilot token revoke ID
@@ -37,6 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     state.add_argument("--disable", action="store_true", help="no sign-in, no token works")
     state.add_argument("--enable", action="store_true")
     change.add_argument("--reset-password", action="store_true", help="print a new one-time password")
+    change.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="raise one of the user's spending limits (runs_per_pilot, epochs, upload_quota_bytes, ...; "
+        "KEY=default: back to the setting); repeat for several",
+    )
 
     token = groups.add_parser("token", help="API tokens").add_subparsers(dest="action", required=True)
     create = token.add_parser("create", help="a new token for USER, printed alone on stdout")
@@ -70,9 +78,14 @@ def _run(args: Any) -> int:
                 )
                 print(f"{user.name}\t{user.role}\t{state}")
         elif args.group == "user" and args.action == "set":
+            changes = _limit_changes(args.limit)
             disabled = True if args.disable else (False if args.enable else None)
             user = store.accounts.update_user(name=args.name, role=args.role, disabled=disabled)
             print(f"{user.name}: {user.role}, {'disabled' if user.disabled else 'enabled'}", file=sys.stderr)
+            if changes:
+                limits = store.usage.set_user_limits(name=args.name, changes=changes)
+                shown = ", ".join(f"{key}={value:g}" for key, value in sorted(limits.items())) or "the defaults"
+                print(f"{user.name}: limits {shown}", file=sys.stderr)
             if args.reset_password:
                 print(f"one-time password (shown once): {reset_password(store, name=args.name)}")
         elif args.group == "token" and args.action == "create":
@@ -89,6 +102,25 @@ def _run(args: Any) -> int:
         return 0
     finally:
         store.dispose()
+
+
+def _limit_changes(items: Sequence[str]) -> dict[str, float | None]:
+    """``--limit KEY=VALUE`` arguments as store changes (``KEY=default`` drops the user's own value)."""
+    from backend.auth.accounts import AccountError
+    from backend.quotas import LIMITS, parse_limit
+
+    changes: dict[str, float | None] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        try:
+            if value.strip() == "default" and key.strip() in LIMITS:
+                changes[key.strip()] = None
+            else:
+                parsed_key, number = parse_limit(item)
+                changes[parsed_key] = number
+        except ValueError as error:
+            raise AccountError(str(error)) from None
+    return changes
 
 
 def main(argv: Sequence[str]) -> int:

@@ -92,7 +92,7 @@ def _up(argv: list[str]) -> int:
     stop_request = supervisor.StopRequest()
     stop_request.install()
     children = [
-        supervisor.start("API", _api_command(args.host, args.port), env),
+        supervisor.start("API", api_command(args.host, args.port, settings.trusted_proxies), env),
         supervisor.start("worker", worker_command(queues=queues, name=worker_name, events=False), env),
     ]
     try:
@@ -147,7 +147,7 @@ def _api(argv: list[str]) -> int:
         if first_password := _first_admin(settings.database_url):
             _print_first_admin(first_password)
     _artifact_store(settings, worker=False)
-    _exec(_api_command(args.host, args.port), os.environ)
+    _exec(api_command(args.host, args.port, settings.trusted_proxies), os.environ)
 
 
 def _worker_parser() -> argparse.ArgumentParser:
@@ -210,7 +210,13 @@ def gpu_present(environ: Mapping[str, str]) -> bool:
     return bool(glob.glob("/dev/nvidia[0-9]*"))
 
 
-def _api_command(host: str, port: int) -> list[str]:
+def api_command(host: str, port: int, trusted_proxies: str) -> list[str]:
+    """uvicorn's command line. ``X-Forwarded-For``/``-Proto`` are believed only from ``TRUSTED_PROXIES``:
+    uvicorn's own default trusts them from 127.0.0.1, so anyone on the machine (or a proxy passing the
+    header through) could pick the address the sign-in throttle counts, and rotate it for unlimited guesses.
+    """
+    proxies = [p.strip() for p in trusted_proxies.split(",") if p.strip()]
+    proxy_args = ["--proxy-headers", "--forwarded-allow-ips", ",".join(proxies)] if proxies else ["--no-proxy-headers"]
     return [
         sys.executable,
         "-m",
@@ -221,6 +227,7 @@ def _api_command(host: str, port: int) -> list[str]:
         host,
         "--port",
         str(port),
+        *proxy_args,
     ]
 
 

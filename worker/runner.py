@@ -38,6 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from backend.catalog import get_catalog
+from backend.quotas import check_run
+from backend.settings import Settings
 from backend.store import Run, RunStatus, Store, Superseded
 from rblock.config import ConfigError, TrainConfig
 from rblock.train import CHECKPOINT_NAME, RunResult, TrainingError, train_run
@@ -264,6 +267,10 @@ def _execute_claimed(
         config = TrainConfig.from_dict({**run.config, "device": device_hint})
     except (ConfigError, ValueError, TypeError) as error:
         return _finish(store, run, RunStatus.FAILED, error=f"invalid configuration: {error}")
+    if isinstance(settings, Settings):  # the spending limits, checked again here (tests may pass less)
+        owner = store.get_pilot(pilot_id=run.pilot_id).created_by
+        if problem := check_run(get_catalog(), run.config, store=store, settings=settings, owner=owner):
+            return _finish(store, run, RunStatus.FAILED, error=problem)
 
     heartbeat = _Heartbeat(store, run, presence, heartbeat_every_s, interrupted)
     heartbeat.epochs_done = resumed_from

@@ -97,6 +97,9 @@ def reset_password(store: Store, *, name: str) -> str:
 
 def issue_token(store: Store, *, user_name: str, label: str) -> tuple[ApiToken, str]:
     """A new API token for a user: its record, and the token itself (shown once, never stored)."""
+    if store.accounts.get_user(name=user_name).must_change_password:
+        # A token made now would outlive the one-time password: it must wait for the user's own password.
+        raise AccountError(f"{user_name!r} must change their one-time password before a token can be made")
     label = label.strip()
     if not label or len(label) > 100:
         raise AccountError("a token's name must be 1-100 characters, e.g. 'laptop CLI'")

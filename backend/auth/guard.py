@@ -74,18 +74,18 @@ def _roles_with(permission: Permission) -> str:
     return ", ".join(role.value for role in Role if permission in GRANTS[role])
 
 
-def _owner_of(request: Request) -> str | None:
-    """The ``created_by`` of the pilot a route's path names (directly or through a run); None if not found."""
+def _owner_of(request: Request) -> tuple[bool, str | None]:
+    """Whether the route's path names a pilot that exists (directly or through a run), and its ``created_by``."""
     store = cast(Store, request.app.state.store)
     try:
         if "pilot_id" in request.path_params:
-            return store.get_pilot(pilot_id=int(request.path_params["pilot_id"])).created_by
+            return True, store.get_pilot(pilot_id=int(request.path_params["pilot_id"])).created_by
         if "run_id" in request.path_params:
             run = store.get_run(run_id=int(request.path_params["run_id"]))
-            return store.get_pilot(pilot_id=run.pilot_id).created_by
+            return True, store.get_pilot(pilot_id=run.pilot_id).created_by
     except (NotFound, ValueError, OverflowError):
-        return None  # the route itself answers 404 or 422
-    return None
+        return False, None  # the route itself answers 404 or 422
+    return False, None
 
 
 def check(request: Request, permission: Permission) -> Principal:
@@ -102,14 +102,20 @@ def check(request: Request, permission: Permission) -> Principal:
         sent = request.headers.get(CSRF_HEADER, "")
         if not (sent and principal.csrf_token and same(sent, principal.csrf_token)):
             raise HTTPException(403, f"missing or wrong CSRF token: send the session's token in {CSRF_HEADER}")
+    if user.must_change_password and principal.via == "token":
+        # Tokens follow the account: none works while a one-time password is in use (a reset revokes them).
+        raise HTTPException(403, "this token's user must change their one-time password first, at /account")
     if user.must_change_password and permission is not Permission.SIGNED_IN:
         raise HTTPException(403, "change your one-time password first (the account page, or PUT /api/v1/auth/password)")
     if not grants(user.role, permission):
         needs = f"this needs the {permission} permission ({_roles_with(permission)})"
         raise HTTPException(403, f"user {user.name!r} is a {user.role}; {needs}")
     if permission is Permission.MANAGE_OWN_PILOTS and user.role != Role.ADMIN:
-        owner = _owner_of(request)
-        if owner is not None and owner != user.name:
+        found, owner = _owner_of(request)
+        if found and owner is None:
+            # Pilots from before ownership was recorded (or made by a script) belong to nobody: admins only.
+            raise HTTPException(403, "this pilot has no recorded owner: only an admin may change it")
+        if found and owner != user.name:
             raise HTTPException(403, f"this pilot belongs to {owner!r}: only its owner or an admin may change it")
     return principal
 

@@ -11,7 +11,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from backend.figures.style import arm_colours, downsample, layout, rgba
+from backend.figures.style import arm_colours, arm_label, downsample, layout, rgba
 
 
 def _curve_figure(summary: dict[str, Any], key: str, title: str, y_title: str) -> go.Figure:
@@ -28,14 +28,14 @@ def _curve_figure(summary: dict[str, Any], key: str, title: str, y_title: str) -
             [p["ci_low"] if p["ci_low"] is not None else p["mean"] for p in series],
             [p["ci_high"] if p["ci_high"] is not None else p["mean"] for p in series],
         )
-        colour = colours[name]
+        colour, shown = colours[name], arm_label(name)
         fig.add_trace(
             go.Scatter(
                 x=xs + xs[::-1], y=high + low[::-1], fill="toself", fillcolor=rgba(colour, 0.15),
-                line={"width": 0}, hoverinfo="skip", showlegend=False, legendgroup=name, name=f"{name} 95% CI",
+                line={"width": 0}, hoverinfo="skip", showlegend=False, legendgroup=shown, name=f"{shown} 95% CI",
             )
         )  # fmt: skip
-        fig.add_trace(go.Scatter(x=xs, y=mean, mode="lines", name=name, line={"color": colour}, legendgroup=name))
+        fig.add_trace(go.Scatter(x=xs, y=mean, mode="lines", name=shown, line={"color": colour}, legendgroup=shown))
     fig.update_layout(**layout(title, "epoch", y_title))
     return fig
 
@@ -55,15 +55,15 @@ def accuracy_vs_cost(summary: dict[str, Any]) -> go.Figure:
     fig = go.Figure()
     arms = [a for a in summary["arms"] if a["test_acc"]["mean"] is not None]
     for arm in arms:
-        acc = arm["test_acc"]
+        acc, shown = arm["test_acc"], arm_label(arm["arm"])
         error = None
         if acc["ci_high"] is not None:
             error = {"type": "data", "symmetric": False, "array": [acc["ci_high"] - acc["mean"]],
                      "arrayminus": [acc["mean"] - acc["ci_low"]]}  # fmt: skip
         fig.add_trace(
             go.Scatter(
-                x=[arm["device_hours"]["mean"]], y=[acc["mean"]], mode="markers+text", text=[arm["arm"]],
-                textposition="top center", name=arm["arm"], marker={"size": 12, "color": colours[arm["arm"]]},
+                x=[arm["device_hours"]["mean"]], y=[acc["mean"]], mode="markers+text", text=[shown],
+                textposition="top center", name=shown, marker={"size": 12, "color": colours[arm["arm"]]},
                 error_y=error,
             )
         )  # fmt: skip
@@ -85,7 +85,8 @@ def cost_per_run(summary: dict[str, Any]) -> go.Figure:
     names = [a["arm"] for a in summary["arms"]]
     fig = go.Figure(
         go.Bar(
-            x=names, y=[a["cost"] for a in summary["arms"]], marker={"color": [colours[n] for n in names]},
+            x=[arm_label(n) for n in names], y=[a["cost"] for a in summary["arms"]],
+            marker={"color": [colours[n] for n in names]},
             text=[None if a["cost"] is None else f"{a['cost']:.4f}" for a in summary["arms"]], name="cost per run",
         )
     )  # fmt: skip
@@ -111,7 +112,8 @@ def stability(summary: dict[str, Any]) -> go.Figure:
             names.append(arm["arm"])
             values.append(value)
         fig.add_trace(
-            go.Bar(x=names, y=values, marker={"color": [colours[n] for n in names]}, name=label, showlegend=False),
+            go.Bar(x=[arm_label(n) for n in names], y=values, marker={"color": [colours[n] for n in names]}, name=label,
+                   showlegend=False),
             row=1, col=column,
         )  # fmt: skip
         fig.update_yaxes(title_text=label, row=1, col=column)
@@ -135,7 +137,7 @@ def roi(summary: dict[str, Any]) -> go.Figure:
     ]
     fig = go.Figure(
         go.Bar(
-            x=names, y=net, marker={"color": [colours.get(n, "#111827") for n in names]},
+            x=[arm_label(n) for n in names], y=net, marker={"color": [colours.get(n, "#111827") for n in names]},
             error_y={"type": "data", "symmetric": False, "array": plus, "arrayminus": minus},
             text=[r["verdict"] for r in rows], textposition="outside", name="net benefit per year",
         )
@@ -143,7 +145,9 @@ def roi(summary: dict[str, Any]) -> go.Figure:
     fig.add_hline(y=0, line={"color": "#111827", "dash": "dot"}, annotation_text="break-even")
     fig.update_layout(
         **layout(
-            f"Net benefit per year against {summary['baseline_arm']} (95% bounds)", "arm", "net per year (currency)"
+            f"Net benefit per year against {arm_label(summary['baseline_arm'])} (95% bounds)",
+            "arm",
+            "net per year (currency)",
         )
     )
     return fig

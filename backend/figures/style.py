@@ -1,8 +1,28 @@
-"""One colour per arm across every figure, and the shared layout."""
+"""One colour per arm across every figure, the shared layout, arm names made safe, and the toolbar config."""
 
 from __future__ import annotations
 
 from typing import Any
+
+# plotly.js's config for every chart, in the pages (frontend/static/charts.js keeps the same; a test holds
+# them equal) and the HTML report: no plotly logo, and none of the buttons that send a chart to Plotly's
+# cloud ("Share chart...": the modebar button is "sendChartToCloud" in plotly.js 4, where
+# showSendToCloud still defaults to true; "sendDataToCloud" in older versions; plotly.js 4 has no
+# showEditInChartStudio option any more).
+PLOTLY_CONFIG: dict[str, Any] = {
+    "responsive": True,
+    "displaylogo": False,
+    "showSendToCloud": False,
+    "modeBarButtonsToRemove": ["sendChartToCloud", "sendDataToCloud"],
+}
+
+
+def arm_label(name: Any) -> str:
+    """An arm name as Plotly text: plotly.js renders a subset of HTML in names, legends, ticks and text
+    (``<a href>`` makes a live link), so ``&``, ``<`` and ``>`` are escaped (Plotly shows the entities as the
+    characters)."""
+    return str(name).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
 
 # The regularizer kinds in DESIGN order; an arm is coloured by its kind so that "rblock_s" looks the same in
 # every pilot, and arms of one kind with other parameters get the next free colour.

@@ -6,6 +6,7 @@ import base64
 import csv
 import io
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
 
 from backend.figures import build_figure
+from backend.figures.style import PLOTLY_CONFIG
 from backend.reports.headline import decision_lines, verdict_sentences
 from backend.store.entities import MetricPoint, Pilot, Run, RunStatus
 
@@ -71,7 +73,11 @@ def render_html(
     # Escape "</" so a figure's text can never close the script element it sits in.
     figures = [(name, build_figure(name, summary).to_json().replace("</", "<\\/")) for name in REPORT_FIGURES]
     return _TEMPLATES.get_template("report.html.j2").render(
-        **context, interactive=True, figures=figures, plotly_js=plotly.offline.get_plotlyjs()
+        **context,
+        interactive=True,
+        figures=figures,
+        plotly_js=plotly.offline.get_plotlyjs(),
+        plotly_config=json.dumps(PLOTLY_CONFIG),
     )
 
 
@@ -101,6 +107,22 @@ def render_pdf(
     return pdf
 
 
+# OWASP's CSV injection rule: a spreadsheet treats a cell that starts with one of these as a formula
+# (=HYPERLINK(...) in an arm name would become a live link, or worse); a leading ' makes it text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|nan)")
+
+
+def safe_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: text starting like a formula gets a leading ``'``.
+
+    Numbers stay numbers (a negative value is not a formula), whether given as numbers or as their text.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 RUN_COLUMNS = (
     "run_id", "arm", "regularizer", "seed", "status", "attempts", "device", "epochs_done", "test_acc", "nll", "ece",
     "inconsistency_kl", "flip_rate", "train_seconds", "device_hours", "samples_per_second", "peak_memory_bytes",
@@ -117,13 +139,13 @@ def render_runs_csv(pilot: Pilot, runs: Sequence[Run]) -> str:
     for run in runs:
         metrics, cost = run.final_metrics or {}, run.cost or {}
         writer.writerow(
-            [
+            [safe_cell(cell) for cell in [
                 run.id, run.arm, regularizer.get(run.arm, ""), run.seed, run.status.value, run.attempts,
                 cost.get("device_name") or run.device or "", run.epochs_done, metrics.get("test_acc"),
                 metrics.get("nll"), metrics.get("ece"), metrics.get("inconsistency_kl"), metrics.get("flip_rate"),
                 cost.get("train_seconds"), cost.get("device_hours"), cost.get("samples_per_second"),
                 cost.get("peak_memory_bytes"), cost.get("energy_joules"), run.error or "",
-            ]
+            ]]
         )  # fmt: skip
     return buffer.getvalue()
 
@@ -137,7 +159,8 @@ def render_epochs_csv(runs: Sequence[Run], points: Sequence[MetricPoint]) -> str
     for p in points:
         run = by_id.get(p.run_id)
         if run is not None:
-            writer.writerow((p.run_id, run.arm, run.seed, p.key, p.epoch, repr(p.value)))
+            row = (p.run_id, run.arm, run.seed, p.key, p.epoch, repr(p.value))
+            writer.writerow([safe_cell(cell) for cell in row])
     return buffer.getvalue()
 
 

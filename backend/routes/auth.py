@@ -120,6 +120,11 @@ def throttle_of(request: Request, settings: Settings) -> LoginThrottle:
     return throttle
 
 
+def client_address(request: Request) -> str:
+    """The address the throttle counts: the peer, or what a proxy in TRUSTED_PROXIES says (uvicorn decides)."""
+    return request.client.host if request.client else "unknown"
+
+
 def set_session_cookie(request: Request, response: Response, settings: Settings, session_id: str) -> None:
     secure = settings.cookie_secure if settings.cookie_secure is not None else request.url.scheme == "https"
     response.set_cookie(
@@ -144,7 +149,7 @@ def set_session_cookie(request: Request, response: Response, settings: Settings,
 )
 def login(body: SignIn, request: Request, response: Response, store: StoreDep, settings: SettingsDep) -> MeOut:
     """Sign in with a name and password: sets the session cookie, returns the CSRF token."""
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)
     try:
         user = sign_in(store, throttle_of(request, settings), name=body.name, password=body.password, address=address)
     except TooManyAttempts as error:
@@ -183,10 +188,19 @@ def change_password(
     settings: SettingsDep,
     principal: Annotated[Principal, require(Permission.SIGNED_IN)],
 ) -> MeOut:
-    """Change one's own password; every other session of the user ends."""
-    found = store.accounts.credentials(name=principal.user.name)
+    """Change one's own password; every other session of the user ends. Throttled like signing in."""
+    name, throttle = principal.user.name, throttle_of(request, settings)
+    # The current password is a guess until verified: counted and paused like sign-in failures, and
+    # checked before anything else about the request could answer differently for a right guess.
+    try:
+        throttle.check(name=name, address=client_address(request))
+    except TooManyAttempts as error:
+        raise HTTPException(429, str(error), headers={"Retry-After": str(error.retry_after_s)}) from None
+    found = store.accounts.credentials(name=name)
     if found is None or not verify_password(found[1], body.current_password):
+        throttle.failed(name=name, address=client_address(request))
         raise HTTPException(403, "the current password is wrong")
+    throttle.succeeded(name=name)
     if body.new_password == body.current_password:
         raise HTTPException(422, "the new password must differ from the current one")
     try:
@@ -218,6 +232,8 @@ def create_token(
     body: TokenCreate, store: StoreDep, principal: Annotated[Principal, require(Permission.SIGNED_IN)]
 ) -> NewTokenOut:
     """A new API token for oneself, with one's own role; the token is in this answer only."""
+    if principal.user.must_change_password:
+        raise HTTPException(403, "change your one-time password first; then create tokens")
     try:
         record, token = issue_token(store, user_name=principal.user.name, label=body.name)
     except AccountError as error:

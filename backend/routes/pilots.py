@@ -45,7 +45,7 @@ def create_pilot(
     catalog: CatalogDep,
 ) -> PilotSubmission:
     """Create a pilot and queue one run per arm × seed (201), or only validate and estimate it (dry_run: 200)."""
-    plan = plan_pilot(body, catalog=catalog, store=store, settings=settings)
+    plan = plan_pilot(body, catalog=catalog, store=store, settings=settings, user=principal.user.name)
     detail: PilotDetail | None = None
     if body.dry_run:
         response.status_code = 200

@@ -1,4 +1,6 @@
-"""Users (admins only): list, add with a role, change a role, disable, reset a password.
+"""Users (admins only): list, add with a role, change a role, disable, reset a password, raise limits.
+
+Disabling a user or resetting their password revokes their API tokens (``backend.store.accounts``).
 
 A user added without a password gets a one-time password, returned in this answer only; they must
 choose their own at first sign-in. ``rblock-pilot user add`` does the same from the command line.
@@ -16,6 +18,7 @@ from backend.auth.accounts import AccountError, create_user, reset_password
 from backend.auth.guard import Principal, require
 from backend.auth.roles import Permission, parse_role
 from backend.errors import error_responses
+from backend.quotas import LIMITS, check_limit_value
 from backend.routes.auth import Password, UserOut, user_out
 from backend.routes.deps import StoreDep
 
@@ -35,12 +38,20 @@ class UserChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: str | None = Field(default=None, description="admin, engineer or viewer")
     disabled: bool | None = Field(default=None, description="true: no sign-in, no token works; sessions end")
-    reset_password: bool = Field(default=False, description="true: a new one-time password, in the answer")
+    reset_password: bool = Field(
+        default=False, description="true: a new one-time password, in the answer (their API tokens are revoked)"
+    )
+    limits: dict[str, float | None] | None = Field(
+        default=None,
+        description=f"raise (or lower) this user's spending limits: {', '.join(LIMITS)}; null for a key: "
+        "back to the setting's default",
+    )
 
 
 class UserWithPasswordOut(BaseModel):
     user: UserOut
     one_time_password: str | None = Field(description="shown this once; the user must change it at sign-in")
+    limits: dict[str, float] = Field(default_factory=dict, description="the user's own limits (others: defaults)")
 
 
 class UsersOut(BaseModel):
@@ -76,8 +87,17 @@ def change_user(
             raise HTTPException(422, f"role: {error}") from None
     if name == principal.user.name and (body.disabled or (role is not None and role != "admin")):
         raise HTTPException(409, "an admin cannot disable or demote themselves: ask another admin")
+    changes: dict[str, float | None] = {}
+    for key, value in (body.limits or {}).items():
+        if key not in LIMITS:
+            raise HTTPException(422, f"limits.{key[:64]}: unknown limit; choose from {', '.join(LIMITS)}")
+        try:
+            changes[key] = None if value is None else check_limit_value(key, value)
+        except ValueError as error:
+            raise HTTPException(422, f"limits.{key}: {error}") from None
     user = store.accounts.update_user(name=name, role=role, disabled=body.disabled)
+    limits = store.usage.set_user_limits(name=name, changes=changes) if changes else store.usage.user_limits(name=name)
     one_time = reset_password(store, name=name) if body.reset_password else None
     if one_time is not None:
         user = store.accounts.get_user(name=name)
-    return UserWithPasswordOut(user=user_out(user), one_time_password=one_time)
+    return UserWithPasswordOut(user=user_out(user), one_time_password=one_time, limits=limits)

@@ -103,7 +103,8 @@ class Accounts:
         password_hash: str | None = None,
         must_change_password: bool | None = None,
     ) -> User:
-        """Change what is given; disabling a user or changing their password ends their sessions."""
+        """Change what is given; disabling a user or changing their password ends their sessions, and
+        disabling or a one-time password (a reset) revokes their API tokens."""
         with transaction(self._sessions) as session:
             row = session.scalar(select(SqlUser).where(SqlUser.name == name))
             if row is None:
@@ -118,6 +119,14 @@ class Accounts:
                 row.password_hash = password_hash
             if disabled or password_hash is not None:
                 session.execute(delete(SqlLoginSession).where(SqlLoginSession.user_id == row.id))
+            if disabled or must_change_password:
+                # A disable or an admin's reset revokes the user's tokens for good: re-enabling the user, or
+                # their choosing a new password, must not bring back a token someone else may hold.
+                session.execute(
+                    update(SqlApiToken)
+                    .where(SqlApiToken.user_id == row.id, SqlApiToken.revoked_at.is_(None))
+                    .values(revoked_at=_now())
+                )
             return _user(row)
 
     # -- API tokens --------------------------------------------------------------------------------------

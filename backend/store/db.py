@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.files import private_file
 from backend.store.entities import StoreError
 
 
@@ -41,6 +42,7 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(parsed.database))  # 0600: it holds password hashes and CSRF tokens
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     try:
         engine = create_engine(parsed, **kwargs)

@@ -179,6 +179,8 @@ class SqlUser(Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # An admin's raises of the spending limits for this user ({"epochs": 5000, ...}); null: the defaults.
+    limits: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
 
 
 class SqlApiToken(Base):

@@ -43,6 +43,7 @@ from backend.store.entities import (
 from backend.store.extension import Extensions
 from backend.store.installation import Installation
 from backend.store.models import SqlArm, SqlMetricPoint, SqlMetricSeries, SqlPilot, SqlRun, SqlWorker
+from backend.store.usage import Usage
 
 _SPECIAL = {1: math.nan, 2: math.inf, 3: -math.inf}
 # Append JSON items to the stored arrays, "[1,2]" -> "[1,2" || ",3" || "]": the same SQL on SQLite and PostgreSQL.
@@ -152,6 +153,7 @@ class Store:
         self.decisions = Decisions(self._sessions)
         self.installation = Installation(self._sessions)
         self.extensions = Extensions(self._sessions, pilot=_pilot, runs=self._runs)
+        self.usage = Usage(self._sessions)
         insert = pg_insert if self._dialect == "postgresql" else sqlite_insert
         upsert = insert(SqlMetricPoint)
         self._upsert_point = upsert.on_conflict_do_update(

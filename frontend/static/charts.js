@@ -25,7 +25,13 @@
       legend: { orientation: "h", y: -0.2 },
     };
   }
-  const CONFIG = { responsive: true, displaylogo: false };
+  // No logo, and no button that sends a chart to Plotly's cloud (backend/figures/style.py PLOTLY_CONFIG).
+  const CONFIG = {
+    responsive: true, displaylogo: false, showSendToCloud: false,
+    modeBarButtonsToRemove: ["sendChartToCloud", "sendDataToCloud"],
+  };
+  // plotly.js renders a subset of HTML in names, legends and hover text: arm names are escaped.
+  const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   // At most this many points per line (the API strides longer series evenly, first and last kept).
   const MAX_POINTS = 1500;
   // Lines with at most this many points also get a marker at each point.
@@ -94,8 +100,10 @@
       t.longest = Math.max(t.longest, pts.x.length);
     }
     const traces = [...byArm.entries()].map(([arm, t]) => (
-      { x: t.x, y: t.y, customdata: t.run, name: arm, mode: mode(t.longest), connectgaps: false,
-        line: { color: colour[arm] || "#888" }, marker: { size: 4 }, hovertemplate: `${arm} (run %{customdata})<br>epoch %{x}: %{y:.4f}<extra></extra>` }));
+      { x: t.x, y: t.y, customdata: t.run, name: esc(arm), mode: mode(t.longest), connectgaps: false,
+        line: { color: colour[arm] || "#888" }, marker: { size: 4 },
+        // %{ is Plotly's template syntax: an arm name cannot inject a field either
+        hovertemplate: `${esc(arm).replace(/%\{/g, "%&#123;")} (run %{customdata})<br>epoch %{x}: %{y:.4f}<extra></extra>` }));
     const layout = theme();
     layout.yaxis.title = { text: key };
     layout.title = { text: traces.length ? "" : "no points yet", font: { size: 12 } };

@@ -33,6 +33,11 @@ from rblock.data.spec import DatasetSpec, Param
 from rblock.data.split import DatasetError, RawDataset
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+# The service checks only an upload's image headers (decoding every image of a request cost seconds of API
+# time); images are decoded here, one at a time, and one over this many pixels (a decompression bomb, or a
+# photo far beyond what a pilot trains on) fails the run with its name. The service's default upload cap
+# (UPLOAD_MAX_IMAGE_PIXELS) is the same.
+MAX_IMAGE_PIXELS = 25_000_000
 
 
 def find_images(path: Path) -> tuple[tuple[str, ...], list[tuple[Path, int]]]:
@@ -75,10 +80,19 @@ def read_image(file: Path, image_size: int, channels: int) -> np.ndarray:
     """One image as uint8 (channels, image_size, image_size), or a ``DatasetError`` that names the file."""
     try:
         with Image.open(file) as opened:
+            width, height = opened.size  # from the header: nothing decoded yet
+            if width * height > MAX_IMAGE_PIXELS:
+                raise DatasetError(
+                    f"imagefolder: image {file} is {width} × {height} pixels (at most {MAX_IMAGE_PIXELS:,}); "
+                    "shrink or remove it"
+                )
             converted = opened.convert("RGB" if channels == 3 else "L")
         resized = converted.resize((image_size, image_size), Image.Resampling.BILINEAR)
         arr = np.asarray(resized, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:  # PIL's decoders raise all four
+    except DatasetError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        # PIL's decoders raise the first four; a bomb beyond PIL's own cap raises the last
         raise DatasetError(f"imagefolder: cannot read image {file}: {e}; remove or replace the file") from e
     return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
 
@@ -102,13 +116,15 @@ def _check_split(samples: list[tuple[Path, int]], classes: tuple[str, ...], test
 
 
 def load_imagefolder_raw(root: Path, download: bool, data_seed: int, params: Mapping[str, Any]) -> RawDataset:
-    """Read and split an image folder (``root`` and ``download`` are unused: ``path`` says where).
+    """Read and split the image folder ``path`` (a relative one lies under ``root``, the data root).
 
     Returns:
         A ``RawDataset`` with uint8 (N, C, S, S) train and test images, C = ``channels``, S = ``image_size``.
     """
-    del root, download
+    del download
     path = Path(params["path"]).expanduser()
+    if not path.is_absolute():  # "uploads/<folder>", as the API shows an upload to non-admins
+        path = root / path
     size, channels, test_fraction = params["image_size"], params["channels"], params["test_fraction"]
     classes, samples = find_images(path)
     _check_split(samples, classes, test_fraction)

@@ -34,11 +34,12 @@ def password_hash(password: str = PASSWORD) -> str:
 
 
 def add_user(store: Store, name: str, role: str, *, must_change_password: bool = False) -> str:
-    """A user with ``PASSWORD`` and an API token for them; returns the token."""
+    """A user with ``PASSWORD`` and an API token for them; returns the token ("" for a user who must change
+    their password: no token can be made for them)."""
     store.accounts.create_user(
         name=name, role=role, password_hash=password_hash(), must_change_password=must_change_password
     )
-    return issue_token(store, user_name=name, label="tests")[1]
+    return "" if must_change_password else issue_token(store, user_name=name, label="tests")[1]
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -47,6 +47,7 @@ from schemathesis.python import asgi
 
 from backend.store import RunStatus
 from tests.backend.api_support import API, Api, create_pilot, finish, open_api
+from tests.backend.test_uploads import good_entries, make_zip
 
 OPENAPI = f"{API}/openapi.json"
 # Cases per operation and generation mode; about 40 operations × 2 modes make several thousand cases.
@@ -59,7 +60,9 @@ CHECKS = [not_a_server_error, response_schema_conformance, content_type_conforma
 
 def seed(api: Api) -> None:
     """A pilot with a finished run (with metrics), a failed one and queued ones, and a decision, so ids 1..
-    lead somewhere."""
+    lead somewhere; and an uploaded dataset, so that DELETE /datasets/{folder} has one to find."""
+    zipped = {"file": ("pets.zip", make_zip(good_entries()), "application/zip")}
+    assert api.client.post(f"{API}/datasets", files=zipped).status_code == 201
     pilot = create_pilot(api)
     first, second, *_ = (run["id"] for run in pilot["runs"])
     finish(api.store, first, points=[("test_acc", 1, 0.5), ("train_loss", 1, 0.7)])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from backend.auth.guard import route_permissions
 from backend.auth.roles import Permission
 from frontend import account, decisions, extend, pages
 from tests.backend.api_support import API, Api, create_pilot, pilot_body
+from tests.backend.test_uploads import good_entries, make_zip
 from tests.frontend.support import open_site
 
 MUTATIONS = {"post", "put", "patch", "delete"}
@@ -49,6 +51,7 @@ class World:
     run_id: int
     token_id: int
     decision_id: int
+    folder: str
 
     def values(self) -> dict[str, Any]:
         return {
@@ -56,20 +59,23 @@ class World:
             "run_id": self.run_id,
             "token_id": self.token_id,
             "decision_id": self.decision_id,
+            "folder": self.folder,
             "name": "owner",
             "fmt": "csv",
         }
 
 
 @pytest.fixture
-def world(sqlite_url: str) -> Iterator[World]:
-    with open_site(sqlite_url) as site:
+def world(sqlite_url: str, tmp_path: Path) -> Iterator[World]:
+    with open_site(sqlite_url, data_root=tmp_path / "data") as site:
         owner, other, viewer = site.as_user("owner"), site.as_user("other"), site.as_user("vera", "viewer")
         response = site.client.post(f"{API}/pilots", json=pilot_body(name="owner's"), headers=owner)
         assert response.status_code == 201, response.text
         pilot = response.json()["pilot"]
         token = site.client.post(f"{API}/auth/tokens", json={"name": "walk"}, headers=owner).json()
         decision = site.client.post(f"{API}/pilots/{pilot['id']}/decision", json={"decision": "defer", "arm": "none"})
+        zipped = {"file": ("pets.zip", make_zip(good_entries()), "application/zip")}
+        dataset = site.client.post(f"{API}/datasets", files=zipped, headers=owner).json()
         yield World(
             api=site,
             anonymous=TestClient(site.client.app),  # no credentials at all
@@ -80,6 +86,7 @@ def world(sqlite_url: str) -> Iterator[World]:
             run_id=pilot["runs"][0]["id"],
             token_id=token["id"],
             decision_id=decision.json()["id"],
+            folder=dataset["folder"],
         )
 
 
@@ -169,6 +176,29 @@ def test_owners_and_admins_may_manage_a_pilot_others_may_not(world: World) -> No
     # An unknown ROI field lists the ROI inputs (not the pilot's fields).
     typo = client.put(f"{API}/pilots/{mine['id']}/roi", json={"cost_per_eror": 1.0}, headers=world.viewer)
     assert typo.status_code == 422 and "allowed: predictions_per_year, cost_per_error" in typo.json()["detail"]
+
+
+def test_a_dataset_is_deleted_by_its_uploader_or_an_admin_only(world: World) -> None:
+    client, url = world.api.client, f"{API}/datasets/{world.folder}"
+    assert client.delete(url, headers=world.other).status_code == 403
+    assert client.delete(url, headers=world.viewer).status_code == 403
+    listed = client.get(f"{API}/datasets", headers=world.other).json()["items"]
+    assert [(d["owner"], d["path"]) for d in listed] == [("owner", f"uploads/{world.folder}")]
+    assert client.get(f"{API}/datasets").json()["items"][0]["path"].startswith("/")  # the admin sees where
+    assert client.delete(url, headers=world.owner).status_code == 204
+
+
+def test_an_ownerless_pilot_is_managed_by_admins_only(world: World) -> None:
+    from backend.store.models import SqlPilot
+
+    with world.api.store._sessions() as db, db.begin():
+        row = db.get(SqlPilot, world.pilot_id)
+        assert row is not None
+        row.created_by = None
+    for headers in (world.owner, world.other):
+        refused = world.api.client.post(f"{API}/pilots/{world.pilot_id}/cancel", headers=headers)
+        assert refused.status_code == 403 and "no recorded owner" in refused.json()["detail"]
+    assert world.api.client.post(f"{API}/pilots/{world.pilot_id}/cancel").status_code == 200
 
 
 def page_routes() -> list[tuple[str, str, bool]]:

@@ -159,11 +159,8 @@ REFUSALS: dict[str, tuple[Callable[[], bytes], int, str]] = {
         422,
         "'dog/fake.png' is corrupt",
     ),
-    "corrupt image": (
-        lambda: make_zip({**good_entries(), "cat/broken.png": truncated_png()}),
-        422,
-        "'cat/broken.png' is corrupt",
-    ),
+    # A truncated image with a good header passes here (only headers are read): the worker names it
+    # (tests/backend/test_hardening_limits.py).
     "single class": (lambda: make_zip({"cat/1.png": png(), "cat/2.png": png()}), 422, "at least 2 class folders"),
     "no classes": (lambda: make_zip({"1.png": png(), "2.png": png()}), 422, "at the top of the zip"),
     "empty class": (lambda: make_zip({**good_entries(), "bird/": b""}), 422, "'bird' has no images"),

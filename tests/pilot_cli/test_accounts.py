@@ -35,13 +35,16 @@ def test_users_and_tokens_from_the_command_line(
     code, out, _ = run(capsys, "user", "list")
     assert out.splitlines() == ["ana\tengineer\tmust change password", "vic\tviewer\tactive"]
 
-    code, out, err = run(capsys, "token", "create", "ana", "--name", "ci")
+    # No token for a user whose one-time password is still to be changed (it would outlive it).
+    code, _, err = run(capsys, "token", "create", "ana", "--name", "ci")
+    assert code == 2 and "one-time password" in err
+    code, out, err = run(capsys, "token", "create", "vic", "--name", "ci")
     token = out.strip()
     assert code == 0 and token.startswith("rbp_") and "shown once" in err
     store = Store(database)
-    assert store.accounts.user_for_token(token_hash=digest(token)).name == "ana"  # type: ignore[union-attr]
+    assert store.accounts.user_for_token(token_hash=digest(token)).name == "vic"  # type: ignore[union-attr]
     code, out, _ = run(capsys, "token", "list")
-    assert out.startswith("1\tana\tci\trbp_") and token not in out
+    assert out.startswith("1\tvic\tci\trbp_") and token not in out
     assert run(capsys, "token", "revoke", "1")[0] == 0
     assert store.accounts.user_for_token(token_hash=digest(token)) is None
 
@@ -49,6 +52,13 @@ def test_users_and_tokens_from_the_command_line(
     assert code == 0 and "viewer, disabled" in err
     code, out, _ = run(capsys, "user", "set", "ana", "--enable", "--reset-password")
     assert code == 0 and "one-time password" in out
+    code, _, err = run(capsys, "user", "set", "ana", "--limit", "epochs=5000", "--limit", "runs_per_pilot=300")
+    assert code == 0 and "limits epochs=5000, runs_per_pilot=300" in err
+    assert store.usage.user_limits(name="ana") == {"epochs": 5000.0, "runs_per_pilot": 300.0}
+    code, _, err = run(capsys, "user", "set", "ana", "--limit", "epochs=default")
+    assert code == 0 and store.usage.user_limits(name="ana") == {"runs_per_pilot": 300.0}
+    code, _, err = run(capsys, "user", "set", "ana", "--limit", "gpus=3")
+    assert code == 2 and "--limit takes KEY=VALUE" in err
     store.dispose()
 
 
