@@ -158,7 +158,7 @@ def check_pilot(
     limits = effective(settings, store.usage.user_limits(name=user) if user else {})
     problems = _pilot_problems(
         runs=estimate.runs, new_runs=estimate.runs, device_hours=estimate.device_hours, limits=limits, store=store,
-        user=user,
+        user=user, adder="this pilot",
     )  # fmt: skip
     cap = limits["budget_cap"]
     if request.budget_cap is None and cap is not None and estimate.cost is not None and estimate.cost > cap:
@@ -199,8 +199,9 @@ def check_extension(
     extended, ``new_runs`` what the extension queues, and ``resolved`` holds the new arms (their memory)."""
     limits = effective(settings, store.usage.user_limits(name=user) if user else {})
     problems = _pilot_problems(
-        runs=runs, new_runs=new_runs, device_hours=device_hours, limits=limits, store=store, user=user
-    )
+        runs=runs, new_runs=new_runs, device_hours=device_hours, limits=limits, store=store, user=user,
+        adder="this extension",
+    )  # fmt: skip
     problems.extend(
         _memory_problems(catalog, resolved, dataset=dataset, model=model, width=width, limits=limits, settings=settings)
     )
@@ -217,6 +218,7 @@ def _pilot_problems(
     limits: Mapping[str, float | None],
     store: Store,
     user: str | None,
+    adder: str,
 ) -> list[FieldError | None]:
     """The pilot-wide limits: its runs and device-hours in all, and the user's queued and running runs."""
     problems = [_over("seeds", "runs_per_pilot", runs, limits, "runs")]
@@ -226,7 +228,7 @@ def _pilot_problems(
         active = store.usage.active_runs(user_name=user)
         problem = _over("seeds", "active_runs", active + new_runs, limits, "queued and running runs")
         if problem is not None:
-            problem = FieldError(problem.field, f"you have {active:,} runs queued or running and this adds "
+            problem = FieldError(problem.field, f"you have {active:,} runs queued or running and {adder} adds "
                                  f"{new_runs:,}: {problem.message}")  # fmt: skip
         problems.append(problem)
     return problems

@@ -70,6 +70,20 @@ def test_active_runs_per_user_cannot_pile_up_past_the_limit(sqlite_url: str) -> 
         assert api.client.post(f"{API}/pilots", json=pilot_body(), headers=api.as_user("bo")).status_code == 201
 
 
+def test_extending_a_pilot_cannot_pass_the_runs_per_pilot_or_active_runs_limits(sqlite_url: str) -> None:
+    with open_api(sqlite_url, max_runs_per_pilot=6, max_active_runs_per_user=7) as api:
+        ana = api.as_user("ana")
+        pilot = api.client.post(f"{API}/pilots", json=pilot_body(), headers=ana).json()["pilot"]  # 2 arms x 2 seeds
+        extend = f"{API}/pilots/{pilot['id']}/extend"
+        over = api.client.post(extend, json={"seeds": 2, "dry_run": True}, headers=ana)  # 8 runs in all
+        assert over.status_code == 422, over.text
+        assert "8 runs is over the limit of 6" in errors_of(over)["seeds"] and "by 2" in errors_of(over)["seeds"]
+        busy = api.client.post(extend, json={"seeds": 1}, headers=ana)  # 6 in all, but 4 + 2 active
+        assert busy.status_code == 201, busy.text
+        more = api.client.post(extend, json={"arms": [{"name": "extra", "regularizer": "dropout"}]}, headers=ana)
+        assert more.status_code == 422 and "runs is over the limit of 6" in more.text, more.text
+
+
 def test_an_admin_raise_lets_one_user_past_a_limit_and_nobody_else(api: Api) -> None:
     body = pilot_body(dry_run=True, training={"epochs": 1500})
     ana, bo = api.as_user("ana"), api.as_user("bo")
