@@ -20,13 +20,15 @@ is false, a horizontal flip; set ``flip`` false when mirroring changes the class
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 from sklearn.model_selection import train_test_split
 
 from rblock.data.spec import DatasetSpec, Param
@@ -76,10 +78,30 @@ def find_images(path: Path) -> tuple[tuple[str, ...], list[tuple[Path, int]]]:
     return tuple(classes), samples
 
 
+_STRICT = threading.Lock()
+
+
+@contextmanager
+def _strict_decoding() -> Iterator[None]:
+    """Decode with truncated files refused, whatever the process-wide setting says.
+
+    ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES`` is one global, and some libraries turn it on when imported
+    (weasyprint, which the reports use, does): a truncated image would then train as padded grey instead of
+    failing the run with its name. The lock keeps two threads from restoring each other's value.
+    """
+    with _STRICT:
+        before = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = before
+
+
 def read_image(file: Path, image_size: int, channels: int) -> np.ndarray:
     """One image as uint8 (channels, image_size, image_size), or a ``DatasetError`` that names the file."""
     try:
-        with Image.open(file) as opened:
+        with _strict_decoding(), Image.open(file) as opened:
             width, height = opened.size  # from the header: nothing decoded yet
             if width * height > MAX_IMAGE_PIXELS:
                 raise DatasetError(

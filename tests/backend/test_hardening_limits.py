@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from backend.settings import Settings
 from backend.store import RunStatus
@@ -159,12 +159,20 @@ def test_an_uploaded_image_is_checked_by_its_header_without_decoding_every_image
     assert time.perf_counter() - began < 2.0
 
 
-def test_a_corrupt_image_passes_the_header_check_and_fails_the_run_with_its_name(api: Api, tmp_path: Path) -> None:
+def test_a_corrupt_image_passes_the_header_check_and_fails_the_run_with_its_name(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     status, body = upload(api, make_zip({**good_entries(), "cat/broken.png": truncated_png()}))
     assert status == 201
     broken = tmp_path / "data" / str(body["path"]) / "cat" / "broken.png"
     with pytest.raises(DatasetError, match=r"broken\.png"):
         read_image(broken, 8, 3)
+    # ... even in a process where a library has told PIL to pad truncated images (weasyprint does on import)
+    with monkeypatch.context() as patch:
+        patch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+        with pytest.raises(DatasetError, match=r"broken\.png"):
+            read_image(broken, 8, 3)
+        assert ImageFile.LOAD_TRUNCATED_IMAGES  # the setting is left as it was
 
 
 def test_the_worker_names_an_image_over_the_pixel_cap(tmp_path: Path) -> None:
