@@ -37,6 +37,7 @@ from rblock.drop_block import DropBlock2d
 from rblock.drop_layer import DropLayer
 from rblock.element_dropout import ElementDropout
 from rblock.pairing import PAIRINGS, check_pairing_rate, paired_forward
+from rblock.shared_trunk import two_pass_forward
 
 SCHEDULES = ("linear", "constant")
 
@@ -248,6 +249,10 @@ class Regularizer:
         self._layers: weakref.WeakSet[DropLayer] = weakref.WeakSet()
         # The mean symmetric KL of the last two-pass loss (a detached 0-dim tensor), for `consistency_kl`.
         self.last_consistency_kl: Tensor | None = None
+        # Two-pass arms run the layers before the first drop site once (rblock.shared_trunk): same values,
+        # loss and gradients as model(cat([x, x])). False runs the concatenated pass, the reference kept for
+        # the equivalence tests, the benchmark and models whose trunk is not shareable.
+        self.shared_trunk = True
 
     @property
     def schedule(self) -> str:
@@ -294,8 +299,11 @@ class Regularizer:
             logits = model(x)
             return F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing), logits
         b = x.shape[0]
-        with paired_forward(self.params["pairing"]):
-            both = model(torch.cat([x, x]))
+        if self.shared_trunk:
+            both = two_pass_forward(model, x, self.params["pairing"])
+        else:
+            with paired_forward(self.params["pairing"]):
+                both = model(torch.cat([x, x]))
         loss, kl = two_pass_loss(both[:b], both[b:], y, self.params["alpha"], label_smoothing)
         self.last_consistency_kl = kl
         return loss, both[:b]
