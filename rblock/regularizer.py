@@ -133,6 +133,8 @@ class ArmSpec:
 
     name: str
     description: str
+    # Sub-model passes per sample: 2 for R-Drop and R-Block. Not a cost multiplier: a two-pass step runs
+    # its trunk once (rblock.shared_trunk), so it costs 1.2-1.5x its one-pass twin, not 2x.
     passes: int
     params: dict[str, ParamSpec] = field(default_factory=dict)
     make_layer: Callable[[dict[str, Any]], nn.Module] = lambda _params: nn.Identity()
@@ -294,6 +296,10 @@ class Regularizer:
 
         Returns:
             (loss as a 0-dim float32 tensor, logits of shape (B, K)).
+
+        A two-pass arm calls ``model(x)`` once: the first drop site duplicates the batch
+        (:mod:`rblock.shared_trunk`) and the model returns both passes' logits, (2B, K), equal to
+        ``model(cat([x, x]))`` with the same masks.
         """
         if self.passes == 1:
             logits = model(x)
