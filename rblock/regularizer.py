@@ -14,6 +14,12 @@ name               what                                                         
 ``rblock_s``       R-Block SDropDML (arXiv 2307.15150): spatial-block sub-models   2
 =================  ==============================================================  ======
 
+"passes" counts the sub-models each sample goes through, not the cost. A two-pass step runs the layers
+before the first drop site once and duplicates the batch there (:mod:`rblock.shared_trunk`), so only the
+rest of the network runs twice: by FLOP count a two-pass step costs 1.49x its one-pass twin on small_cnn
+and 1.24x on resnet18 (the trunk is 51% and 76% of their FLOPs), and ``bench/regularizers.py`` measured
+1.42-1.47x and 1.14-1.17x on the CPU (against 2.0x when the whole network ran on ``cat([x, x])``).
+
 R-Block's pairing defaults to ``disjoint``: the abstract calls the sub-models "difference maximizing",
 and disjoint drop regions differ as much as two masks can while each keeps the target rate
 (``complementary`` is available at p = 0.5). That choice is ours, not the paper's (whose text we lack).
