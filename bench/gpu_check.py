@@ -2,7 +2,8 @@
 
 Not a test; finishes well inside 8 minutes on one H100. For ``resnet18`` and ``small_cnn`` on ``shapes``
 (32x32), it trains every arm for one epoch (after a short warm-up epoch) and prints samples/s per arm,
-each two-pass arm's step-time ratio to its one-pass twin (goal <= 1.6x on a GPU), and the ratio of
+each two-pass arm's step-time ratio to its one-pass twin beside its FLOP floor (bench/two_pass.py; the
+CPU goals are 1.65x for small_cnn and 1.35x for resnet18), and the ratio of
 ``train_run`` (arm ``none``) to a plain DataLoader loop on the same GPU (goal >= 3x: the data live on the
 GPU, no per-sample Python).
 
@@ -19,15 +20,14 @@ import time
 
 import torch
 from plain_loop import plain_loop_samples_per_second
+from two_pass import GOALS, TWINS, flop_floor
 
 from rblock import ARMS
 from rblock.config import TrainConfig
 from rblock.data import load_dataset
 from rblock.device import device_name, resolve_device
-from rblock.models import create_model
+from rblock.models import create_model, describe_models
 from rblock.train import train_run
-
-TWINS = (("rdrop", "dropout"), ("rblock_s", "dropblock"), ("rblock_b", "spatial_dropout"))
 
 
 def main() -> None:
@@ -65,8 +65,13 @@ def main() -> None:
                 f"  {arm:16s} {rates[arm]:9.0f} samples/s   test acc {result.final_test_acc:.3f}   "
                 f"peak {peak:5.2f} GiB   energy {result.cost['energy_joules']}"
             )
+        # Two-pass arms share their trunk (rblock.shared_trunk): the floor is the FLOP ratio, not 2x.
+        floor, _ = flop_floor(model_name, describe_models()[model_name]["params"]["width"]["default"])
         for two, one in TWINS:
-            print(f"  two-pass {two:9s}/{one:16s} step-time ratio {rates[one] / rates[two]:4.2f}x (goal <= 1.6x)")
+            print(
+                f"  two-pass {two:9s}/{one:16s} step-time ratio {rates[one] / rates[two]:4.2f}x "
+                f"(FLOP floor {floor:.2f}x, CPU goal <= {GOALS[model_name]:.2f}x)"
+            )
         torch.manual_seed(0)
         model = create_model(model_name, in_channels=3, num_classes=10)
         cuda = device.type == "cuda"

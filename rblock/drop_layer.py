@@ -2,7 +2,8 @@
 
 Each concrete layer implements one mask family (elements, channel groups, spatial blocks) in
 ``_drop``; this base decides *whether* to drop (training mode, a non-zero rate) and *how the batch is
-read* (one batch, or two paired halves inside :func:`rblock.paired_forward`).
+read* (one batch, or two paired halves inside :func:`rblock.paired_forward`). In a shared-trunk two-pass
+step the first drop site also duplicates the batch (:mod:`rblock.shared_trunk`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from rblock.pairing import active_pairing, check_pairing_rate
+from rblock.shared_trunk import split_trunk
 
 
 def check_drop_prob(drop_prob: float) -> float:
@@ -61,6 +63,8 @@ class DropLayer(nn.Module):
         return self._last_drop_fraction
 
     def forward(self, x: Tensor) -> Tensor:
+        # The first drop site of a shared-trunk two-pass step duplicates the batch here (rblock.shared_trunk).
+        x = split_trunk(x)
         if not self.training:
             return x
         p = self.current_drop_prob

@@ -1,8 +1,10 @@
 """Paired masks for two-pass objectives (R-Drop, R-Block).
 
 R-Drop (Liang et al., NeurIPS 2021, arXiv 2106.14448) and R-Block (Wang & Hu, arXiv 2307.15150) pass every
-sample through the network twice and make the two outputs agree. We run both passes as one batch,
-``model(cat([x, x]))``: rows ``[0, B)`` are the first sub-model and rows ``[B, 2B)`` the second. Inside
+sample through the network twice and make the two outputs agree. We run both passes as one batch of
+2B rows, as ``model(cat([x, x]))`` would: rows ``[0, B)`` are the first sub-model and rows ``[B, 2B)`` the
+second. (``Regularizer.loss`` calls the model on ``x`` itself and its first drop site duplicates the
+batch, :mod:`rblock.shared_trunk`, which gives the same numbers at the cost of one trunk.) Inside
 :func:`paired_forward`, every drop layer of this package that sees an even batch draws the masks of the
 two halves together, by one of these rules:
 
