@@ -49,7 +49,7 @@ def test_on_epoch_reports_the_design_metric_names() -> None:
     assert result.status == "succeeded" and result.epochs_completed == 2
     assert len(result.predictions) == 360
     assert result.cost["device_kind"] == "cpu" and result.cost["device_name"] == "cpu"
-    assert result.cost["device_hours"] == pytest.approx(result.cost["train_seconds"] / 3600)
+    assert result.cost["device_hours"] == pytest.approx(result.cost["device_seconds"] / 3600)
     assert result.cost["peak_memory_bytes"] > 0 and result.cost["samples_per_second"] > 0
     assert result.cost["energy_joules"] is None
     assert {"torch", "torchvision", "numpy", "scikit-learn", "python"} <= set(result.versions)
