@@ -90,6 +90,8 @@ def _measure(catalog: Catalog, request: PilotCreate, arm_index: int, epochs: int
         "eval_seconds_per_epoch": eval_epoch,
         "stability_seconds": max(0.0, gaps[-1] - eval_epoch),
         "test_acc": result.final_test_acc,
+        "epoch_seconds": steps,
+        "os_load": os.getloadavg()[0],
     }
 
 
@@ -125,20 +127,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 epochs: a smoke run, not a measurement")
     parser.add_argument("--measure-epochs", type=int, default=None, help="epochs per measured run (default: catalog)")
+    parser.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated, of digits and shapes")
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="torch CPU threads (default: torch's, as a worker trains); 1 makes the CPU seconds a load-proof figure",
+    )  # fmt: skip
     parser.add_argument("--save", type=Path, help="write the measurements here (JSON)")
     parser.add_argument("--load", type=Path, help="print the table from saved measurements, without training")
     args = parser.parse_args()
     catalog = get_catalog()
     epochs = 2 if args.quick else args.measure_epochs
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.load:
         saved = json.loads(args.load.read_text())
         measured = saved["measured"]
         print(f"# measurements loaded from {args.load} ({saved['machine']})")
     else:
-        machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, os load {os.getloadavg()}"
+        machine = (
+            f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, torch "
+            f"{torch.__version__}, os load {os.getloadavg()}"
+        )
         print(f"# bench/estimate_check.py on {machine}")
         measured = {}
-        for dataset in DATASETS:
+        for dataset in args.datasets.split(","):
             request = _request(dataset)
             measured[dataset] = []
             for index in range(len(ARMS)):
