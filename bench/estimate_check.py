@@ -18,7 +18,10 @@ The machine may be shared: the measured figure is the robust one (the median epo
 
 Run: ``PYTHONPATH=$PWD .venv/bin/python bench/estimate_check.py`` (``--quick``: 2 epochs, a smoke run;
 ``--save FILE`` keeps the measurements, ``--load FILE`` prints the table again from them without training,
-e.g. after retuning the reference table).
+e.g. after retuning the reference table). On a machine other processes load for the whole run, no wall-time
+figure is fair (two OpenMP threads that wait for each other slow down many times over); ``--threads 1``
+with ``--quiet-speedup S`` measures CPU seconds of one thread instead, which load does not inflate, and
+divides them by two threads' speed-up S on a quiet machine.
 """
 
 from __future__ import annotations
@@ -95,19 +98,35 @@ def _measure(catalog: Catalog, request: PilotCreate, arm_index: int, epochs: int
     }
 
 
-def _table(catalog: Catalog, measured: dict[str, list[dict[str, Any]]]) -> None:
+def _measured_hours(run: dict[str, Any], quiet_speedup: float | None) -> float:
+    """The run's measure at the catalog's epochs: robust device time, or CPU seconds / the quiet speed-up."""
+    cost = run["cost"]
+    scale = float(run["catalog_epochs"]) / float(cost["epochs_timed"])  # 1 unless --measure-epochs
+    if quiet_speedup:
+        return float(cost["cpu_seconds"]) * scale / quiet_speedup / 3600
+    return float(cost["device_hours"]) * scale
+
+
+def _table(catalog: Catalog, measured: dict[str, list[dict[str, Any]]], quiet_speedup: float | None) -> None:
+    if quiet_speedup:
+        print(f"# measured = CPU seconds of the steps / {quiet_speedup} (quiet-machine equivalent, --quiet-speedup)")
+    else:
+        print("# measured = the runs' robust device time (median epoch x epochs)")
+    print("# wall h, sum steps h and meas eval h are wall-clock figures: the machine's load is in them")
     header = (
         f"{'dataset':8} {'arm':10} {'estimate h':>10} {'measured h':>10} {'ratio':>6} | {'wall h':>8} "
         f"{'sum steps h':>11} {'cpu s':>7} {'est eval h':>10} {'meas eval h':>11}"
     )
     print(header)
     print("-" * len(header))
+    factors = []
     for dataset, runs in measured.items():
         estimate = _estimate(catalog, _request(dataset))
+        base = _measured_hours(runs[0], quiet_speedup)
         for arm_estimate, run in zip(estimate.arms, runs, strict=True):
             cost = run["cost"]
-            scale = run["catalog_epochs"] / cost["epochs_timed"]  # 1 unless --measure-epochs
-            hours = cost["device_hours"] * scale
+            scale = run["catalog_epochs"] / cost["epochs_timed"]
+            hours = _measured_hours(run, quiet_speedup)
             guess = arm_estimate.device_hours or math.nan
             eval_h = (run["eval_seconds_per_epoch"] * run["catalog_epochs"] + run["stability_seconds"]) / 3600
             print(
@@ -115,18 +134,20 @@ def _table(catalog: Catalog, measured: dict[str, list[dict[str, Any]]]) -> None:
                 f"{cost['wall_hours'] * scale:8.5f} {cost['train_seconds'] * scale / 3600:11.5f} "
                 f"{cost.get('cpu_seconds', 0) * scale:7.1f} {arm_estimate.eval_hours or math.nan:10.5f} {eval_h:11.5f}"
             )
-    print("\nfactors against none (measured, robust): ", end="")
-    for dataset, runs in measured.items():
-        base = runs[0]["cost"]["step_seconds_median_epoch"]
-        factors = ", ".join(f"{r['arm']} {r['cost']['step_seconds_median_epoch'] / base:.2f}" for r in runs[1:])
-        print(f"{dataset}: {factors}; ", end="")
-    print()
+            if run is not runs[0]:
+                factors.append(f"{dataset} {run['arm']} {hours / base:.2f}")
+    print(f"\nstep factors against none, same measure: {', '.join(factors)}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 epochs: a smoke run, not a measurement")
     parser.add_argument("--measure-epochs", type=int, default=None, help="epochs per measured run (default: catalog)")
+    parser.add_argument(
+        "--quiet-speedup", type=float, default=None,
+        help="with --threads 1 on a loaded machine: take CPU seconds / this as the measure (two threads' speed-up "
+        "over one on a quiet machine)",
+    )  # fmt: skip
     parser.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated, of digits and shapes")
     parser.add_argument(
         "--threads", type=int, default=None,
@@ -162,7 +183,7 @@ def main() -> None:
         if args.save:
             args.save.parent.mkdir(parents=True, exist_ok=True)
             args.save.write_text(json.dumps({"machine": machine, "measured": measured}, indent=1))
-    _table(catalog, measured)
+    _table(catalog, measured, args.quiet_speedup)
 
 
 if __name__ == "__main__":
