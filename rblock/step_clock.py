@@ -43,6 +43,7 @@ class StepClock:
     """Times the training steps of one epoch at a time: ``start_epoch``, ``pause``/``resume``, ``stop_epoch``."""
 
     def __init__(self, device: torch.device) -> None:
+        self.device = device
         self.cuda = device.type == "cuda"
         self._wall = 0.0
         self._cpu = 0.0
@@ -53,7 +54,7 @@ class StepClock:
         self._wall = self._cpu = 0.0
         if self.cuda:
             self._start_event = torch.cuda.Event(enable_timing=True)
-            self._start_event.record()
+            self._start_event.record(torch.cuda.current_stream(self.device))  # the run's device, not device 0
         self.resume()
 
     def pause(self) -> None:
@@ -73,8 +74,8 @@ class StepClock:
         self.pause()
         if self.cuda:
             end = torch.cuda.Event(enable_timing=True)
-            end.record()
-            end.synchronize()
+            end.record(torch.cuda.current_stream(self.device))
+            end.synchronize()  # once per epoch: the steps before it are queued on the GPU by now
             return float(self._start_event.elapsed_time(end)) / 1000.0, None
         return self._wall, self._cpu
 

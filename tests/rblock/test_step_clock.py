@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+import torch
 
 from rblock.config import TrainConfig
 from rblock.regularizer import Regularizer
@@ -98,3 +99,12 @@ def test_robust_cost_rules() -> None:
     assert resumed["device_seconds"] == 12.0 and resumed["epochs_timed"] == 2
     empty = robust_cost([], [], cuda=False, epochs=0, samples=0, wall_seconds=1.0)
     assert empty["device_hours"] == 0.0 and empty["samples_per_second"] is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_runs_are_timed_by_events() -> None:
+    result = train_run(_config(device="cuda", epochs=2))
+    cost = result.cost
+    assert cost["cost_basis"] == CUDA_BASIS and "cpu_seconds" not in cost
+    assert cost["device_seconds"] == pytest.approx(sum(h["epoch_seconds"] for h in result.history), rel=1e-9)
+    assert 0 < cost["device_seconds"] < cost["wall_seconds"]
