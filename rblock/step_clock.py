@@ -24,6 +24,11 @@ cost a retrain pays; and every second another process holds the CPU lands on whi
 Why not CPU time as the basis: it counts the busy time of all the process's threads (OpenMP workers spin
 while they wait), so it scales with the thread count and is not in device-hours; it is kept beside the
 basis because CPU seconds / step seconds says how many cores a run really had (a drop means it was starved).
+What no rule here fixes: load that lasts the whole run. On the shared 2-core machine, digits ``none`` took
+3.5 s (15 epochs, this basis) at load 1.5 and 117 s at load 6.6: two OpenMP threads that wait for each
+other at every op slow down many times over when either is descheduled, and their spinning inflates CPU
+time too. Queueing a pilot seed by seed spreads such load over all arms, and the comparability warning
+(``backend.analysis.warnings``) names an arm whose seeds' throughput differs by more than 25%.
 """
 
 from __future__ import annotations
