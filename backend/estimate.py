@@ -1,51 +1,91 @@
 """Device-hours and cost of a pilot before anything is queued, so a budget can be checked up front.
 
-Per run: samples = epochs × training images × passes of its arm (two for R-Drop and R-Block). Time =
-samples / throughput. Throughput comes from history when there is any (the median samples/s of earlier
-succeeded runs of the same model and dataset on the same kind of device), else from the reference table
-below. Only training passes are counted: evaluation and start-up add a little on top.
+What is estimated is what the runs will record as their cost (``rblock.step_clock``): the device time of the
+training steps. Per run: time = epochs × training images / the arm's unique samples per second. Beside it,
+``eval_hours``: the evaluation the runs do on top of their steps (the test set every epoch, the stability
+metrics' K sub-models at the end and every ``eval_every`` epochs), which holds a worker but is not part of a
+run's cost. Budget checks use ``device_hours`` (what the pilot's recorded cost will add up to).
 
-The history holds each run's unique samples/s whatever its arm, and is used here as the rate of one
-pass. For a two-pass arm that errs on the side of cost: its history entries are about half as fast.
+Throughput, per arm:
+- History (succeeded runs of the same model and dataset on the same kind of device, ``Store.
+  throughput_history``): the median samples/s of earlier runs of the same regularizer; for a regularizer
+  with no runs yet, the history of the others converted through the step factors below (the machine's
+  speed comes from history, the arm's extra work from the table).
+- Else the reference table: the baseline's (``none``) samples/s at 32×32 and the model's default width,
+  scaled by image area and width², divided by the arm's step factor.
+
+Step factors are measured (``bench/estimate_check.py``), not assumed: a two-pass arm runs the layers before
+the first drop site once (DESIGN §2), so it costs less than twice a one-pass step on large images, and more
+than twice on tiny ones, where each step's fixed costs (mask drawing, the consistency loss) dominate.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
-from backend.catalog import Catalog, ResolvedPilot
+from backend.catalog import Catalog, ResolvedArm, ResolvedPilot
 from backend.schemas import ArmEstimate, Estimate
+from backend.store.entities import ThroughputPoint
 
-# Unique samples/s of a one-pass arm at 32×32 images and the model's default width. Rough figures: the
-# CPU ones from a few cores (bench/training.py measured 700/s for small_cnn on 2 cores), the CUDA ones for
-# a data-centre GPU with bfloat16. History replaces them as soon as runs have succeeded.
+# Unique samples/s of the baseline arm (none) at 32×32 images, the model's default width and batch 64, on a
+# quiet machine; the CUDA ones (not measured yet) for a data-centre GPU with bfloat16. History replaces them
+# as soon as runs have succeeded. small_cnn on the CPU: shapes trained 686/s on this project's 2-core
+# machine at load 1-2 (bench/estimate_check.py, robust device time; 719/s at batch 128 in bench/training.py).
 REFERENCE_SAMPLES_PER_S: dict[tuple[str, str], float] = {
-    ("small_cnn", "cpu"): 1_500.0,
+    ("small_cnn", "cpu"): 650.0,
     ("resnet18", "cpu"): 60.0,
     ("small_cnn", "cuda"): 40_000.0,
     ("resnet18", "cuda"): 8_000.0,
 }
+# Time of a training step per unique sample against the baseline's, per regularizer, small_cnn on 2 CPU
+# threads: bench/estimate_check.py at load < 2 (digits: dropblock 1.20, rblock_s 1.87; shapes: 1.04, 2.14)
+# and bench/training.py on shapes (dropout 1.36, spatial_dropout 1.06, rdrop 2.55, rblock_b 2.23, rblock_s
+# 2.39). Not the blind 2x of two passes: the two-pass arms run the trunk once, but draw paired masks and
+# compute a consistency loss. A regularizer not listed costs its passes.
+STEP_FACTOR: dict[str, float] = {
+    "none": 1.0,
+    "dropout": 1.35,
+    "spatial_dropout": 1.06,
+    "dropblock": 1.1,
+    "rdrop": 2.4,
+    "rblock_b": 2.15,
+    "rblock_s": 2.15,
+}
+# A test-set sample (forward only, batch 1024, no gradients) against a training sample of the baseline
+# (shapes at load < 2: 0.31 with the test pass alone, 0.33 with the stability sub-models).
+FORWARD_SHARE = 0.33
 REFERENCE_SIDE = 32
-# Small images do not speed training up in proportion to their area: per-step overheads take over.
-MAX_SPEEDUP = 8.0
+# Small images do not speed training up in proportion to their area: per-step overheads take over (digits,
+# 8×8, trains 8.5x faster per sample than shapes at 32×32, not 16x).
+MAX_SPEEDUP = 9.0
 DEVICE_KIND = {"gpu": "cuda", "cpu": "cpu"}
+
+
+def _sized(catalog: Catalog, dataset: str, params: dict[str, object], prefix: str, limit_key: str) -> int | None:
+    spec = catalog.datasets[dataset]
+    size: object = spec.get(f"{prefix}_size")
+    if spec.get(f"{prefix}_size_param"):
+        size = params.get(spec[f"{prefix}_size_param"])
+    if not isinstance(size, int):
+        return None
+    limit = params.get(spec[limit_key]) if spec.get(limit_key) else None
+    if isinstance(limit, int) and limit > 0:
+        size = min(size, limit)
+    return size
 
 
 def train_size(catalog: Catalog, dataset: str, params: dict[str, object]) -> int | None:
     """Training images of a dataset with these parameters; None when only the files know (imagefolder)."""
-    spec = catalog.datasets[dataset]
-    size: object = spec.get("train_size")
-    if spec.get("train_size_param"):
-        size = params.get(spec["train_size_param"])
-    if not isinstance(size, int):
-        return None
-    limit = params.get(spec["limit_param"]) if spec.get("limit_param") else None
-    if isinstance(limit, int) and limit > 0:
-        size = min(size, limit)
-    return size
+    return _sized(catalog, dataset, params, "train", "limit_param")
+
+
+def eval_set_size(catalog: Catalog, dataset: str, params: dict[str, object]) -> int | None:
+    """Test images of a dataset with these parameters; None when only the files know (imagefolder)."""
+    return _sized(catalog, dataset, params, "test", "test_limit_param")
 
 
 def image_side(catalog: Catalog, dataset: str, params: dict[str, object]) -> int:
@@ -57,7 +97,8 @@ def image_side(catalog: Catalog, dataset: str, params: dict[str, object]) -> int
 def reference_throughput(
     catalog: Catalog, *, model: str, width: int | None, device_kind: str, side: int
 ) -> float | None:
-    """Reference samples/s scaled by image area and width² (convolution cost), None for an unknown pair."""
+    """The baseline's reference samples/s scaled by image area and width² (convolution cost), None for an
+    unknown pair."""
     base = REFERENCE_SAMPLES_PER_S.get((model, device_kind))
     if base is None:
         return None
@@ -65,6 +106,34 @@ def reference_throughput(
     area = (REFERENCE_SIDE / side) ** 2
     widths = (default_width / width) ** 2 if width and isinstance(default_width, int | float) else 1.0
     return base * min(area * widths, MAX_SPEEDUP)
+
+
+def step_factor(regularizer: str, passes: int) -> float:
+    """Time per unique training sample of a regularizer against the baseline's (a measured table)."""
+    return STEP_FACTOR.get(regularizer, float(passes))
+
+
+def stability_evaluations(epochs: int, eval_every: int) -> int:
+    """How often a run computes the stability metrics: every ``eval_every`` epochs and after the last."""
+    if eval_every <= 0:
+        return 1
+    return epochs // eval_every + (0 if epochs % eval_every == 0 else 1)
+
+
+@dataclass(frozen=True)
+class _Rates:
+    baseline: float | None  # unique samples/s of the baseline arm
+    own: dict[str, list[float]]  # regularizer -> its runs' samples/s
+    history_runs: int
+
+
+def _history_rates(history: Sequence[ThroughputPoint]) -> _Rates:
+    usable = [h for h in history if h.samples_per_second > 0 and math.isfinite(h.samples_per_second)]
+    own: dict[str, list[float]] = {}
+    for point in usable:
+        own.setdefault(point.regularizer, []).append(point.samples_per_second)
+    converted = [p.samples_per_second * step_factor(p.regularizer, 1) for p in usable]
+    return _Rates(statistics.median(converted) if converted else None, own, len(usable))
 
 
 def estimate_pilot(
@@ -76,7 +145,7 @@ def estimate_pilot(
     width: int | None,
     seeds: int,
     queue: str,
-    history: Sequence[float],
+    history: Sequence[ThroughputPoint],
     price_per_hour: float | None,
     budget_cap: float | None,
 ) -> Estimate:
@@ -84,33 +153,51 @@ def estimate_pilot(
     device_kind = DEVICE_KIND.get(queue, queue)
     notes: list[str] = []
     size = train_size(catalog, dataset, resolved.dataset_params)
-    usable = [h for h in history if h > 0]
-    throughput: float | None
+    rates = _history_rates(history)
     basis: Literal["history", "reference", "unknown"]
-    if usable:
+    baseline = rates.baseline
+    if baseline is not None:
         basis = "history"
-        throughput = statistics.median(usable)
-        notes.append(f"throughput: median of {len(usable)} earlier run(s) of {model} on {dataset} ({device_kind})")
+        notes.append(
+            f"throughput: {rates.history_runs} earlier run(s) of {model} on {dataset} ({device_kind}), per "
+            f"regularizer; a regularizer without runs of its own is scaled from the others by its step factor"
+        )
     else:
         basis = "reference"
         side = image_side(catalog, dataset, resolved.dataset_params)
-        throughput = reference_throughput(catalog, model=model, width=width, device_kind=device_kind, side=side)
-        if throughput is None:
+        baseline = reference_throughput(catalog, model=model, width=width, device_kind=device_kind, side=side)
+        if baseline is None:
             notes.append(f"no reference throughput for {model} on {device_kind}")
         else:
-            notes.append(f"throughput: reference table, {model} on {device_kind} at {side}×{side} (no history yet)")
+            notes.append(
+                f"throughput: reference table, {model} on {device_kind} at {side}×{side}, measured step factor "
+                f"per regularizer (no history yet)"
+            )
     if size is None:
         notes.append(f"the training-set size of {dataset} is known only from its files: no estimate before it runs")
-    if throughput is None or size is None:
+    if baseline is None or size is None:
         basis = "unknown"
     if price_per_hour is None:
         notes.append(f"no price per hour for {device_kind}: set PRICE_PER_HOUR or roi.price_per_device_hour")
     epochs = int(resolved.training["epochs"])
+    eval_samples = _evaluation_samples(catalog, dataset, resolved, epochs)
     arms: list[ArmEstimate] = []
     for arm in resolved.arms:
         samples = epochs * size * arm.passes if size is not None else None
-        rate = throughput  # one pass of one sample, whatever the arm
+        own = rates.own.get(arm.regularizer)
+        unique_rate = (
+            statistics.median(own)
+            if own
+            else (baseline / step_factor(arm.regularizer, arm.passes) if baseline else None)
+        )
+        rate = unique_rate * arm.passes if unique_rate else None  # pass-samples/s, as samples_per_run counts
         hours = _finite(seeds * samples / rate / 3600.0) if samples is not None and rate else None
+        evaluated = eval_samples(arm)
+        eval_hours = (
+            _finite(seeds * evaluated * FORWARD_SHARE / baseline / 3600.0)
+            if evaluated is not None and baseline
+            else None
+        )
         arms.append(
             ArmEstimate(
                 arm=arm.name,
@@ -120,23 +207,44 @@ def estimate_pilot(
                 samples_per_run=samples,
                 samples_per_second=rate,
                 device_hours=hours,
+                eval_hours=eval_hours,
                 cost=_finite(hours * price_per_hour) if hours is not None and price_per_hour is not None else None,
             )
         )
     known = all(a.device_hours is not None for a in arms)
     total_hours = _finite(sum(a.device_hours or 0.0 for a in arms)) if known else None
+    eval_known = all(a.eval_hours is not None for a in arms)
     return Estimate(
         basis=basis,
         device_kind=device_kind,
-        history_runs=len(usable),
+        history_runs=rates.history_runs,
         price_per_device_hour=price_per_hour,
         runs=seeds * len(arms),
         device_hours=total_hours,
+        eval_hours=_finite(sum(a.eval_hours or 0.0 for a in arms)) if eval_known and arms else None,
         cost=_finite(total_hours * price_per_hour) if total_hours is not None and price_per_hour is not None else None,
         budget_cap=budget_cap,
         arms=arms,
         notes=notes,
     )
+
+
+def _evaluation_samples(
+    catalog: Catalog, dataset: str, resolved: ResolvedPilot, epochs: int
+) -> Callable[[ResolvedArm], int | None]:
+    """Test-set samples a run of an arm evaluates: the test set each epoch, and K sub-models of it at each
+    stability evaluation (the baseline has no drop layers, hence no sub-models)."""
+    n_test = eval_set_size(catalog, dataset, resolved.dataset_params)
+    masks = int(resolved.training.get("stability_masks") or 0)
+    looks = stability_evaluations(epochs, int(resolved.training.get("eval_every") or 0))
+
+    def count(arm: ResolvedArm) -> int | None:
+        if n_test is None:
+            return None
+        sub_models = 0 if arm.regularizer == "none" else masks * looks
+        return n_test * (epochs + sub_models)
+
+    return count
 
 
 def _finite(value: float) -> float | None:

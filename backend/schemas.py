@@ -333,7 +333,10 @@ class ArmEstimate(BaseModel):
     runs: int
     samples_per_run: int | None = Field(description="epochs × training images × passes")
     samples_per_second: float | None = Field(description="assumed throughput of this arm, in pass-samples/s")
-    device_hours: float | None = Field(description="all runs of this arm")
+    device_hours: float | None = Field(description="all runs of this arm: device time of the training steps")
+    eval_hours: float | None = Field(
+        default=None, description="evaluation and stability metrics on top (hold a worker, not in the cost)"
+    )
     cost: float | None
 
 
@@ -347,7 +350,8 @@ class Estimate(BaseModel):
     history_runs: int = Field(description="earlier runs the history median is taken over")
     price_per_device_hour: float | None
     runs: int
-    device_hours: float | None
+    device_hours: float | None = Field(description="device time of the training steps, what the runs' cost records")
+    eval_hours: float | None = Field(default=None, description="evaluation on top of device_hours, not in the cost")
     cost: float | None
     budget_cap: float | None
     arms: list[ArmEstimate]

@@ -18,17 +18,19 @@ from rblock.models import describe_models
 from rblock.pairing import COMPLEMENTARY_RATE, DISJOINT_LIMIT_BLOCKS, DISJOINT_LIMIT_UNITS
 from rblock.regularizer import describe_arms
 
-# Training-set size and image side of each dataset, for cost estimates before anything runs. A size held
-# in a parameter (shapes' n_train) is named by it; None where only the files know (a user's folder).
+# Training- and test-set size and image side of each dataset, for cost estimates before anything runs (the
+# test set is evaluated every epoch). A size held in a parameter (shapes' n_train) is named by it; a limit
+# parameter caps it; None where only the files know (a user's folder).
+_CAPS = {"limit_param": "max_train", "test_limit_param": "max_test"}
 _SIZES: dict[str, dict[str, Any]] = {
-    "digits": {"train_size": 1437, "image_size": 8},
-    "shapes": {"train_size_param": "n_train", "image_size": 32},
-    "cifar10": {"train_size": 50_000, "image_size": 32, "limit_param": "max_train"},
-    "cifar100": {"train_size": 50_000, "image_size": 32, "limit_param": "max_train"},
-    "mnist": {"train_size": 60_000, "image_size": 28, "limit_param": "max_train"},
-    "fashion_mnist": {"train_size": 60_000, "image_size": 28, "limit_param": "max_train"},
-    "svhn": {"train_size": 73_257, "image_size": 32, "limit_param": "max_train"},
-    "imagefolder": {"train_size": None, "image_size_param": "image_size"},
+    "digits": {"train_size": 1437, "test_size": 360, "image_size": 8},
+    "shapes": {"train_size_param": "n_train", "test_size_param": "n_test", "image_size": 32},
+    "cifar10": {"train_size": 50_000, "test_size": 10_000, "image_size": 32, **_CAPS},
+    "cifar100": {"train_size": 50_000, "test_size": 10_000, "image_size": 32, **_CAPS},
+    "mnist": {"train_size": 60_000, "test_size": 10_000, "image_size": 28, **_CAPS},
+    "fashion_mnist": {"train_size": 60_000, "test_size": 10_000, "image_size": 28, **_CAPS},
+    "svhn": {"train_size": 73_257, "test_size": 26_032, "image_size": 32, **_CAPS},
+    "imagefolder": {"train_size": None, "test_size": None, "image_size_param": "image_size"},
 }
 
 

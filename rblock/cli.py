@@ -125,11 +125,15 @@ def _mean_std(values: Sequence[float | None], digits: int = 4) -> str:
 
 
 def summary_table(results: Sequence[dict[str, Any]]) -> str:
-    """One row per arm: mean ± std over seeds of the final metrics, and the arm's seed churn."""
+    """One row per arm: mean ± std over seeds of the final metrics, and the arm's seed churn.
+
+    ``device s`` is the run's cost (the robust device time of its training steps, ``rblock.step_clock``);
+    ``wall s`` the whole run, evaluation and any waiting included.
+    """
     by_arm: dict[str, list[dict[str, Any]]] = {}
     for result in results:
         by_arm.setdefault(result["config"]["arm"], []).append(result)
-    header = ("arm", "seeds", "test acc", "train s", "inconsistency", "flip rate", "ECE", "seed churn")
+    header = ("arm", "seeds", "test acc", "device s", "wall s", "inconsistency", "flip rate", "ECE", "seed churn")
     rows = [header]
     for arm, runs in by_arm.items():
         done = [r for r in runs if r["status"] == "succeeded"]
@@ -139,7 +143,8 @@ def summary_table(results: Sequence[dict[str, Any]]) -> str:
                 arm,
                 str(len(done)),
                 _mean_std([r["final_test_acc"] for r in done]),
-                _mean_std([r["cost"]["train_seconds"] for r in done], 1),
+                _mean_std([r["cost"]["device_seconds"] for r in done], 1),
+                _mean_std([r["cost"]["wall_seconds"] for r in done], 1),
                 _mean_std([r["final_metrics"].get("inconsistency_kl") for r in done]),
                 _mean_std([r["final_metrics"].get("flip_rate") for r in done]),
                 _mean_std([r["final_metrics"].get("ece") for r in done]),
@@ -181,7 +186,8 @@ def _train(args: argparse.Namespace) -> int:
         if args.checkpoint_dir is not None:
             checkpoint = args.checkpoint_dir / f"{config.arm}-seed{config.seed}"
         result = train_run(config, on_epoch=progress, checkpoint_dir=checkpoint)
-        print(f"  ({result.cost['train_seconds']:.1f} s)", file=sys.stderr)
+        cost = result.cost
+        print(f"  ({cost['device_seconds']:.1f} s device, {cost['wall_seconds']:.1f} s wall)", file=sys.stderr)
         results.append(result.to_dict())
     print()
     print(summary_table(results))

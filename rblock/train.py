@@ -29,6 +29,7 @@ from rblock.metrics import AfterBatch, accuracy, expected_calibration_error, nll
 from rblock.models import create_model, drop_sites
 from rblock.regularizer import Regularizer, create_regularizer
 from rblock.schedules import build_optimizer, lr_factor
+from rblock.step_clock import StepClock, robust_cost
 
 CHECKPOINT_NAME = "checkpoint.pt"
 # Reading the loss back from a GPU stalls its queue: check for NaN every this many steps (and each epoch end).
@@ -52,9 +53,12 @@ class RunResult:
         epochs_completed: Epochs fully trained.
         final_test_acc, best_test_acc: Test accuracy after the last epoch, and the best seen.
         final_metrics: The last epoch's metrics plus the final stability metrics.
-        cost: ``train_seconds`` (training steps only, what a retrain costs), ``wall_seconds`` (the whole run,
-            evaluation included), ``device_kind``, ``device_name``, ``device_hours`` (train seconds / 3600),
-            ``peak_memory_bytes``, ``samples_per_second`` and ``energy_joules`` (None where not reported).
+        cost: ``device_hours`` (the robust device time of the training steps, ``rblock.step_clock``: CUDA
+            events, or the median epoch × epochs on the CPU, named by ``cost_basis``), ``device_seconds``,
+            ``train_seconds`` (the plain sum of the epochs' step times), ``step_seconds_median_epoch``,
+            ``cpu_seconds`` (CPU only), ``wall_seconds``/``wall_hours`` (the whole run, evaluation included),
+            ``device_kind``, ``device_name``, ``peak_memory_bytes``, ``samples_per_second`` (over the robust
+            time) and ``energy_joules`` (None where not reported).
         config: The resolved configuration.
         versions: Library versions.
         predictions: Final test-set predictions (class ids), for seed churn.
@@ -102,6 +106,8 @@ class _State:
     step: int = 0
     best_test_acc: float | None = None
     train_seconds: float = 0.0
+    epoch_step_seconds: list[float] = field(default_factory=list)  # per epoch; the cost basis (step_clock)
+    epoch_cpu_seconds: list[float] = field(default_factory=list)
     samples_trained: int = 0
     energy_joules: float | None = None
     history: list[dict[str, float]] = field(default_factory=list)
@@ -236,6 +242,7 @@ def train_run(
         optimizer, lambda step: lr_factor(config.lr_schedule, step, total_steps, warmup_steps)
     )
     meter = CostMeter(device)
+    clock = StepClock(device)
     state = _State()
     checkpoint = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
     if checkpoint is not None:
@@ -254,8 +261,8 @@ def train_run(
         epoch = state.epoch + 1
         model.train()
         synchronize(device)
-        epoch_start = time.perf_counter()
         meter.sample_power()
+        clock.start_epoch()
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device)
         drop_sum = torch.zeros((), device=device)
@@ -263,9 +270,11 @@ def train_run(
         seen = 0
         steps = 0
         for x, y in batches.epoch(epoch - 1):
+            clock.pause()  # the poll may write a heartbeat: waiting, not training
             if should_stop is not None and should_stop():
                 cancelled = True
                 break
+            clock.resume()
             regularizer.set_progress(min(1.0, state.step / max(1, total_steps - 1)))
             if device.type == "cuda" and config.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -289,8 +298,8 @@ def train_run(
                 _check_finite(loss_sum, epoch, steps)
             if steps % _POWER_SAMPLE_EVERY == 0:
                 meter.sample_power()
+        epoch_seconds, epoch_cpu_seconds = clock.stop_epoch()
         synchronize(device)
-        epoch_seconds = time.perf_counter() - epoch_start
         meter.sample_power()
         meter.pause_power()
         if cancelled:
@@ -298,6 +307,9 @@ def train_run(
         _check_finite(loss_sum, epoch, steps)
         meter.train_seconds += epoch_seconds
         state.train_seconds = meter.train_seconds
+        state.epoch_step_seconds.append(epoch_seconds)
+        if epoch_cpu_seconds is not None:
+            state.epoch_cpu_seconds.append(epoch_cpu_seconds)
         state.energy_joules = meter.energy_joules
         state.samples_trained += seen
 
@@ -337,15 +349,18 @@ def train_run(
             _, logits = _evaluate(model, data, device, amp, beat)
         predictions = logits.argmax(1).cpu().tolist()
         labels = data.test_y.tolist()  # the order predict() used: the test set's own
-    train_seconds = meter.train_seconds
     cost = {
-        "train_seconds": train_seconds,
-        "wall_seconds": time.perf_counter() - wall_start,
         "device_kind": device.type,
         "device_name": device_name(device),
-        "device_hours": train_seconds / 3600.0,
+        **robust_cost(
+            state.epoch_step_seconds,
+            state.epoch_cpu_seconds,
+            cuda=device.type == "cuda",
+            epochs=state.epoch,
+            samples=state.samples_trained,
+            wall_seconds=time.perf_counter() - wall_start,
+        ),
         "peak_memory_bytes": meter.peak_memory_bytes(),
-        "samples_per_second": state.samples_trained / train_seconds if train_seconds > 0 else None,
         "energy_joules": meter.energy_joules,
     }
     return RunResult(

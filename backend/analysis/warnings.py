@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from backend.store.entities import ACTIVE_STATUSES, MetricPoint, Run, RunStatus
 
 DROP_RATE_TOLERANCE = 0.02
+# An arm's runs do the same work; samples/s of the robust device time (rblock.step_clock) that differ by more
+# than this across its seeds (max / min - 1) mean the machine, not the arm, set part of its cost.
+THROUGHPUT_TOLERANCE = 0.25
 DROP_RATE = "drop_rate"  # the metric the warnings read: each run's last epoch of it
 
 
@@ -41,6 +44,28 @@ def comparability_warnings(
     if len({e for s in epochs.values() for e in s}) > 1:
         out.append("Arms trained for different numbers of epochs.")
     out.extend(_drop_rate_warnings(done, points, arm_params))
+    out.extend(throughput_warnings(done))
+    return out
+
+
+def throughput_warnings(done: Sequence[Run]) -> list[str]:
+    """One warning per arm whose runs' throughput varies by more than ``THROUGHPUT_TOLERANCE`` across seeds."""
+    by_arm: dict[str, list[tuple[Run, float]]] = defaultdict(list)
+    for run in done:
+        rate = (run.cost or {}).get("samples_per_second")
+        if isinstance(rate, int | float) and rate > 0:
+            by_arm[run.arm].append((run, float(rate)))
+    out = []
+    for arm, runs in sorted(by_arm.items()):
+        rates = [rate for _, rate in runs]
+        if len(runs) > 1 and max(rates) / min(rates) - 1 > THROUGHPUT_TOLERANCE:
+            listed = ", ".join(
+                f"seed {run.seed} (run {run.id}) {rate:,.0f}/s" for run, rate in sorted(runs, key=lambda r: r[0].seed)
+            )
+            out.append(
+                f"Arm {arm}'s training throughput varies {max(rates) / min(rates):.2f}x across its seeds ({listed}): "
+                f"the machine's load, not the arm, set part of its cost: rerun the slow ones or read it with care."
+            )
     return out
 
 

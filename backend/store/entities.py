@@ -143,6 +143,14 @@ class MetricPoint:
     value: float
 
 
+@dataclass(frozen=True)
+class ThroughputPoint:
+    """One succeeded run's unique training samples per second and its arm's regularizer, for cost estimates."""
+
+    samples_per_second: float
+    regularizer: str
+
+
 _NONFINITE = {1: float("nan"), 2: float("inf"), 3: float("-inf")}
 NONFINITE_NAMES = {1: "NaN", 2: "Infinity", 3: "-Infinity"}
 

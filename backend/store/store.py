@@ -38,6 +38,7 @@ from backend.store.entities import (
     RunInput,
     RunStatus,
     Superseded,
+    ThroughputPoint,
     Worker,
 )
 from backend.store.extension import Extensions
@@ -799,17 +800,21 @@ class Store:
                 for r in rows
             ]
 
-    def throughput_history(self, *, model: str, dataset: str, device_kind: str) -> list[float]:
-        """Samples per second of succeeded runs of this model and dataset on this kind of device."""
+    def throughput_history(self, *, model: str, dataset: str, device_kind: str) -> list[ThroughputPoint]:
+        """Samples per second of succeeded runs of this model and dataset on this kind of device, per regularizer."""
         with transaction(self._sessions) as session:
             pilots = select(SqlPilot.id).where(SqlPilot.model == model, SqlPilot.dataset == dataset)
             rows = session.execute(
-                select(SqlRun.samples_per_second, SqlRun.device).where(
+                select(SqlRun.samples_per_second, SqlRun.device, SqlArm.regularizer)
+                .join(SqlArm, SqlRun.arm_id == SqlArm.id)
+                .where(
                     SqlRun.pilot_id.in_(pilots), SqlRun.status == "succeeded", SqlRun.samples_per_second.is_not(None)
                 )
             )
             return [
-                float(sps) for sps, device in rows if sps is not None and (device or "").split(":")[0] == device_kind
+                ThroughputPoint(float(sps), regularizer)
+                for sps, device, regularizer in rows
+                if sps is not None and (device or "").split(":")[0] == device_kind
             ]
 
 

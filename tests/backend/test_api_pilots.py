@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from backend.estimate import STEP_FACTOR
 from backend.store import RunStatus
 from backend.submission import CONFIG_FIELDS
 from tests.backend.api_support import API, Api, create_pilot, finish, open_api, pilot_body, start
@@ -37,7 +38,9 @@ def test_dry_run_estimates_and_queues_nothing(api: Api) -> None:
     none, rblock = estimate["arms"]
     assert (none["passes"], rblock["passes"]) == (1, 2)
     assert none["samples_per_run"] == 2 * 1437 and rblock["samples_per_run"] == 2 * 2 * 1437
-    assert rblock["device_hours"] == pytest.approx(2 * none["device_hours"])
+    # The two-pass arm costs its measured step factor, not a blind 2x; evaluation is estimated beside the cost.
+    assert rblock["device_hours"] == pytest.approx(STEP_FACTOR["rblock_s"] * none["device_hours"])
+    assert 0 < none["eval_hours"] < rblock["eval_hours"] and estimate["eval_hours"] > 0
     assert estimate["device_hours"] == pytest.approx(none["device_hours"] + rblock["device_hours"])
     assert estimate["cost"] == pytest.approx(estimate["device_hours"] * 0.05)
     assert api.queue.sent == []
@@ -113,13 +116,19 @@ def test_auto_queue_picks_gpu_when_a_gpu_worker_is_alive(sqlite_url: str) -> Non
 
 
 def test_estimate_uses_history_when_runs_have_succeeded(api: Api) -> None:
+    """Each arm learns from its own regularizer's runs; samples/s are unique samples, pass-samples = × passes."""
     pilot = create_pilot(api)
-    for run, speed in zip(pilot["runs"][:3], (1000.0, 3000.0, 2000.0), strict=True):
+    none_runs = [run for run in pilot["runs"] if run["arm"] == "none"]
+    rblock_run = next(run for run in pilot["runs"] if run["arm"] == "rblock_s")
+    for run, speed in zip(none_runs, (1000.0, 3000.0), strict=True):
         finish(api.store, run["id"], samples_per_second=speed)
+    finish(api.store, rblock_run["id"], samples_per_second=700.0)
     estimate = api.client.post(f"{API}/pilots", json=pilot_body(dry_run=True)).json()["estimate"]
     assert estimate["basis"] == "history" and estimate["history_runs"] == 3
-    assert estimate["arms"][0]["samples_per_second"] == 2000.0
-    assert estimate["arms"][0]["device_hours"] == pytest.approx(2 * 2 * 1437 / 2000 / 3600)
+    none, rblock = estimate["arms"]
+    assert none["samples_per_second"] == 2000.0 and rblock["samples_per_second"] == 2 * 700.0
+    assert none["device_hours"] == pytest.approx(2 * 2 * 1437 / 2000 / 3600)
+    assert rblock["device_hours"] == pytest.approx(2 * 2 * 1437 / 700 / 3600)
 
 
 def test_budget_cap_is_enforced_with_both_numbers(api: Api) -> None:

@@ -4,13 +4,25 @@ and the cost estimate."""
 from __future__ import annotations
 
 import itertools
+import statistics
 from typing import Any
 
 import pytest
 
 from backend.catalog import Catalog, CatalogError, describe, get_catalog, value_ok
-from backend.estimate import estimate_pilot, reference_throughput, train_size
-from backend.schemas import PilotCreate
+from backend.estimate import (
+    FORWARD_SHARE,
+    MAX_SPEEDUP,
+    REFERENCE_SAMPLES_PER_S,
+    STEP_FACTOR,
+    estimate_pilot,
+    eval_set_size,
+    reference_throughput,
+    stability_evaluations,
+    train_size,
+)
+from backend.schemas import Estimate, PilotCreate
+from backend.store.entities import ThroughputPoint
 from backend.submission import run_config
 
 
@@ -224,53 +236,80 @@ def test_train_sizes(catalog: Catalog) -> None:
 
 
 def test_reference_throughput_scales_with_area_and_width(catalog: Catalog) -> None:
-    base = reference_throughput(catalog, model="small_cnn", width=None, device_kind="cpu", side=32)
-    assert base == 1500.0
-    assert reference_throughput(catalog, model="small_cnn", width=64, device_kind="cpu", side=32) == 375.0
-    assert reference_throughput(catalog, model="small_cnn", width=None, device_kind="cpu", side=64) == 375.0
-    assert reference_throughput(catalog, model="small_cnn", width=None, device_kind="cpu", side=8) == 8 * 1500.0
-    assert reference_throughput(catalog, model="resnet18", width=None, device_kind="cuda", side=32) == 8000.0
+    ref = REFERENCE_SAMPLES_PER_S[("small_cnn", "cpu")]
+    assert reference_throughput(catalog, model="small_cnn", width=None, device_kind="cpu", side=32) == ref
+    assert reference_throughput(catalog, model="small_cnn", width=64, device_kind="cpu", side=32) == ref / 4
+    assert reference_throughput(catalog, model="small_cnn", width=None, device_kind="cpu", side=64) == ref / 4
+    assert reference_throughput(catalog, model="small_cnn", width=None, device_kind="cpu", side=8) == MAX_SPEEDUP * ref
+    resnet = reference_throughput(catalog, model="resnet18", width=None, device_kind="cuda", side=32)
+    assert resnet == REFERENCE_SAMPLES_PER_S[("resnet18", "cuda")]
     assert reference_throughput(catalog, model="resnet18", width=None, device_kind="mps", side=32) is None
 
 
-def test_estimate_counts_passes_seeds_and_price(catalog: Catalog) -> None:
+def _estimate(catalog: Catalog, request: PilotCreate, **overrides: Any) -> Estimate:
+    fields: dict[str, Any] = {
+        "resolved": catalog.validate(request),
+        "dataset": request.dataset,
+        "model": "small_cnn",
+        "width": None,
+        "seeds": 3,
+        "queue": "cpu",
+        "history": [],
+        "price_per_hour": 0.5,
+        "budget_cap": None,
+    }
+    fields.update(overrides)
+    return estimate_pilot(catalog, **fields)
+
+
+def test_estimate_counts_passes_seeds_price_and_measured_step_factors(catalog: Catalog) -> None:
     request = _pilot(
         dataset="cifar10",
-        dataset_params={"max_train": 10_000},
+        dataset_params={"max_train": 10_000, "max_test": 2_000},
         training={"epochs": 10},
         arms=[{"regularizer": "dropout"}, {"regularizer": "rblock_s"}],
     )
-    resolved = catalog.validate(request)
-    estimate = estimate_pilot(
-        catalog,
-        resolved=resolved,
-        dataset="cifar10",
-        model="small_cnn",
-        width=None,
-        seeds=3,
-        queue="cpu",
-        history=[],
-        price_per_hour=0.5,
-        budget_cap=None,
-    )
+    estimate = _estimate(catalog, request)
     dropout, rblock = estimate.arms
     assert dropout.samples_per_run == 100_000 and rblock.samples_per_run == 200_000
-    assert dropout.device_hours == pytest.approx(3 * 100_000 / 1500 / 3600)
-    assert rblock.device_hours == pytest.approx(2 * dropout.device_hours)
+    assert dropout.device_hours and rblock.device_hours and dropout.eval_hours
+    baseline = REFERENCE_SAMPLES_PER_S[("small_cnn", "cpu")]
+    assert dropout.device_hours == pytest.approx(3 * 100_000 / (baseline / STEP_FACTOR["dropout"]) / 3600)
+    assert rblock.device_hours == pytest.approx(dropout.device_hours * STEP_FACTOR["rblock_s"] / STEP_FACTOR["dropout"])
     assert estimate.cost == pytest.approx(0.5 * (dropout.device_hours + rblock.device_hours))
     assert estimate.runs == 6 and estimate.basis == "reference"
-    with_history = estimate_pilot(
-        catalog,
-        resolved=resolved,
-        dataset="cifar10",
-        model="small_cnn",
-        width=None,
-        seeds=3,
-        queue="gpu",
-        history=[100.0, 300.0, 200.0, 0.0],
-        price_per_hour=None,
-        budget_cap=None,
+    # Evaluation on top: 2,000 test images each of 10 epochs, plus K = 8 sub-models of them once at the end.
+    looks = 2_000 * (10 + 8)
+    assert dropout.eval_hours == pytest.approx(3 * looks * FORWARD_SHARE / baseline / 3600)
+    assert estimate.eval_hours == pytest.approx(2 * dropout.eval_hours)
+    none = _estimate(catalog, _pilot(dataset="cifar10", dataset_params={"max_test": 2_000}, training={"epochs": 10}))
+    assert none.arms[0].eval_hours == pytest.approx(3 * 2_000 * 10 * FORWARD_SHARE / baseline / 3600)  # no sub-models
+
+
+def test_estimate_learns_from_history_per_regularizer(catalog: Catalog) -> None:
+    request = _pilot(arms=[{"regularizer": "none"}, {"regularizer": "rblock_s"}, {"regularizer": "rblock_b"}])
+    history = [
+        ThroughputPoint(1000.0, "none"),
+        ThroughputPoint(3000.0, "none"),
+        ThroughputPoint(-1.0, "none"),  # ignored
+        ThroughputPoint(800.0, "rblock_s"),
+    ]
+    estimate = _estimate(catalog, request, history=history, queue="gpu", price_per_hour=None)
+    assert estimate.basis == "history" and estimate.history_runs == 3 and estimate.device_kind == "cuda"
+    none, rblock_s, rblock_b = estimate.arms
+    assert none.samples_per_second == 2000.0  # the median of its own runs
+    assert rblock_s.samples_per_second == 2 * 800.0  # its own run, in pass-samples/s
+    # rblock_b has no runs: the machine's speed from the others (as baseline-equivalents), its step factor.
+    baseline = statistics.median([1000.0, 3000.0, 800.0 * STEP_FACTOR["rblock_s"]])
+    assert rblock_b.samples_per_second == pytest.approx(2 * baseline / STEP_FACTOR["rblock_b"])
+    assert estimate.cost is None and any("no price" in note for note in estimate.notes)
+
+
+def test_eval_set_size_and_stability_looks(catalog: Catalog) -> None:
+    assert eval_set_size(catalog, "digits", {}) == 360
+    assert eval_set_size(catalog, "shapes", {"n_test": 700}) == 700
+    assert (
+        eval_set_size(catalog, "cifar10", {"max_test": 500}) == 500 and eval_set_size(catalog, "cifar10", {}) == 10_000
     )
-    assert with_history.basis == "history" and with_history.history_runs == 3
-    assert with_history.device_kind == "cuda" and with_history.arms[0].samples_per_second == 200.0
-    assert with_history.cost is None and any("no price" in note for note in with_history.notes)
+    assert eval_set_size(catalog, "imagefolder", {"path": "/x"}) is None
+    assert [stability_evaluations(10, every) for every in (0, 1, 3, 5, 20)] == [1, 10, 4, 2, 1]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from backend.store import ArmInput, Conflict, NotFound, RunInput, RunStatus, Store, StoreUnavailable
+from backend.store.entities import ThroughputPoint
 
 
 def _create(store: Store, arms: tuple[str, ...] = ("none", "rblock_s"), seeds: int = 2, **overrides: Any) -> Any:
@@ -82,7 +83,8 @@ def test_run_life_cycle_and_progress(store: Store) -> None:
     assert done.status == RunStatus.SUCCEEDED and done.predictions == [1, 2, 3] and done.test_labels == [1, 0, 3]
     assert done.final_metrics == {"test_acc": 0.98, "ece": None}
     assert store.pilot_summary(pilot_id=pilot.id).device_hours == pytest.approx(0.01)
-    assert store.throughput_history(model="small_cnn", dataset="digits", device_kind="cpu") == [500.0]
+    history = store.throughput_history(model="small_cnn", dataset="digits", device_kind="cpu")
+    assert history == [ThroughputPoint(samples_per_second=500.0, regularizer=run.arm)]  # arm name = regularizer
 
 
 def test_cancel_queued_running_and_finished(store: Store) -> None:

@@ -41,6 +41,7 @@ def test_train_prints_a_table_per_arm_and_writes_json(tmp_path: Path, capsys: py
     assert set(rows) == {"none", "rblock_b"}
     assert " ± " in rows["none"]
     assert "epoch 1/1" in printed.err
+    assert "device s" in table and "wall s" in table and " s device, " in printed.err  # the cost beside wall time
     runs = json.loads(out.read_text())["runs"]
     assert len(runs) == 4
     assert {r["config"]["arm"] for r in runs} == {"none", "rblock_b"}

@@ -51,7 +51,7 @@ def test_on_epoch_reports_the_design_metric_names() -> None:
     hits = sum(p == y for p, y in zip(result.predictions, result.labels, strict=True))
     assert hits / 360 == pytest.approx(result.final_metrics["test_acc"], abs=1 / 360)  # labels in prediction order
     assert result.cost["device_kind"] == "cpu" and result.cost["device_name"] == "cpu"
-    assert result.cost["device_hours"] == pytest.approx(result.cost["train_seconds"] / 3600)
+    assert result.cost["device_hours"] == pytest.approx(result.cost["device_seconds"] / 3600)
     assert result.cost["peak_memory_bytes"] > 0 and result.cost["samples_per_second"] > 0
     assert result.cost["energy_joules"] is None
     assert {"torch", "torchvision", "numpy", "scikit-learn", "python"} <= set(result.versions)

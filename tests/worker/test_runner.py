@@ -79,6 +79,10 @@ def test_a_run_succeeds_with_every_metric_per_epoch(store: Store, tmp_path: Path
     assert stored.predictions and len(stored.predictions) == 360
     assert stored.test_labels and len(stored.test_labels) == 360
     assert stored.cost and stored.cost["device_kind"] == "cpu"
+    # The cost is the robust device time of the steps (the heartbeat polls are not in it); wall time beside it.
+    assert stored.cost["cost_basis"] == "median_epoch_steps"
+    assert 0 < stored.cost["device_seconds"] < stored.cost["wall_seconds"] and stored.cost["cpu_seconds"] > 0
+    assert stored.cost["device_hours"] == stored.cost["device_seconds"] / 3600
     assert stored.final_metrics and {"ece", "nll", "flip_rate", "inconsistency_kl"} <= set(stored.final_metrics)
     points = store.get_points(run_ids=[run_id])
     by_epoch: dict[int, set[str]] = {}
