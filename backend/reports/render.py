@@ -123,10 +123,12 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
+# device_seconds is what the cost is billed on (the training steps' robust device time), wall_seconds the
+# whole run beside it; runs stored before that split carry only train_seconds, their wall time ("wall").
 RUN_COLUMNS = (
     "run_id", "arm", "regularizer", "seed", "status", "attempts", "device", "epochs_done", "test_acc", "nll", "ece",
-    "inconsistency_kl", "flip_rate", "train_seconds", "device_hours", "samples_per_second", "peak_memory_bytes",
-    "energy_joules", "error",
+    "inconsistency_kl", "flip_rate", "device_seconds", "wall_seconds", "cost_basis", "device_hours",
+    "samples_per_second", "peak_memory_bytes", "energy_joules", "error",
 )  # fmt: skip
 
 
@@ -143,7 +145,8 @@ def render_runs_csv(pilot: Pilot, runs: Sequence[Run]) -> str:
                 run.id, run.arm, regularizer.get(run.arm, ""), run.seed, run.status.value, run.attempts,
                 cost.get("device_name") or run.device or "", run.epochs_done, metrics.get("test_acc"),
                 metrics.get("nll"), metrics.get("ece"), metrics.get("inconsistency_kl"), metrics.get("flip_rate"),
-                cost.get("train_seconds"), cost.get("device_hours"), cost.get("samples_per_second"),
+                cost.get("device_seconds", cost.get("train_seconds")), cost.get("wall_seconds"),
+                cost.get("cost_basis", "wall"), cost.get("device_hours"), cost.get("samples_per_second"),
                 cost.get("peak_memory_bytes"), cost.get("energy_joules"), run.error or "",
             ]]
         )  # fmt: skip
