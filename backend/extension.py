@@ -106,6 +106,7 @@ def plan_extension(
         runs=len(runs) + len(new_runs),
         new_runs=len(new_runs),
         device_hours=total.device_hours,
+        uncapped_cost=total.cost if cap is None else None,
         catalog=catalog,
         store=store,
         settings=settings,

@@ -155,30 +155,12 @@ def check_pilot(
     user: str | None,
 ) -> None:
     """Raise :class:`LimitExceeded` listing every limit this pilot breaks (for ``user``, with their raises)."""
-    limits = effective(settings, store.usage.user_limits(name=user) if user else {})
-    problems = _pilot_problems(
-        runs=estimate.runs, new_runs=estimate.runs, device_hours=estimate.device_hours, limits=limits, store=store,
-        user=user, adder="this pilot",
+    _check_limits(
+        resolved, dataset=request.dataset, model=request.model, width=request.width, runs=estimate.runs,
+        new_runs=estimate.runs, device_hours=estimate.device_hours,
+        uncapped_cost=estimate.cost if request.budget_cap is None else None, catalog=catalog, store=store,
+        settings=settings, user=user, adder="this pilot",
     )  # fmt: skip
-    cap = limits["budget_cap"]
-    if request.budget_cap is None and cap is not None and estimate.cost is not None and estimate.cost > cap:
-        problems.append(
-            FieldError(
-                "budget_cap",
-                f"the estimated cost {estimate.cost:,.2f} is over the default budget cap {cap:,.2f} "
-                f"(DEFAULT_BUDGET_CAP) by {estimate.cost - cap:,.2f}: use fewer seeds, arms or epochs, or set "
-                "budget_cap (an admin can raise your limit 'budget_cap')",
-            )
-        )
-    problems.extend(
-        _memory_problems(
-            catalog, resolved, dataset=request.dataset, model=request.model, width=request.width, limits=limits,
-            settings=settings,
-        )
-    )  # fmt: skip
-    found = [problem for problem in problems if problem is not None]
-    if found:
-        raise LimitExceeded(found)
 
 
 def check_extension(
@@ -190,18 +172,52 @@ def check_extension(
     runs: int,
     new_runs: int,
     device_hours: float | None,
+    uncapped_cost: float | None,
     catalog: Catalog,
     store: Store,
     settings: Settings,
     user: str | None,
 ) -> None:
-    """:func:`check_pilot` for a pilot being extended: ``runs`` and ``device_hours`` are its totals once
-    extended, ``new_runs`` what the extension queues, and ``resolved`` holds the new arms (their memory)."""
-    limits = effective(settings, store.usage.user_limits(name=user) if user else {})
-    problems = _pilot_problems(
-        runs=runs, new_runs=new_runs, device_hours=device_hours, limits=limits, store=store, user=user,
+    """:func:`check_pilot` for a pilot being extended: ``runs``, ``device_hours`` and ``uncapped_cost`` (its
+    cost when it has no budget_cap of its own) are its totals once extended, ``new_runs`` what the extension
+    queues, and ``resolved`` holds the new arms (their memory)."""
+    _check_limits(
+        resolved, dataset=dataset, model=model, width=width, runs=runs, new_runs=new_runs, device_hours=device_hours,
+        uncapped_cost=uncapped_cost, catalog=catalog, store=store, settings=settings, user=user,
         adder="this extension",
     )  # fmt: skip
+
+
+def _check_limits(
+    resolved: ResolvedPilot,
+    *,
+    dataset: str,
+    model: str,
+    width: int | None,
+    runs: int,
+    new_runs: int,
+    device_hours: float | None,
+    uncapped_cost: float | None,
+    catalog: Catalog,
+    store: Store,
+    settings: Settings,
+    user: str | None,
+    adder: str,
+) -> None:
+    limits = effective(settings, store.usage.user_limits(name=user) if user else {})
+    problems = _pilot_problems(
+        runs=runs, new_runs=new_runs, device_hours=device_hours, limits=limits, store=store, user=user, adder=adder
+    )
+    cap = limits["budget_cap"]
+    if uncapped_cost is not None and cap is not None and uncapped_cost > cap:
+        problems.append(
+            FieldError(
+                "budget_cap",
+                f"the estimated cost {uncapped_cost:,.2f} is over the default budget cap {cap:,.2f} "
+                f"(DEFAULT_BUDGET_CAP) by {uncapped_cost - cap:,.2f}: use fewer seeds, arms or epochs, or set "
+                "budget_cap (an admin can raise your limit 'budget_cap')",
+            )
+        )
     problems.extend(
         _memory_problems(catalog, resolved, dataset=dataset, model=model, width=width, limits=limits, settings=settings)
     )

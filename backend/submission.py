@@ -20,6 +20,7 @@ from backend.quotas import check_pilot
 from backend.schemas import Estimate, PilotCreate
 from backend.settings import Settings
 from backend.store import ArmInput, Pilot, Run, RunInput, Store, Worker
+from backend.store.entities import ThroughputPoint
 
 # The order of rblock.config.TrainConfig's fields, so a stored config reads like the library's.
 CONFIG_FIELDS = (
@@ -104,7 +105,7 @@ class Placement:
     """Where a pilot's runs go and what their device costs: the inputs of an estimate besides the pilot."""
 
     queue: str
-    history: list[float]
+    history: list[ThroughputPoint]
     price_per_hour: float | None
 
 

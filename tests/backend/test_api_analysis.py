@@ -6,22 +6,15 @@ import csv
 import io
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from backend.store import RunStatus
-from tests.backend.api_support import API, Api, create_pilot, open_api, start
+from tests.backend.api_support import API, Api, create_pilot, start
 
 ACCURACY = {"none": (0.950, 0.955, 0.948), "rblock_s": (0.975, 0.980, 0.972)}
-
-
-@pytest.fixture
-def api(sqlite_url: str) -> Iterator[Api]:
-    with open_api(sqlite_url) as api:
-        yield api
 
 
 def _finished_pilot(api: Api, **overrides: Any) -> dict[str, Any]:

@@ -3,19 +3,10 @@ snapshot and its hash, newest first, the latest decision in the pilots list, and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from backend.store.decisions import summary_sha256
-from tests.backend.api_support import API, Api, create_pilot, finish, open_api
-
-
-@pytest.fixture
-def api(sqlite_url: str) -> Iterator[Api]:
-    with open_api(sqlite_url) as api:
-        yield api
+from tests.backend.api_support import API, Api, create_pilot, finish
 
 
 def decide(api: Api, pilot_id: int, headers: dict[str, str] | None = None, **body: Any) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,19 +11,6 @@ from backend.estimate import STEP_FACTOR
 from backend.store import RunStatus
 from backend.submission import CONFIG_FIELDS
 from tests.backend.api_support import API, Api, create_pilot, finish, open_api, pilot_body, start
-
-
-@pytest.fixture
-def api(sqlite_url: str) -> Iterator[Api]:
-    with open_api(sqlite_url) as api:
-        yield api
-
-
-@pytest.fixture
-def api_any(database_url: str) -> Iterator[Api]:
-    """The same test on SQLite and on PostgreSQL."""
-    with open_api(database_url) as api:
-        yield api
 
 
 def test_dry_run_estimates_and_queues_nothing(api: Api) -> None:

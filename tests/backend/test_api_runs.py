@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,12 +14,6 @@ from backend.dispatch import reconcile_once
 from backend.settings import Settings
 from backend.store import RunStatus, Store
 from tests.backend.api_support import API, Api, RecordingQueue, create_pilot, finish, open_api, start
-
-
-@pytest.fixture
-def api(sqlite_url: str) -> Iterator[Api]:
-    with open_api(sqlite_url) as api:
-        yield api
 
 
 def _run_ids(api: Api, **overrides: object) -> list[int]:

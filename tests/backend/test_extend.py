@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,26 +21,12 @@ from tests.backend.api_support import (
     bearer,
     create_pilot,
     finish,
-    open_api,
     pilot_body,
     start,
 )
 from tests.backend.test_queue import _received
 
 THREE_ARMS = [{"regularizer": "none"}, {"regularizer": "dropout"}, {"regularizer": "rblock_s"}]
-
-
-@pytest.fixture
-def api(sqlite_url: str) -> Iterator[Api]:
-    with open_api(sqlite_url) as api:
-        yield api
-
-
-@pytest.fixture
-def api_any(database_url: str) -> Iterator[Api]:
-    """The same test on SQLite and on PostgreSQL."""
-    with open_api(database_url) as api:
-        yield api
 
 
 def _finish_all(api: Api, pilot_id: int, hours: float = 0.5) -> None:

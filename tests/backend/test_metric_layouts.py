@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.backend.api_support import API, Api, create_pilot, open_api, start
-
-
-@pytest.fixture
-def api(sqlite_url: str) -> Iterator[Api]:
-    with open_api(sqlite_url) as api:
-        yield api
+from tests.backend.api_support import API, Api, create_pilot, start
 
 
 def _as_rows(body: dict[str, Any]) -> list[tuple[int, str, int, Any]]:

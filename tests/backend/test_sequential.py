@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,7 @@ from backend.analysis.sequential import (
 from backend.catalog import get_catalog
 from backend.rounds import advance_sequential
 from backend.store import Run, RunStatus
-from tests.backend.api_support import API, Api, open_api, pilot_body, start
+from tests.backend.api_support import API, Api, pilot_body, start
 
 
 def test_the_spending_sums_to_alpha_and_spends_little_early() -> None:
@@ -97,12 +97,6 @@ def test_saving_is_the_unrun_seeds_at_each_arms_measured_mean() -> None:
 
 
 # -- the rounds, driven as the reconciler drives them --------------------------------------------------
-
-
-@pytest.fixture
-def api(sqlite_url: str) -> Iterator[Api]:
-    with open_api(sqlite_url) as api:
-        yield api
 
 
 def _finish_round(api: Api, pilot_id: int, acc: Callable[[Run], float], hours: dict[str, float]) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.browser import chromium
-from tests.frontend.browser_support import Site, serve
+from tests.frontend.browser_support import Console, Site, serve
 
 
 @pytest.fixture
@@ -22,3 +22,12 @@ def site(sqlite_url: str) -> Iterator[Site]:
 def chromium_browser() -> Iterator[Any]:
     with chromium() as browser:
         yield browser
+
+
+@pytest.fixture
+def browser(chromium_browser: Any) -> Iterator[tuple[Any, Console]]:
+    """A fresh browser context (no cookies) with one tab, and the watch on its console."""
+    context = chromium_browser.new_context(viewport={"width": 1280, "height": 900})
+    console = Console()
+    yield console.watch(context.new_page()), console
+    context.close()

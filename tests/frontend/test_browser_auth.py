@@ -10,7 +10,6 @@ violations (``script-src 'self'``), with a control that shows such a violation w
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +34,6 @@ from tests.frontend.browser_support import (
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
-
-
-@pytest.fixture
-def browser(chromium_browser: Any) -> Iterator[tuple[Any, Console]]:
-    """A fresh browser context (no cookies) with one tab, and the watch on its console."""
-    context = chromium_browser.new_context(viewport={"width": 1280, "height": 900})
-    console = Console()
-    yield console.watch(context.new_page()), console
-    context.close()
 
 
 def _session_of(page: Any) -> str | None:

@@ -4,7 +4,6 @@ engineer sees the history but no form. No console errors or CSP violations on th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +16,6 @@ from tests.frontend.test_browser_auth import _pilot
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
-
-
-@pytest.fixture
-def browser(chromium_browser: Any) -> Iterator[tuple[Any, Console]]:
-    context = chromium_browser.new_context(viewport={"width": 1280, "height": 900})
-    console = Console()
-    yield console.watch(context.new_page()), console
-    context.close()
 
 
 def test_a_manager_decides_from_the_pilot_page(site: Site, browser: tuple[Any, Console], tmp_path: Path) -> None:
