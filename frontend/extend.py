@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from backend.schemas import MAX_SEEDS
 from frontend.client import PageApi
 from frontend.pages import form_items, refused, render, signed_in, templates
 
@@ -41,13 +42,19 @@ def more_seeds(summary: dict[str, Any], roi: dict[str, Any]) -> int | None:
     return max(0, int(needed) - now) or None
 
 
+def addable_seeds(summary: dict[str, Any]) -> int:
+    """How many seeds the pilot can still take: every arm's seeds count towards the pilot's ``MAX_SEEDS``."""
+    most = max((len(a.get("seeds", [])) for a in summary.get("arms", [])), default=0)
+    return max(0, MAX_SEEDS - most)
+
+
 def can_extend(me: dict[str, Any] | None, summary: dict[str, Any]) -> bool:
     """Offer the form: the user may manage the pilot, and it is not a sequential pilot still in its rounds."""
     plan = summary.get("sequential")
     return may_manage(me, summary.get("created_by")) and not (plan and not plan.get("stopped"))
 
 
-templates.env.globals.update(more_seeds=more_seeds, can_extend=can_extend)
+templates.env.globals.update(more_seeds=more_seeds, can_extend=can_extend, addable_seeds=addable_seeds)
 
 
 @router.post("/pilots/{pilot_id:int}/extend", response_class=HTMLResponse)
