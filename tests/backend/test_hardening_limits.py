@@ -152,11 +152,13 @@ def test_a_dataset_can_be_deleted_by_its_owner_or_an_admin_only_and_not_while_a_
 def test_an_uploaded_image_is_checked_by_its_header_without_decoding_every_image(api: Api) -> None:
     huge = io.BytesIO()
     Image.new("1", (7000, 7000)).save(huge, format="PNG")  # 49 million pixels in a few KB
-    entries = {**good_entries(), **{f"cat/big{i}.png": huge.getvalue() for i in range(3)}}
-    began = time.perf_counter()
-    status, body = upload(api, make_zip(entries))
+    # The probe's upload: 40 such images took 5.5 s of API CPU when every image was decoded.
+    entries = {**good_entries(), **{f"cat/big{i}.png": huge.getvalue() for i in range(40)}}
+    zipped = make_zip(entries)
+    began = time.process_time()  # CPU time: what decoding costs, whatever else the machine runs
+    status, body = upload(api, zipped)
     assert status == 422 and "7000 × 7000 pixels" in str(body["detail"])
-    assert time.perf_counter() - began < 2.0
+    assert time.process_time() - began < 2.0
 
 
 def test_a_corrupt_image_passes_the_header_check_and_fails_the_run_with_its_name(
