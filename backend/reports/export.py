@@ -8,6 +8,7 @@ from typing import Any
 
 from backend.analysis.sequential import sequential_section, state_confidence
 from backend.analysis.summary import build_summary, summary_points
+from backend.reports.cache import REPORTS, report_key
 from backend.store import Store
 from backend.views import decision_out
 
@@ -68,6 +69,12 @@ def export_report(store: Store, pilot_id: int, fmt: str, prices: dict[str, float
     decisions = [decision_out(d).model_dump(mode="json") for d in store.decisions.history(pilot_id=pilot_id)]
     if fmt == "json":
         return Report(render.render_json(summary, decisions).encode(), _MEDIA[fmt], filename)
+    # The PDF (seconds: charts and layout) and the HTML are kept by a hash of all they show (see cache.py).
+    key = report_key(
+        format=fmt, inputs=render.REPORT_INPUTS, summary=summary, decisions=decisions, pilot=pilot, runs=runs
+    )
     if fmt == "html":
-        return Report(render.render_html(summary, pilot, runs, decisions).encode(), _MEDIA[fmt], filename)
-    return Report(render.render_pdf(summary, pilot, runs, decisions), _MEDIA[fmt], filename)
+        content = REPORTS.get_or_make(key, lambda: render.render_html(summary, pilot, runs, decisions).encode())
+    else:
+        content = REPORTS.get_or_make(key, lambda: render.render_pdf(summary, pilot, runs, decisions))
+    return Report(content, _MEDIA[fmt], filename)
