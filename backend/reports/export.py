@@ -64,7 +64,8 @@ def export_report(store: Store, pilot_id: int, fmt: str, prices: dict[str, float
     if fmt == "epochs.csv":
         points = store.get_points(run_ids=[r.id for r in runs])
         return Report(render.render_epochs_csv(runs, points).encode(), _MEDIA[fmt], filename)
-    summary = pilot_summary(store, pilot_id, prices)
+    # The JSON report holds every curve; the PDF and HTML show only their figures' (render.REPORT_CURVES).
+    summary = pilot_summary(store, pilot_id, prices, None if fmt == "json" else render.REPORT_CURVES)
     # The decision history, newest first, as the API lists it (the CSVs are per run and per epoch: not there).
     decisions = [decision_out(d).model_dump(mode="json") for d in store.decisions.history(pilot_id=pilot_id)]
     if fmt == "json":

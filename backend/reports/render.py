@@ -14,12 +14,14 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
 
-from backend.figures import build_figure
+from backend.figures import FIGURE_CURVES, build_figure
 from backend.figures.style import PLOTLY_CONFIG
 from backend.reports.headline import decision_lines, verdict_sentences
 from backend.store.entities import MetricPoint, Pilot, Run, RunStatus
 
 REPORT_FIGURES = ("accuracy_curves", "accuracy_vs_cost", "stability", "roi")
+# The only per-epoch curves the PDF and HTML reports show: their summary aggregates no others (most of its work).
+REPORT_CURVES = sorted({key for name in REPORT_FIGURES for key in FIGURE_CURVES.get(name, [])})
 CHART_WIDTH, CHART_HEIGHT, CHART_SCALE = 900, 560, 1.5  # layout pixels, and 1.5x for print
 # What a report depends on besides the pilot: part of its cache key (backend.reports.cache).
 REPORT_INPUTS = {"figures": REPORT_FIGURES, "chart": [CHART_WIDTH, CHART_HEIGHT, CHART_SCALE]}
