@@ -77,7 +77,12 @@ class ChartRenderer:
 
     def _run(self, coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
         assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=timeout)
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(timeout=timeout)
+        except TimeoutError:
+            future.cancel()  # the draw would go on holding the browser's tabs
+            raise
 
     def _ensure_browser(self) -> Any:
         with self._lock:
