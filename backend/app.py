@@ -26,6 +26,7 @@ from backend.dispatch import RunQueue, reconcile_forever
 from backend.errors import install_error_handlers
 from backend.limits import BodyLimits
 from backend.queue import QueueClient
+from backend.reports import charts as report_charts
 from backend.rounds import advance_sequential
 from backend.routes import (
     analysis,
@@ -75,6 +76,7 @@ def create_app(
                 queue_.close()
             if owns_store:
                 store_.dispose()
+            await asyncio.to_thread(report_charts.RENDERER.close)  # the report charts' Chromium, if one runs
 
     app = FastAPI(
         title="R-Block Pilot",

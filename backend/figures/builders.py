@@ -161,6 +161,8 @@ FIGURES: dict[str, Callable[[dict[str, Any]], go.Figure]] = {
     "stability": stability,
     "roi": roi,
 }
+# The per-epoch curves (summary["curves"]) each figure draws: a summary made for these figures only needs these.
+FIGURE_CURVES: dict[str, list[str]] = {"accuracy_curves": ["test_acc"], "loss_curves": ["train_loss"]}
 
 
 def build_figure(name: str, summary: dict[str, Any]) -> go.Figure:

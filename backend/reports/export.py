@@ -8,6 +8,7 @@ from typing import Any
 
 from backend.analysis.sequential import sequential_section, state_confidence
 from backend.analysis.summary import build_summary, summary_points
+from backend.reports.cache import REPORTS, report_key
 from backend.store import Store
 from backend.views import decision_out
 
@@ -63,11 +64,18 @@ def export_report(store: Store, pilot_id: int, fmt: str, prices: dict[str, float
     if fmt == "epochs.csv":
         points = store.get_points(run_ids=[r.id for r in runs])
         return Report(render.render_epochs_csv(runs, points).encode(), _MEDIA[fmt], filename)
-    summary = pilot_summary(store, pilot_id, prices)
+    # The JSON report holds every curve; the PDF and HTML show only their figures' (render.REPORT_CURVES).
+    summary = pilot_summary(store, pilot_id, prices, None if fmt == "json" else render.REPORT_CURVES)
     # The decision history, newest first, as the API lists it (the CSVs are per run and per epoch: not there).
     decisions = [decision_out(d).model_dump(mode="json") for d in store.decisions.history(pilot_id=pilot_id)]
     if fmt == "json":
         return Report(render.render_json(summary, decisions).encode(), _MEDIA[fmt], filename)
+    # The PDF (seconds: charts and layout) and the HTML are kept by a hash of all they show (see cache.py).
+    key = report_key(
+        format=fmt, inputs=render.REPORT_INPUTS, summary=summary, decisions=decisions, pilot=pilot, runs=runs
+    )
     if fmt == "html":
-        return Report(render.render_html(summary, pilot, runs, decisions).encode(), _MEDIA[fmt], filename)
-    return Report(render.render_pdf(summary, pilot, runs, decisions), _MEDIA[fmt], filename)
+        content = REPORTS.get_or_make(key, lambda: render.render_html(summary, pilot, runs, decisions).encode())
+    else:
+        content = REPORTS.get_or_make(key, lambda: render.render_pdf(summary, pilot, runs, decisions))
+    return Report(content, _MEDIA[fmt], filename)

@@ -14,12 +14,17 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
 
-from backend.figures import build_figure
+from backend.figures import FIGURE_CURVES, build_figure
 from backend.figures.style import PLOTLY_CONFIG
 from backend.reports.headline import decision_lines, verdict_sentences
 from backend.store.entities import MetricPoint, Pilot, Run, RunStatus
 
 REPORT_FIGURES = ("accuracy_curves", "accuracy_vs_cost", "stability", "roi")
+# The only per-epoch curves the PDF and HTML reports show: their summary aggregates no others (most of its work).
+REPORT_CURVES = sorted({key for name in REPORT_FIGURES for key in FIGURE_CURVES.get(name, [])})
+CHART_WIDTH, CHART_HEIGHT, CHART_SCALE = 900, 560, 1.5  # layout pixels, and 1.5x for print
+# What a report depends on besides the pilot: part of its cache key (backend.reports.cache).
+REPORT_INPUTS = {"figures": REPORT_FIGURES, "chart": [CHART_WIDTH, CHART_HEIGHT, CHART_SCALE]}
 _TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html", "j2"])
 )
@@ -82,16 +87,12 @@ def render_html(
 
 
 def chart_images(summary: dict[str, Any]) -> list[tuple[str, str]]:
-    """PNG images of the report's charts, base64, drawn by kaleido with the machine's Chromium."""
-    import plotly.io as pio
+    """PNG images of the report's charts, base64, drawn at once by the one kaleido browser kept open."""
+    from backend.reports.charts import RENDERER
 
-    out = []
-    for name in REPORT_FIGURES:
-        fig = build_figure(name, summary)
-        fig.update_layout(width=900, height=560)
-        png = pio.to_image(fig, format="png", scale=1.5)
-        out.append((name, base64.b64encode(png).decode()))
-    return out
+    figures = [build_figure(name, summary).to_dict() for name in REPORT_FIGURES]
+    pngs = RENDERER.render_png(figures, width=CHART_WIDTH, height=CHART_HEIGHT, scale=CHART_SCALE)
+    return [(name, base64.b64encode(png).decode()) for name, png in zip(REPORT_FIGURES, pngs, strict=True)]
 
 
 def render_pdf(

@@ -1,0 +1,123 @@
+"""The report's charts as PNGs from one Chromium kept open between reports, its tabs drawing them at once.
+
+``plotly.io.to_image`` starts a Chromium (through kaleido 1.x and choreographer) for every chart: about 3 s
+each on a 2-core machine, four times a report. Here one ``kaleido.Kaleido`` browser with ``TABS`` tabs lives
+on an event loop in a daemon thread; a report hands it all its figures at once and kaleido's tab queue draws
+them concurrently. The browser is found as kaleido finds it on its own (choreographer's search of the PATH:
+Debian's /usr/bin/chromium here), so the images are those ``to_image`` drew.
+
+Threads: the API renders reports on AnyIO's worker threads. Submitting coroutines to the loop is
+thread-safe (``run_coroutine_threadsafe``); kaleido's queue of ready tabs serialises the tabs themselves,
+so reports that arrive together share the tabs. ``_lock`` guards starting, restarting and closing.
+
+A crashed browser (killed, out of memory) is noticed before a report (its process has exited) or by a failed
+draw; it is closed and a new one started, and the draw is tried once more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import threading
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
+
+TABS = 4  # the report's four charts at once; more tabs only add memory on 2 cores
+DRAW_TIMEOUT_S = 30.0  # one chart; kaleido's own default (90 s) would hold a request far too long
+START_TIMEOUT_S = 60.0
+T = TypeVar("T")
+
+
+class ChartRenderer:
+    """PNG bytes of plotly figures from one long-lived kaleido browser; ``launches`` counts browser starts."""
+
+    def __init__(self, tabs: int = TABS) -> None:
+        self._tabs = tabs
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._kaleido: Any = None  # kaleido.Kaleido once started
+        self.launches = 0
+
+    def render_png(self, figures: Sequence[dict[str, Any]], *, width: int, height: int, scale: float) -> list[bytes]:
+        """Each figure (a plotly figure dict) as PNG bytes, in order, drawn concurrently."""
+        opts = {"format": "png", "width": width, "height": height, "scale": scale}
+        for attempt in (1, 2):
+            kaleido = self._ensure_browser()
+            try:
+                return self._run(self._draw(kaleido, figures, opts), timeout=DRAW_TIMEOUT_S * len(figures))
+            except Exception:
+                if attempt == 2:
+                    raise
+                self._restart(kaleido)  # a browser that crashed mid-draw: a fresh one, then once more
+        raise AssertionError("unreachable")
+
+    def browser_pid(self) -> int | None:
+        """The process id of the browser's process group leader (choreographer's wrapper), None if none runs."""
+        kaleido = self._kaleido
+        process = getattr(kaleido, "subprocess", None)
+        return None if process is None or process.poll() is not None else int(process.pid)
+
+    def close(self) -> None:
+        """Close the browser and stop the loop's thread (at app shutdown; a later report starts them again)."""
+        with self._lock:
+            if self._kaleido is not None:
+                self._close_browser(self._kaleido)
+                self._kaleido = None
+            if self._loop is not None and self._thread is not None:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._thread.join(timeout=10)
+                self._loop.close()
+            self._loop, self._thread = None, None
+
+    @staticmethod
+    async def _draw(kaleido: Any, figures: Sequence[dict[str, Any]], opts: dict[str, Any]) -> list[bytes]:
+        return list(await asyncio.gather(*(kaleido.calc_fig(fig, opts=opts) for fig in figures)))
+
+    def _run(self, coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
+        assert self._loop is not None
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(timeout=timeout)
+        except TimeoutError:
+            future.cancel()  # the draw would go on holding the browser's tabs
+            raise
+
+    def _ensure_browser(self) -> Any:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=self._loop.run_forever, name="report-charts", daemon=True)
+                self._thread.start()
+            if self._kaleido is not None and self.browser_pid() is None:  # it died since the last report
+                self._close_browser(self._kaleido)
+                self._kaleido = None
+            if self._kaleido is None:
+                self._kaleido = self._run(self._open(), timeout=START_TIMEOUT_S)
+                self.launches += 1
+            return self._kaleido
+
+    async def _open(self) -> Any:
+        import kaleido
+
+        # mathjax=False: the charts have no LaTeX, and kaleido's default fetches MathJax from a CDN.
+        browser = kaleido.Kaleido(n=self._tabs, timeout=DRAW_TIMEOUT_S, mathjax=False)
+        await browser.open()
+        return browser
+
+    def _restart(self, failed: Any) -> None:
+        with self._lock:
+            if self._kaleido is failed:  # another thread may have restarted it already
+                self._close_browser(failed)
+                self._kaleido = None
+
+    def _close_browser(self, kaleido: Any) -> None:
+        # A dead browser may fail to close: its process group has gone anyway.
+        with contextlib.suppress(Exception):
+            self._run(kaleido.close(), timeout=15)
+
+
+RENDERER = ChartRenderer()
+# The CLI (``rblock-pilot report``) has no lifespan: close the browser when the process exits.
+atexit.register(RENDERER.close)
