@@ -44,6 +44,7 @@ from backend.routes import metrics as metrics_route
 from backend.security_headers import SecurityHeaders
 from backend.settings import Settings, get_settings
 from backend.store import Store
+from backend.summary_cache import SummaryCache
 
 API_PREFIX = "/api/v1"
 
@@ -89,6 +90,7 @@ def create_app(
     app.state.store = store_
     app.state.queue = queue_
     app.state.catalog = catalog_
+    app.state.summary_cache = SummaryCache()  # this process's; keyed by the pilots' versions in the database
     install_error_handlers(app)
     app.state.public_paths = set()  # (method, path) anyone may send a body to (CredentialsFirst)
     for module in (auth, users, pilots, extend, analysis, decisions, runs, catalog, datasets, workers, health):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.store.db import as_utc, transaction, utc_now
 from backend.store.entities import Decision, NotFound
 from backend.store.models import SqlDecision, SqlPilot
+from backend.store.versions import bump_pilot
 
 
 def canonical_json(value: Any) -> str:
@@ -89,6 +90,7 @@ class Decisions:
             self._check_pilot(session, pilot_id)
             session.add(row)
             session.flush()
+            bump_pilot(session, pilot_id)  # whatever is cached from the pilot's state is re-read with its decision
             return _decision(row, row.summary)
 
     def history(self, *, pilot_id: int) -> list[Decision]:

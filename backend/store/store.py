@@ -45,6 +45,7 @@ from backend.store.extension import Extensions
 from backend.store.installation import Installation
 from backend.store.models import SqlArm, SqlMetricPoint, SqlMetricSeries, SqlPilot, SqlRun, SqlWorker
 from backend.store.usage import Usage
+from backend.store.versions import Versions, bump_pilot, bump_runs
 
 _SPECIAL = {1: math.nan, 2: math.inf, 3: -math.inf}
 # Append JSON items to the stored arrays, "[1,2]" -> "[1,2" || ",3" || "]": the same SQL on SQLite and PostgreSQL.
@@ -155,6 +156,7 @@ class Store:
         self.installation = Installation(self._sessions)
         self.extensions = Extensions(self._sessions, pilot=_pilot, runs=self._runs)
         self.usage = Usage(self._sessions)
+        self.versions = Versions(self._sessions)
         insert = pg_insert if self._dialect == "postgresql" else sqlite_insert
         upsert = insert(SqlMetricPoint)
         self._upsert_point = upsert.on_conflict_do_update(
@@ -284,6 +286,7 @@ class Store:
             row.roi = roi
             row.updated_at = _now()
             session.flush()
+            bump_pilot(session, pilot_id)
             return _pilot(row)
 
     def delete_pilot(self, *, pilot_id: int) -> None:
@@ -404,10 +407,11 @@ class Store:
         now = _now()
         stale = now - timedelta(seconds=stale_after_s)
         with transaction(self._sessions) as session:
-            session.execute(
+            cancelled = _changed(
+                session,
                 update(SqlRun)
                 .where(SqlRun.id == run_id, SqlRun.status == "queued", SqlRun.cancel_requested.is_(True))
-                .values(status="cancelled", finished_at=now)
+                .values(status="cancelled", finished_at=now),
             )
             claimed = _changed(
                 session,
@@ -426,6 +430,8 @@ class Store:
                     device=device,
                 ),
             )
+            if cancelled or claimed:
+                bump_runs(session, [run_id])
             if not claimed:
                 return None
             return self._runs(session, SqlRun.id == run_id)[0]
@@ -485,6 +491,8 @@ class Store:
                 raise NotFound(f"run {run_id} does not exist")
             if not changed and not (runs[0].status == status and runs[0].attempts == attempt):
                 raise Superseded(f"run {run_id}: attempt {attempt} no longer owns it (now {runs[0].status.value})")
+            if changed:
+                bump_runs(session, [run_id])
             return runs[0]
 
     def _cancel(self, session: Session, run: Run) -> bool:
@@ -503,6 +511,8 @@ class Store:
                 .where(SqlRun.id == run.id, SqlRun.status == "running")
                 .values(status="cancelling", cancel_requested=True),
             )
+        if changed:
+            bump_runs(session, [run.id])
         return bool(changed)
 
     def request_cancel(self, *, run_id: int) -> Run:
@@ -557,6 +567,7 @@ class Store:
                 raise Conflict(f"run {run_id} is {run[0].status.value}: only failed or cancelled runs can be retried")
             session.execute(delete(SqlMetricPoint).where(SqlMetricPoint.run_id == run_id))
             session.execute(delete(SqlMetricSeries).where(SqlMetricSeries.run_id == run_id))
+            bump_runs(session, [run_id])
             return self._runs(session, SqlRun.id == run_id)[0]
 
     def requeue_stale(self, *, stale_after_s: float, max_attempts: int) -> tuple[list[Run], list[Run]]:
@@ -568,11 +579,12 @@ class Store:
         stale = now - timedelta(seconds=stale_after_s)
         with transaction(self._sessions) as session:
             silent = self._runs(session, SqlRun.status.in_(["running", "cancelling"]), SqlRun.heartbeat_at < stale)
-            requeued, failed = [], []
+            requeued, failed, cancelled = [], [], []
             for run in silent:
                 guard = (SqlRun.id == run.id) & (SqlRun.heartbeat_at < stale) & (SqlRun.status == run.status.value)
                 if run.status == RunStatus.CANCELLING:
-                    session.execute(update(SqlRun).where(guard).values(status="cancelled", finished_at=now))
+                    if _changed(session, update(SqlRun).where(guard).values(status="cancelled", finished_at=now)):
+                        cancelled.append(run.id)
                 elif run.attempts >= max_attempts:
                     message = f"the worker was lost {run.attempts} times (no heartbeat for {stale_after_s:.0f} s)"
                     if _changed(
@@ -583,6 +595,7 @@ class Store:
                     session, update(SqlRun).where(guard).values(status="queued", queued_at=now, resent_at=None)
                 ):
                     requeued.append(run.id)
+            bump_runs(session, [*requeued, *failed, *cancelled])
             return (
                 self._runs(session, SqlRun.id.in_(requeued)) if requeued else [],
                 self._runs(session, SqlRun.id.in_(failed)) if failed else [],
@@ -665,6 +678,7 @@ class Store:
                     raise Superseded(f"run {run_id}: attempt {attempt} no longer owns it (requeued or claimed again)")
             connection.execute(self._upsert_point, rows)
             self._merge_series(connection, run_id, rows)
+            bump_runs(connection, [run_id])
         return len(rows)
 
     def _merge_series(self, connection: Any, run_id: int, rows: list[dict[str, Any]]) -> None:

@@ -1,0 +1,84 @@
+"""Each API process's cache of pilot summaries, keyed by the pilot's version (``backend/store/versions.py``).
+
+A summary reads every run and point of a pilot: tens of milliseconds on a small pilot, far more on a big
+one, and the pages, the JSON API, the figures and the reports ask for it again and again while nothing of
+the pilot changes. The store bumps ``pilots.version`` in the same transaction as every write the summary
+depends on, so a cached entry is served only while one primary-key read finds the same version: a
+process never serves a summary older than the database, whatever the other processes wrote (they share
+nothing but the database). The key holds every argument of the summary too (curve keys, prices), and the
+pilot's creation time, since SQLite may give a deleted pilot's id to a new one.
+
+Entries are kept least recently used first, and frozen by convention: callers must not mutate the dict
+(the route serves the pre-encoded JSON bytes, so only in-process readers see the dict itself).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi.encoders import jsonable_encoder
+
+from backend.reports.export import pilot_summary
+from backend.store import NotFound, Store
+
+# A summary without curves is a few kilobytes and one with every curve rarely more than a megabyte.
+MAX_ENTRIES = 256
+
+Key = tuple[int, int, datetime, tuple[tuple[str, float], ...], tuple[str, ...] | None]
+
+
+@dataclass(frozen=True)
+class CachedSummary:
+    summary: dict[str, Any]
+    json: bytes  # what FastAPI's JSONResponse would send for ``summary``, encoded once
+
+
+def encode(summary: dict[str, Any]) -> bytes:
+    """The JSON body of ``summary``, byte for byte as ``fastapi.responses.JSONResponse`` renders it."""
+    content = jsonable_encoder(summary)
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
+
+
+class SummaryCache:
+    """Thread-safe: the API's sync handlers run on a thread pool."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self._entries: OrderedDict[Key, CachedSummary] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max = max_entries
+        self.hits = 0
+        self.misses = 0
+
+    def get(
+        self, store: Store, pilot_id: int, prices: dict[str, float], curve_keys: Sequence[str] | None = None
+    ) -> CachedSummary:
+        """The pilot's summary as ``pilot_summary`` builds it, from the cache while the pilot is unchanged."""
+        version = store.versions.of(pilot_id=pilot_id)
+        if version is None:
+            raise NotFound(f"pilot {pilot_id} does not exist")
+        curves = None if curve_keys is None else tuple(curve_keys)
+        key: Key = (pilot_id, version[0], version[1], tuple(sorted(prices.items())), curves)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return entry
+        # Built outside the lock: two threads missing at once both build (the same value), and nothing waits.
+        # The version was read BEFORE the summary, so a change committed in between leaves this entry under
+        # the older version at worst: the next request reads the newer version and misses.
+        summary = pilot_summary(store, pilot_id, prices, curve_keys)
+        entry = CachedSummary(summary=summary, json=encode(summary))
+        with self._lock:
+            self.misses += 1
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+        return entry
