@@ -43,6 +43,7 @@ from backend.store.entities import (
 )
 from backend.store.extension import Extensions
 from backend.store.installation import Installation
+from backend.store.lease import Leases
 from backend.store.models import SqlArm, SqlMetricPoint, SqlMetricSeries, SqlPilot, SqlRun, SqlWorker
 from backend.store.usage import Usage
 from backend.store.versions import Versions, bump_pilot, bump_runs
@@ -157,6 +158,7 @@ class Store:
         self.extensions = Extensions(self._sessions, pilot=_pilot, runs=self._runs)
         self.usage = Usage(self._sessions)
         self.versions = Versions(self._sessions)
+        self.leases = Leases(self._sessions)
         insert = pg_insert if self._dialect == "postgresql" else sqlite_insert
         upsert = insert(SqlMetricPoint)
         self._upsert_point = upsert.on_conflict_do_update(
