@@ -59,7 +59,8 @@ class Decisions:
 
     @staticmethod
     def _check_pilot(session: Session, pilot_id: int) -> None:
-        if session.get(SqlPilot, pilot_id) is None:
+        # The id alone: loading the row would decode its JSON columns on every read of the decisions.
+        if session.scalar(select(SqlPilot.id).where(SqlPilot.id == pilot_id)) is None:
             raise NotFound(f"pilot {pilot_id} does not exist")
 
     def record(

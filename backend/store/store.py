@@ -157,7 +157,7 @@ class Store:
         self.installation = Installation(self._sessions)
         self.extensions = Extensions(self._sessions, pilot=_pilot, runs=self._runs)
         self.usage = Usage(self._sessions)
-        self.versions = Versions(self._sessions)
+        self.versions = Versions(self.engine)
         self.leases = Leases(self._sessions)
         insert = pg_insert if self._dialect == "postgresql" else sqlite_insert
         upsert = insert(SqlMetricPoint)
@@ -394,7 +394,8 @@ class Store:
 
     def list_runs(self, *, pilot_id: int) -> list[Run]:
         with transaction(self._sessions) as session:
-            self._pilot_row(session, pilot_id)
+            if session.scalar(select(SqlPilot.id).where(SqlPilot.id == pilot_id)) is None:  # not the whole row
+                raise NotFound(f"pilot {pilot_id} does not exist")
             return self._runs(session, SqlRun.pilot_id == pilot_id)
 
     def get_run(self, *, run_id: int) -> Run:

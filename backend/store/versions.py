@@ -14,15 +14,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, bindparam, func, select, update
 
-from backend.store.db import as_utc, transaction
+from backend.store.db import as_utc
 from backend.store.models import SqlPilot, SqlRun
 
 # The bump never touches loaded objects (synchronize_session=False): no entity carries the version.
 # NULL only on a row written by code older than migration 0010 (whose default is 0).
 NEXT_VERSION = func.coalesce(SqlPilot.version, 0) + 1
+_VERSION = select(SqlPilot.version, SqlPilot.created_at).where(SqlPilot.id == bindparam("pilot_id"))
 _BUMP = update(SqlPilot).values(version=NEXT_VERSION).execution_options(synchronize_session=False)
 
 
@@ -42,15 +42,16 @@ def bump_runs(executor: Any, run_ids: Sequence[int]) -> None:
 class Versions:
     """Reached as ``Store.versions``."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     def of(self, *, pilot_id: int) -> tuple[int, datetime] | None:
-        """The pilot's version and creation time (which tells a re-used id apart), or None when it does not exist."""
-        with transaction(self._sessions) as session:
-            row = session.execute(
-                select(SqlPilot.version, SqlPilot.created_at).where(SqlPilot.id == pilot_id)
-            ).one_or_none()
+        """The pilot's version and creation time (which tells a re-used id apart), or None when it does not exist.
+
+        Read on every cached request: one statement on a pooled connection, no ORM session.
+        """
+        with self._engine.connect() as connection:
+            row = connection.execute(_VERSION, {"pilot_id": pilot_id}).one_or_none()
         if row is None:
             return None
         created = as_utc(row.created_at)
