@@ -514,8 +514,6 @@ class Store:
                 .where(SqlRun.id == run.id, SqlRun.status == "running")
                 .values(status="cancelling", cancel_requested=True),
             )
-        if changed:
-            bump_runs(session, [run.id])
         return bool(changed)
 
     def request_cancel(self, *, run_id: int) -> Run:
@@ -528,6 +526,7 @@ class Store:
                 return run
             if run.status not in ACTIVE_STATUSES or not self._cancel(session, run):
                 raise Conflict(f"run {run_id} is {run.status.value}: only queued or running runs can be cancelled")
+            bump_runs(session, [run_id])
             return self._runs(session, SqlRun.id == run_id)[0]
 
     def cancel_pilot(self, *, pilot_id: int) -> list[Run]:
@@ -535,6 +534,8 @@ class Store:
             self._pilot_row(session, pilot_id)
             runs = self._runs(session, SqlRun.pilot_id == pilot_id, SqlRun.status.in_(["queued", "running"]))
             changed = [run.id for run in runs if self._cancel(session, run)]
+            # Once, after every run: the runs' rows are locked before the pilot's, as in every write (no deadlock).
+            bump_runs(session, changed)
             return self._runs(session, SqlRun.id.in_(changed)) if changed else []
 
     def retry_run(self, *, run_id: int) -> Run:

@@ -5,7 +5,9 @@ decision), so that ``(pilot id, version)`` names one state of the analysis and a
 Several API processes share nothing but the database: each reads the version with one primary-key query
 per request (:meth:`Versions.of`) and serves its own cached summary while the version is unchanged. The
 bump is one ``UPDATE pilots SET version = version + 1`` by primary key (through the run's pilot id for the
-run-level writes), done last in its transaction so that the pilot's row stays locked as briefly as possible.
+run-level writes), done last in its transaction: the pilot's row stays locked as briefly as possible, and
+every write locks the runs' rows before the pilot's (PostgreSQL), so two writes never wait on each other in
+a cycle (a worker's points lock their run, then the pilot).
 """
 
 from __future__ import annotations
