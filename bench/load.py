@@ -144,7 +144,8 @@ def running_service(folder: Path, worker_threads: int, api_workers: int = 1) -> 
     store = Store(database_url)
     store.upgrade()  # as `rblock-pilot up` migrates before it starts the children
     port = free_port()
-    api_command = [sys.executable, "-m", "uvicorn", "pilot_cli.webapp:serve_app", "--factory"]
+    # pilot_cli.uvicorn_main: uvicorn's command line as `rblock-pilot api` runs it (TCP_NODELAY under --workers).
+    api_command = [sys.executable, "-m", "pilot_cli.uvicorn_main", "pilot_cli.webapp:serve_app", "--factory"]
     api_command += ["--host", "127.0.0.1", "--port", str(port)]
     if api_workers > 1:  # as `rblock-pilot api --workers N`
         api_command += ["--workers", str(api_workers)]

@@ -250,15 +250,15 @@ def api_command(host: str, port: int, trusted_proxies: str, workers: int = 1) ->
     return [
         sys.executable,
         "-m",
-        "uvicorn",
+        "pilot_cli.uvicorn_main",  # uvicorn's command line, with TCP_NODELAY under --workers too (see there)
         "pilot_cli.webapp:serve_app",
         "--factory",
         "--host",
         host,
         "--port",
         str(port),
-        *proxy_args,
         *(["--workers", str(workers)] if workers > 1 else []),
+        *proxy_args,
     ]
 
 

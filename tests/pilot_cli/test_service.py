@@ -5,6 +5,7 @@ The processes themselves (``up``, ``api``, ``worker``) are tested end to end in 
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,24 @@ def test_a_bad_worker_count_is_one_line_and_exit_2(count: str, capsys: pytest.Ca
         main("api", ["--workers", count])
     assert stopped.value.code == 2
     assert f"--workers wants a whole number from 1 to 64, not '{count}'" in capsys.readouterr().err
+
+
+def test_the_api_port_takes_tcp_nodelay_under_several_workers() -> None:
+    """Under --workers uvicorn opens the port itself; the launcher gives it the TCP proto asyncio needs to turn
+    Nagle's algorithm off on each connection (without it every response waited 40 ms for a delayed ACK)."""
+    import uvicorn.config
+
+    import pilot_cli.uvicorn_main  # noqa: F401 (patches uvicorn's Config.bind_socket)
+
+    config = uvicorn.config.Config("pilot_cli.webapp:serve_app", factory=True, host="127.0.0.1", port=0, workers=2)
+    sock = config.bind_socket()
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        sock.listen()
+        with socket.create_connection(sock.getsockname()) as _client:
+            accepted, _ = sock.accept()
+            with accepted:
+                assert accepted.proto == socket.IPPROTO_TCP  # what asyncio checks before setting TCP_NODELAY
+    finally:
+        sock.close()
+    assert api_command("127.0.0.1", 8000, "", workers=2)[2] == "pilot_cli.uvicorn_main"
