@@ -8,8 +8,8 @@ process never serves a summary older than the database, whatever the other proce
 nothing but the database). The key holds every argument of the summary too (curve keys, prices), and the
 pilot's creation time, since SQLite may give a deleted pilot's id to a new one.
 
-Entries are kept least recently used first, and frozen by convention: callers must not mutate the dict
-(the route serves the pre-encoded JSON bytes, so only in-process readers see the dict itself).
+Entries are kept least recently used first, as JSON bytes (see CachedSummary), and only the newest version
+of each pilot; a summary being built is built once, however many requests ask for it meanwhile.
 """
 
 from __future__ import annotations
@@ -29,14 +29,24 @@ from backend.store import NotFound, Store
 
 # A summary without curves is a few kilobytes and one with every curve rarely more than a megabyte.
 MAX_ENTRIES = 256
+# How long a request waits for another thread building the same summary before it builds it itself.
+BUILD_WAIT_S = 30.0
 
 Key = tuple[int, int, datetime, tuple[tuple[str, float], ...], tuple[str, ...] | None]
 
 
 @dataclass(frozen=True)
 class CachedSummary:
-    summary: dict[str, Any]
-    json: bytes  # what FastAPI's JSONResponse would send for ``summary``, encoded once
+    """A summary as its JSON bytes only: bytes are invisible to the garbage collector, whereas the dict's
+    thousands of objects, alive for minutes, would be walked by every full collection of a busy process."""
+
+    json: bytes  # what FastAPI's JSONResponse would send for the summary, encoded once
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """A fresh copy of the summary as a dict (for in-process readers such as the figures)."""
+        value: dict[str, Any] = json.loads(self.json)
+        return value
 
 
 def encode(summary: dict[str, Any]) -> bytes:
@@ -50,6 +60,7 @@ class SummaryCache:
 
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self._entries: OrderedDict[Key, CachedSummary] = OrderedDict()
+        self._building: dict[Key, threading.Event] = {}
         self._lock = threading.Lock()
         self._max = max_entries
         self.hits = 0
@@ -65,20 +76,46 @@ class SummaryCache:
         curves = None if curve_keys is None else tuple(curve_keys)
         key: Key = (pilot_id, version[0], version[1], tuple(sorted(prices.items())), curves)
         with self._lock:
-            entry = self._entries.get(key)
+            entry = self._lookup(key)
             if entry is not None:
-                self._entries.move_to_end(key)
-                self.hits += 1
                 return entry
-        # Built outside the lock: two threads missing at once both build (the same value), and nothing waits.
-        # The version was read BEFORE the summary, so a change committed in between leaves this entry under
-        # the older version at worst: the next request reads the newer version and misses.
-        summary = pilot_summary(store, pilot_id, prices, curve_keys)
-        entry = CachedSummary(summary=summary, json=encode(summary))
-        with self._lock:
-            self.misses += 1
-            self._entries[key] = entry
+            building = self._building.get(key)
+            if building is None:
+                self._building[key] = building = threading.Event()
+                builder = True
+            else:
+                builder = False
+        if not builder:
+            # Another thread builds this very summary (a pilot's version changes every epoch while it trains,
+            # and then every request in flight misses at once): wait for it rather than build it N times.
+            building.wait(timeout=BUILD_WAIT_S)
+            with self._lock:
+                entry = self._lookup(key)
+            if entry is not None:
+                return entry
+        try:
+            # The version was read BEFORE the summary, so a change committed in between leaves this entry
+            # under the older version at worst: the next request reads the newer version and misses.
+            entry = CachedSummary(json=encode(pilot_summary(store, pilot_id, prices, curve_keys)))
+            with self._lock:
+                self.misses += 1
+                # Older versions of this pilot are never asked for again: drop them now.
+                for old in [k for k in self._entries if k[0] == pilot_id and k[1:3] != key[1:3]]:
+                    del self._entries[old]
+                self._entries[key] = entry
+                while len(self._entries) > self._max:
+                    self._entries.popitem(last=False)
+            return entry
+        finally:
+            if builder:
+                with self._lock:
+                    self._building.pop(key, None)
+                building.set()
+
+    def _lookup(self, key: Key) -> CachedSummary | None:
+        """The entry under ``key`` (counted as a hit), or None; the caller holds the lock."""
+        entry = self._entries.get(key)
+        if entry is not None:
             self._entries.move_to_end(key)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
+            self.hits += 1
         return entry

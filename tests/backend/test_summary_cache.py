@@ -4,7 +4,9 @@ database: every kind of change a summary reads bumps the pilot's version in its 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -162,3 +164,17 @@ def test_unknown_pilots_are_404_and_the_figures_use_the_cache(api: Api) -> None:
     assert api.client.get(f"{API}/pilots/{pilot_id}/figures/cost_per_run").status_code == 200
     cache: SummaryCache = api.client.app.state.summary_cache  # type: ignore[attr-defined]
     assert cache.hits >= 1
+
+
+def test_a_summary_asked_for_by_many_threads_at_once_is_built_once(api: Api) -> None:
+    pilot_id = create_pilot(api)["id"]
+    cache, barrier = SummaryCache(), threading.Barrier(8)
+
+    def ask() -> bytes:
+        barrier.wait()
+        return cache.get(api.store, pilot_id, api.settings.price_per_hour, None).json
+
+    with ThreadPoolExecutor(8) as pool:
+        bodies = list(pool.map(lambda _: ask(), range(8)))
+    assert cache.misses == 1 and cache.hits == 7 and len(set(bodies)) == 1
+    assert json.loads(bodies[0]) == _fresh(api, pilot_id, None)
