@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator
 
 import anyio.to_thread
@@ -22,7 +25,7 @@ from backend.auth.gate import CredentialsFirst
 from backend.auth.guard import require, route_permissions
 from backend.auth.roles import Permission
 from backend.catalog import get_catalog
-from backend.dispatch import RunQueue, reconcile_forever
+from backend.dispatch import RunQueue, reconcile_forever, release_lease
 from backend.errors import install_error_handlers
 from backend.limits import BodyLimits
 from backend.queue import QueueClient
@@ -45,6 +48,7 @@ from backend.routes import metrics as metrics_route
 from backend.security_headers import SecurityHeaders
 from backend.settings import Settings, get_settings
 from backend.store import Store
+from backend.summary_cache import SummaryCache
 
 API_PREFIX = "/api/v1"
 
@@ -65,13 +69,18 @@ def create_app(
         # Sync handlers run on AnyIO's worker threads; how many at once is a setting (see docs/benchmarks.md).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         rounds = functools.partial(advance_sequential, store=store_, queue=queue_, settings=settings, catalog=catalog_)
-        reconciler = asyncio.create_task(reconcile_forever(store=store_, queue=queue_, settings=settings, also=rounds))
+        # One reconciler among the processes sharing the database (uvicorn --workers N, several hosts).
+        holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        reconciler = asyncio.create_task(
+            reconcile_forever(store=store_, queue=queue_, settings=settings, also=rounds, holder=holder)
+        )
         try:
             yield
         finally:
             reconciler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reconciler
+            await asyncio.to_thread(release_lease, store_, holder)
             if owns_queue and isinstance(queue_, QueueClient):
                 queue_.close()
             if owns_store:
@@ -91,6 +100,7 @@ def create_app(
     app.state.store = store_
     app.state.queue = queue_
     app.state.catalog = catalog_
+    app.state.summary_cache = SummaryCache()  # this process's; keyed by the pilots' versions in the database
     install_error_handlers(app)
     app.state.public_paths = set()  # (method, path) anyone may send a body to (CredentialsFirst)
     for module in (auth, users, pilots, extend, analysis, decisions, runs, catalog, datasets, workers, health):

@@ -131,19 +131,57 @@ def reconcile_once(*, store: Store, queue: RunQueue, settings: Settings) -> tupl
     return requeued, failed
 
 
+# The lease that makes one API process, of however many share the database, the reconciler.
+RECONCILER_LEASE = "reconciler"
+
+
+def lease_ttl_s(settings: Settings) -> float:
+    """How long a reconciler's lease lasts unrenewed: three rounds, at least 30 s (a slow round must not lose it)."""
+    return max(30.0, 3 * settings.reconcile_every_s)
+
+
+def holds_lease(store: Store, holder: str, settings: Settings) -> bool:
+    """Take or renew the reconciler's lease for ``holder``; False (and a log line) when the database fails."""
+    try:
+        return store.leases.hold(name=RECONCILER_LEASE, holder=holder, ttl_s=lease_ttl_s(settings))
+    except Exception:
+        log.exception("the reconciler's lease could not be taken or renewed")
+        return False
+
+
 async def reconcile_forever(
-    *, store: Store, queue: RunQueue, settings: Settings, also: Callable[[], object] | None = None
+    *,
+    store: Store,
+    queue: RunQueue,
+    settings: Settings,
+    also: Callable[[], object] | None = None,
+    holder: str | None = None,
 ) -> None:
     """Call :func:`reconcile_once` every ``reconcile_every_s`` seconds, in a thread, until cancelled; then
-    ``also`` (the API passes the sequential pilots' rounds, ``backend.rounds``), which fails on its own."""
+    ``also`` (the API passes the sequential pilots' rounds, ``backend.rounds``), which fails on its own.
+
+    With ``holder`` (an API process with ``--workers N`` runs N of these loops) a round runs only while
+    ``holder`` holds the reconciler's lease (``backend/store/lease.py``), renewed at each round: one process
+    reconciles, and another takes over once it releases the lease (``release_lease``) or the lease expires.
+    """
     while True:
-        try:
-            await asyncio.to_thread(reconcile_once, store=store, queue=queue, settings=settings)
-        except Exception:  # a database hiccup must not end the loop: the next round retries
-            log.exception("reconciling stale runs failed")
-        if also is not None:
+        leader = holder is None or await asyncio.to_thread(holds_lease, store, holder, settings)
+        if leader:
             try:
-                await asyncio.to_thread(also)
-            except Exception:
-                log.exception("advancing the sequential pilots failed")
+                await asyncio.to_thread(reconcile_once, store=store, queue=queue, settings=settings)
+            except Exception:  # a database hiccup must not end the loop: the next round retries
+                log.exception("reconciling stale runs failed")
+            if also is not None:
+                try:
+                    await asyncio.to_thread(also)
+                except Exception:
+                    log.exception("advancing the sequential pilots failed")
         await asyncio.sleep(settings.reconcile_every_s)
+
+
+def release_lease(store: Store, holder: str) -> None:
+    """Give the reconciler's lease up (a process that stops), so that another takes over at its next round."""
+    try:
+        store.leases.release(name=RECONCILER_LEASE, holder=holder)
+    except Exception:
+        log.exception("the reconciler's lease could not be released: another process takes over when it expires")

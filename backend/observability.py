@@ -32,6 +32,7 @@ from prometheus_client.registry import Collector
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.internal_calls import INTERNAL_CALL
 from backend.store import RunStatus
 
 NAMESPACE = "rblock_pilot"
@@ -147,7 +148,8 @@ class MetricsMiddleware:
         self.routes = RouteTemplates()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get(INTERNAL_CALL):
+            # A page's in-process API call is part of the page request, which is counted once already.
             await self.app(scope, receive, send)
             return
         status = 500  # what the client gets when the app raises before it starts a response

@@ -57,7 +57,7 @@ SERVER_ROUTES = {
     METRICS: "/api/v1/pilots/{pilot_id}/metrics",
 }
 READY_TIMEOUT_S = 180.0  # importing torch alone takes seconds on a small machine
-PILOT_EPOCHS = 10_000  # the catalog's most: far more than the benchmark lasts; cancelled at the end
+PILOT_EPOCHS = 1_000  # the default MAX_EPOCHS limit: far more than the benchmark lasts; cancelled at the end
 
 
 def _auth_headers(base_url: str, database_url: str) -> dict[str, str]:
@@ -137,15 +137,18 @@ def _wait(what: str, check: Any, service_processes: list[subprocess.Popen[bytes]
 
 
 @contextmanager
-def running_service(folder: Path, worker_threads: int) -> Iterator[Service]:
+def running_service(folder: Path, worker_threads: int, api_workers: int = 1) -> Iterator[Service]:
     """The API (uvicorn) and one worker (Celery, solo pool) on the embedded defaults, stopped at the end."""
     env = _service_env(folder)
     database_url = env["DATABASE_URL"]
     store = Store(database_url)
     store.upgrade()  # as `rblock-pilot up` migrates before it starts the children
     port = free_port()
-    api_command = [sys.executable, "-m", "uvicorn", "pilot_cli.webapp:serve_app", "--factory"]
+    # pilot_cli.uvicorn_main: uvicorn's command line as `rblock-pilot api` runs it (TCP_NODELAY under --workers).
+    api_command = [sys.executable, "-m", "pilot_cli.uvicorn_main", "pilot_cli.webapp:serve_app", "--factory"]
     api_command += ["--host", "127.0.0.1", "--port", str(port)]
+    if api_workers > 1:  # as `rblock-pilot api --workers N`
+        api_command += ["--workers", str(api_workers)]
     worker_command = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "--pool", "solo"]
     worker_command += ["--concurrency", "1", "--prefetch-multiplier", "1", "-Q", "cpu", "-n", "load-bench@%h"]
     worker_command += ["--loglevel", "INFO", "--without-gossip", "--without-mingle"]
@@ -242,12 +245,15 @@ class Phase:
 
 
 def _cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds a running process has used (Linux /proc), or None."""
+    """User + system CPU seconds a running process and its live children (uvicorn's workers) have used
+    (Linux /proc), or None."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(_cpu_s(int(child)) or 0.0 for child in children)
 
 
 def _locust(base: str, user_class: str, users: int, seconds: int, folder: Path, env: Mapping[str, str]) -> Phase:
@@ -324,12 +330,15 @@ def main() -> None:
     parser.add_argument("--single-seconds", type=int, default=15, help="length of the 1-client baseline (15)")
     parser.add_argument("--health-seconds", type=int, default=20, help="length of the health baseline (20)")
     parser.add_argument("--worker-threads", type=int, default=1, help="torch threads of the worker (default 1)")
+    parser.add_argument(
+        "--api-workers", type=int, default=1, help="uvicorn processes, as `rblock-pilot api --workers` (default 1)"
+    )
     args = parser.parse_args()
     load_1m, load_5m, _ = os.getloadavg()  # other work on the machine skews every figure: say how much
 
     with (
         tempfile.TemporaryDirectory(prefix="rblock-load-") as tmp,
-        running_service(Path(tmp), args.worker_threads) as service,
+        running_service(Path(tmp), args.worker_threads, args.api_workers) as service,
     ):
         headers = _auth_headers(service.base, service.database_url)
         locust_env = {**os.environ, "LOAD_HEADERS": json.dumps(headers)}
@@ -341,8 +350,8 @@ def main() -> None:
 
             print(
                 f"# bench/load.py on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-                f"uvicorn (1 process) on {service.base}, Celery worker (solo pool, {args.worker_threads} torch "
-                "thread), SQLite + SQLAlchemy broker"
+                f"uvicorn ({args.api_workers} process{'es' if args.api_workers > 1 else ''}) on {service.base}, "
+                f"Celery worker (solo pool, {args.worker_threads} torch thread), SQLite + SQLAlchemy broker"
             )
             print(f"# load average before the benchmark started: {load_1m:.2f} (1 min), {load_5m:.2f} (5 min)")
             print(

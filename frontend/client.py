@@ -10,20 +10,30 @@ Each call carries the browser's own credentials (its session cookie, or an ``Aut
 its address (the sign-in throttle counts per address) and scheme (the cookie is Secure over https), and
 for a change the CSRF token the browser sent: the API checks them all, so a page can never do more than
 its user may.
+
+Each call is one ASGI call built here (httpx only encodes the request): its scope carries the
+``INTERNAL_CALL`` mark, so the request metrics count the page once and not its parts, and a ``state``
+shared by the calls of one page request, so the credentials are looked up by its first call only
+(``backend/internal_calls.py``). After a change (anything but GET) the next call looks them up again: the
+change may have been a sign-in, a sign-out or a new password.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from fastapi import Request
 
+from backend.internal_calls import INTERNAL_CALL
+
 API = "/api/v1"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"  # the same token in a form field, for forms posted without JavaScript
 _FORWARDED = ("cookie", "authorization")
+SHARED_STATE = "api_calls_state"  # the page request's state attribute that its API calls share
 
 
 @dataclass(frozen=True)
@@ -49,9 +59,13 @@ class PageApi:
 
     def __init__(self, request: Request) -> None:
         self._request = request
-        client = (request.client.host, request.client.port) if request.client else ("127.0.0.1", 0)
-        self._transport = httpx.ASGITransport(app=request.app, client=client)
+        self._client = (request.client.host, request.client.port) if request.client else ("127.0.0.1", 0)
         self._base = f"{request.url.scheme}://pages.internal"
+        shared = getattr(request.state, SHARED_STATE, None)
+        if shared is None:
+            shared = {}
+            setattr(request.state, SHARED_STATE, shared)
+        self._shared: dict[str, Any] = shared
 
     def _headers(self, method: str) -> dict[str, str]:
         headers = {name: value for name in _FORWARDED if (value := self._request.headers.get(name))}
@@ -64,13 +78,36 @@ class PageApi:
     async def call(
         self, method: str, path: str, *, params: Any = None, json: Any = None, files: Any = None, data: Any = None
     ) -> ApiResult:
-        headers = self._headers(method)
-        async with httpx.AsyncClient(transport=self._transport, base_url=self._base, headers=headers) as client:
-            response = await client.request(method, f"{API}{path}", params=params, json=json, files=files, data=data)
+        url = f"{self._base}{API}{path}"
+        request = httpx.Request(
+            method, url, params=params, json=json, files=files, data=data, headers=self._headers(method)
+        )
+        status, headers, body = await _asgi_call(self._request.app, self._scope(request), request.read())
+        if method != "GET":
+            self._shared.pop("principal", None)
+        response = httpx.Response(status, headers=headers, content=body)
         content_type = response.headers.get("content-type", "")
-        body: Any = response.json() if content_type.startswith("application/json") else response.text
+        parsed: Any = response.json() if content_type.startswith("application/json") else response.text
         cookies = tuple(response.headers.get_list("set-cookie"))
-        return ApiResult(status=response.status_code, body=body, content_type=content_type, set_cookies=cookies)
+        return ApiResult(status=status, body=parsed, content_type=content_type, set_cookies=cookies)
+
+    def _scope(self, request: httpx.Request) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": request.method,
+            "scheme": request.url.scheme,
+            "path": request.url.path,
+            "raw_path": request.url.raw_path.split(b"?", 1)[0],
+            "query_string": request.url.query,
+            "root_path": "",
+            "headers": [(name.lower(), value) for name, value in request.headers.raw],
+            "client": self._client,
+            "server": ("pages.internal", 80),
+            "state": self._shared,
+            INTERNAL_CALL: True,
+        }
 
     async def get(self, path: str, **params: Any) -> ApiResult:
         return await self.call("GET", path, params={k: v for k, v in params.items() if v is not None})
@@ -90,3 +127,33 @@ class PageApi:
     async def upload(self, path: str, *, files: Any, data: Any = None) -> ApiResult:
         """A multipart POST (``files``: httpx's ``{"field": (filename, file object, content type)}``)."""
         return await self.call("POST", path, files=files, data=data)
+
+
+async def _asgi_call(app: Any, scope: dict[str, Any], body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Run one request through ``app`` in this task; (status, headers, body). The app's errors propagate."""
+    sent_request = False
+    done = asyncio.Event()
+    status, headers, chunks = 500, [], []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent_request
+        if not sent_request:
+            sent_request = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await done.wait()  # as a client that stays connected until the response is complete
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status, headers
+        if message["type"] == "http.response.start":
+            status, headers = int(message["status"]), list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                done.set()
+
+    try:
+        await app(scope, receive, send)
+    finally:
+        done.set()
+    return status, headers, b"".join(chunks)

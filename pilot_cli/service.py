@@ -69,6 +69,12 @@ def _up_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8000, help="port of the API (default 8000)")
     parser.add_argument("--data-dir", default="./var", help="where the embedded defaults keep their files (./var)")
     parser.add_argument("--queues", default="auto", help="queues of the worker: auto (cpu, plus gpu with a GPU)")
+    parser.add_argument(
+        "--workers",
+        type=_worker_count,
+        default=default_api_workers(),
+        help=f"API processes (uvicorn workers; default min({MAX_DEFAULT_API_WORKERS}, cores) = %(default)s)",
+    )
     return parser
 
 
@@ -92,7 +98,7 @@ def _up(argv: list[str]) -> int:
     stop_request = supervisor.StopRequest()
     stop_request.install()
     children = [
-        supervisor.start("API", api_command(args.host, args.port, settings.trusted_proxies), env),
+        supervisor.start("API", api_command(args.host, args.port, settings.trusted_proxies, args.workers), env),
         supervisor.start("worker", worker_command(queues=queues, name=worker_name, events=False), env),
     ]
     try:
@@ -134,6 +140,9 @@ def _api_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="listen address (0.0.0.0 in a container)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema before starting")
+    parser.add_argument(
+        "--workers", type=_worker_count, default=1, help="API processes (uvicorn workers, default 1); one reconciles"
+    )
     return parser
 
 
@@ -147,7 +156,7 @@ def _api(argv: list[str]) -> int:
         if first_password := _first_admin(settings.database_url):
             _print_first_admin(first_password)
     _artifact_store(settings, worker=False)
-    _exec(api_command(args.host, args.port, settings.trusted_proxies), os.environ)
+    _exec(api_command(args.host, args.port, settings.trusted_proxies, args.workers), os.environ)
 
 
 def _worker_parser() -> argparse.ArgumentParser:
@@ -210,23 +219,45 @@ def gpu_present(environ: Mapping[str, str]) -> bool:
     return bool(glob.glob("/dev/nvidia[0-9]*"))
 
 
-def api_command(host: str, port: int, trusted_proxies: str) -> list[str]:
+# `up` starts this many API processes at most by default: beyond it the database, not the API, is the limit.
+MAX_DEFAULT_API_WORKERS = 4
+
+
+def default_api_workers() -> int:
+    """`up`'s API processes: one per core, at most ``MAX_DEFAULT_API_WORKERS``."""
+    return max(1, min(MAX_DEFAULT_API_WORKERS, os.cpu_count() or 1))
+
+
+def _worker_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"--workers wants a whole number from 1 to 64, not {text!r}")
+    return count
+
+
+def api_command(host: str, port: int, trusted_proxies: str, workers: int = 1) -> list[str]:
     """uvicorn's command line. ``X-Forwarded-For``/``-Proto`` are believed only from ``TRUSTED_PROXIES``:
     uvicorn's own default trusts them from 127.0.0.1, so anyone on the machine (or a proxy passing the
     header through) could pick the address the sign-in throttle counts, and rotate it for unlimited guesses.
+    With ``workers`` > 1 uvicorn runs that many processes on the port; they share nothing but the database
+    (the summary cache is keyed by the pilots' versions there, and one process holds the reconciler's lease).
     """
     proxies = [p.strip() for p in trusted_proxies.split(",") if p.strip()]
     proxy_args = ["--proxy-headers", "--forwarded-allow-ips", ",".join(proxies)] if proxies else ["--no-proxy-headers"]
     return [
         sys.executable,
         "-m",
-        "uvicorn",
+        "pilot_cli.uvicorn_main",  # uvicorn's command line, with TCP_NODELAY under --workers too (see there)
         "pilot_cli.webapp:serve_app",
         "--factory",
         "--host",
         host,
         "--port",
         str(port),
+        *(["--workers", str(workers)] if workers > 1 else []),
         *proxy_args,
     ]
 

@@ -10,8 +10,8 @@ from backend.auth.guard import require
 from backend.auth.roles import Permission
 from backend.errors import InputError, error_responses
 from backend.figures import FIGURES, build_figure
-from backend.reports.export import export_report, pilot_summary
-from backend.routes.deps import PilotId, SettingsDep, StoreDep
+from backend.reports.export import export_report
+from backend.routes.deps import PilotId, SettingsDep, StoreDep, SummaryCacheDep
 from backend.schemas import RoiInputs
 from backend.store import NotFound
 
@@ -47,26 +47,34 @@ def _curve_keys(curves: str | None) -> list[str] | None:
     return [key.strip() for key in curves.split(",") if key.strip()]
 
 
-@router.get("/{pilot_id}/summary", dependencies=[require(Permission.READ)])
-def summary(pilot_id: PilotId, store: StoreDep, settings: SettingsDep, curves: CurvesQuery = None) -> dict[str, Any]:
+# The cached summary's JSON is sent as encoded once (see backend/summary_cache.py); OpenAPI still says "object".
+@router.get("/{pilot_id}/summary", response_model=dict[str, Any], dependencies=[require(Permission.READ)])
+def summary(
+    pilot_id: PilotId, store: StoreDep, settings: SettingsDep, cache: SummaryCacheDep, curves: CurvesQuery = None
+) -> Response:
     """Get the whole analysis: per-arm results, tests against the baseline, ROI and verdicts, warnings."""
-    return pilot_summary(store, pilot_id, settings.price_per_hour, _curve_keys(curves))
+    entry = cache.get(store, pilot_id, settings.price_per_hour, _curve_keys(curves))
+    return Response(entry.json, media_type="application/json")
 
 
-@router.put("/{pilot_id}/roi", dependencies=[require(Permission.EDIT_ROI)])
-def put_roi(pilot_id: PilotId, inputs: RoiInputs, store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
+@router.put("/{pilot_id}/roi", response_model=dict[str, Any], dependencies=[require(Permission.EDIT_ROI)])
+def put_roi(
+    pilot_id: PilotId, inputs: RoiInputs, store: StoreDep, settings: SettingsDep, cache: SummaryCacheDep
+) -> Response:
     """Set the ROI inputs of a pilot and get the analysis recomputed with them (without the per-epoch curves)."""
     store.update_roi(pilot_id=pilot_id, roi=inputs.model_dump())
-    return pilot_summary(store, pilot_id, settings.price_per_hour, [])
+    return Response(cache.get(store, pilot_id, settings.price_per_hour, []).json, media_type="application/json")
 
 
 @router.get("/{pilot_id}/figures/{name}", dependencies=[require(Permission.READ)])
-def figure(pilot_id: PilotId, name: FigureName, store: StoreDep, settings: SettingsDep) -> Response:
+def figure(
+    pilot_id: PilotId, name: FigureName, store: StoreDep, settings: SettingsDep, cache: SummaryCacheDep
+) -> Response:
     """Get one figure as Plotly JSON (accuracy_curves, loss_curves, accuracy_vs_cost, cost_per_run, ...)."""
     if name not in FIGURES:
         raise NotFound(f"no figure {name!r}: use one of {', '.join(FIGURES)}")
-    fig = build_figure(name, pilot_summary(store, pilot_id, settings.price_per_hour, FIGURE_CURVES.get(name, [])))
-    return Response(fig.to_json(), media_type="application/json")
+    summary = cache.get(store, pilot_id, settings.price_per_hour, FIGURE_CURVES.get(name, [])).summary
+    return Response(build_figure(name, summary).to_json(), media_type="application/json")
 
 
 def _report(pilot_id: int, fmt: str, store: Any, settings: Any) -> Response:

@@ -14,6 +14,7 @@ from backend.catalog import Catalog
 from backend.dispatch import RunQueue
 from backend.settings import Settings
 from backend.store import Store
+from backend.summary_cache import SummaryCache
 
 # Ids beyond a 64-bit integer cannot exist, and SQLite would raise an overflow error on them.
 MAX_ID = 2**63 - 1
@@ -31,6 +32,10 @@ def get_queue(request: Request) -> RunQueue:
     return cast(RunQueue, request.app.state.queue)
 
 
+def get_summary_cache(request: Request) -> SummaryCache:
+    return cast(SummaryCache, request.app.state.summary_cache)
+
+
 def get_catalog_dep(request: Request) -> Catalog:
     return cast(Catalog, request.app.state.catalog)
 
@@ -39,5 +44,6 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 StoreDep = Annotated[Store, Depends(get_store)]
 QueueDep = Annotated[RunQueue, Depends(get_queue)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog_dep)]
+SummaryCacheDep = Annotated[SummaryCache, Depends(get_summary_cache)]
 PilotId = Annotated[int, Path(ge=1, le=MAX_ID, description="a pilot's id")]
 RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="a run's id")]

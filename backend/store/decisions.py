@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.store.db import as_utc, transaction, utc_now
 from backend.store.entities import Decision, NotFound
 from backend.store.models import SqlDecision, SqlPilot
+from backend.store.versions import bump_pilot
 
 
 def canonical_json(value: Any) -> str:
@@ -58,7 +59,8 @@ class Decisions:
 
     @staticmethod
     def _check_pilot(session: Session, pilot_id: int) -> None:
-        if session.get(SqlPilot, pilot_id) is None:
+        # The id alone: loading the row would decode its JSON columns on every read of the decisions.
+        if session.scalar(select(SqlPilot.id).where(SqlPilot.id == pilot_id)) is None:
             raise NotFound(f"pilot {pilot_id} does not exist")
 
     def record(
@@ -89,6 +91,7 @@ class Decisions:
             self._check_pilot(session, pilot_id)
             session.add(row)
             session.flush()
+            bump_pilot(session, pilot_id)  # whatever is cached from the pilot's state is re-read with its decision
             return _decision(row, row.summary)
 
     def history(self, *, pilot_id: int) -> list[Decision]:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from backend.store.db import transaction, utc_now
 from backend.store.entities import ArmInput, Conflict, NotFound, Pilot, Run, RunInput, RunStatus
 from backend.store.models import SqlArm, SqlPilot, SqlRun
+from backend.store.versions import NEXT_VERSION
 
 
 class Extensions:
@@ -38,7 +39,9 @@ class Extensions:
     def _locked(self, session: Session, pilot_id: int, expect_seeds: Sequence[int]) -> SqlPilot:
         """The pilot's row, locked for this transaction; ``Conflict`` when its seeds are not ``expect_seeds``."""
         now = utc_now()
-        touched = session.execute(update(SqlPilot).where(SqlPilot.id == pilot_id).values(updated_at=now))
+        touched = session.execute(
+            update(SqlPilot).where(SqlPilot.id == pilot_id).values(updated_at=now, version=NEXT_VERSION)
+        )
         if not getattr(touched, "rowcount", 0):
             raise NotFound(f"pilot {pilot_id} does not exist")
         row = session.scalars(

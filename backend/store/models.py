@@ -57,6 +57,8 @@ class SqlPilot(Base):
     # Stop when settled (backend.analysis.sequential): the plan and its looks; open while rounds may follow.
     sequential: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     sequential_open: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # Bumped by every write that changes what the pilot's summary reads (backend/store/versions.py).
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True, server_default="0")
 
     arms: Mapped[list[SqlArm]] = relationship(
         back_populates="pilot", cascade="all, delete-orphan", order_by="SqlArm.id"
@@ -241,3 +243,13 @@ class SqlInstallation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     artifact_store_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SqlLease(Base):
+    """A named lease (backend/store/lease.py): which process does a singleton job, such as reconciling, until when."""
+
+    __tablename__ = "service_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -43,8 +43,10 @@ from backend.store.entities import (
 )
 from backend.store.extension import Extensions
 from backend.store.installation import Installation
+from backend.store.lease import Leases
 from backend.store.models import SqlArm, SqlMetricPoint, SqlMetricSeries, SqlPilot, SqlRun, SqlWorker
 from backend.store.usage import Usage
+from backend.store.versions import Versions, bump_pilot, bump_runs
 
 _SPECIAL = {1: math.nan, 2: math.inf, 3: -math.inf}
 # Append JSON items to the stored arrays, "[1,2]" -> "[1,2" || ",3" || "]": the same SQL on SQLite and PostgreSQL.
@@ -155,6 +157,8 @@ class Store:
         self.installation = Installation(self._sessions)
         self.extensions = Extensions(self._sessions, pilot=_pilot, runs=self._runs)
         self.usage = Usage(self._sessions)
+        self.versions = Versions(self.engine)
+        self.leases = Leases(self._sessions)
         insert = pg_insert if self._dialect == "postgresql" else sqlite_insert
         upsert = insert(SqlMetricPoint)
         self._upsert_point = upsert.on_conflict_do_update(
@@ -284,6 +288,7 @@ class Store:
             row.roi = roi
             row.updated_at = _now()
             session.flush()
+            bump_pilot(session, pilot_id)
             return _pilot(row)
 
     def delete_pilot(self, *, pilot_id: int) -> None:
@@ -389,7 +394,8 @@ class Store:
 
     def list_runs(self, *, pilot_id: int) -> list[Run]:
         with transaction(self._sessions) as session:
-            self._pilot_row(session, pilot_id)
+            if session.scalar(select(SqlPilot.id).where(SqlPilot.id == pilot_id)) is None:  # not the whole row
+                raise NotFound(f"pilot {pilot_id} does not exist")
             return self._runs(session, SqlRun.pilot_id == pilot_id)
 
     def get_run(self, *, run_id: int) -> Run:
@@ -404,10 +410,11 @@ class Store:
         now = _now()
         stale = now - timedelta(seconds=stale_after_s)
         with transaction(self._sessions) as session:
-            session.execute(
+            cancelled = _changed(
+                session,
                 update(SqlRun)
                 .where(SqlRun.id == run_id, SqlRun.status == "queued", SqlRun.cancel_requested.is_(True))
-                .values(status="cancelled", finished_at=now)
+                .values(status="cancelled", finished_at=now),
             )
             claimed = _changed(
                 session,
@@ -426,6 +433,8 @@ class Store:
                     device=device,
                 ),
             )
+            if cancelled or claimed:
+                bump_runs(session, [run_id])
             if not claimed:
                 return None
             return self._runs(session, SqlRun.id == run_id)[0]
@@ -485,6 +494,8 @@ class Store:
                 raise NotFound(f"run {run_id} does not exist")
             if not changed and not (runs[0].status == status and runs[0].attempts == attempt):
                 raise Superseded(f"run {run_id}: attempt {attempt} no longer owns it (now {runs[0].status.value})")
+            if changed:
+                bump_runs(session, [run_id])
             return runs[0]
 
     def _cancel(self, session: Session, run: Run) -> bool:
@@ -515,6 +526,7 @@ class Store:
                 return run
             if run.status not in ACTIVE_STATUSES or not self._cancel(session, run):
                 raise Conflict(f"run {run_id} is {run.status.value}: only queued or running runs can be cancelled")
+            bump_runs(session, [run_id])
             return self._runs(session, SqlRun.id == run_id)[0]
 
     def cancel_pilot(self, *, pilot_id: int) -> list[Run]:
@@ -522,6 +534,8 @@ class Store:
             self._pilot_row(session, pilot_id)
             runs = self._runs(session, SqlRun.pilot_id == pilot_id, SqlRun.status.in_(["queued", "running"]))
             changed = [run.id for run in runs if self._cancel(session, run)]
+            # Once, after every run: the runs' rows are locked before the pilot's, as in every write (no deadlock).
+            bump_runs(session, changed)
             return self._runs(session, SqlRun.id.in_(changed)) if changed else []
 
     def retry_run(self, *, run_id: int) -> Run:
@@ -557,6 +571,7 @@ class Store:
                 raise Conflict(f"run {run_id} is {run[0].status.value}: only failed or cancelled runs can be retried")
             session.execute(delete(SqlMetricPoint).where(SqlMetricPoint.run_id == run_id))
             session.execute(delete(SqlMetricSeries).where(SqlMetricSeries.run_id == run_id))
+            bump_runs(session, [run_id])
             return self._runs(session, SqlRun.id == run_id)[0]
 
     def requeue_stale(self, *, stale_after_s: float, max_attempts: int) -> tuple[list[Run], list[Run]]:
@@ -568,11 +583,12 @@ class Store:
         stale = now - timedelta(seconds=stale_after_s)
         with transaction(self._sessions) as session:
             silent = self._runs(session, SqlRun.status.in_(["running", "cancelling"]), SqlRun.heartbeat_at < stale)
-            requeued, failed = [], []
+            requeued, failed, cancelled = [], [], []
             for run in silent:
                 guard = (SqlRun.id == run.id) & (SqlRun.heartbeat_at < stale) & (SqlRun.status == run.status.value)
                 if run.status == RunStatus.CANCELLING:
-                    session.execute(update(SqlRun).where(guard).values(status="cancelled", finished_at=now))
+                    if _changed(session, update(SqlRun).where(guard).values(status="cancelled", finished_at=now)):
+                        cancelled.append(run.id)
                 elif run.attempts >= max_attempts:
                     message = f"the worker was lost {run.attempts} times (no heartbeat for {stale_after_s:.0f} s)"
                     if _changed(
@@ -583,6 +599,7 @@ class Store:
                     session, update(SqlRun).where(guard).values(status="queued", queued_at=now, resent_at=None)
                 ):
                     requeued.append(run.id)
+            bump_runs(session, [*requeued, *failed, *cancelled])
             return (
                 self._runs(session, SqlRun.id.in_(requeued)) if requeued else [],
                 self._runs(session, SqlRun.id.in_(failed)) if failed else [],
@@ -665,6 +682,7 @@ class Store:
                     raise Superseded(f"run {run_id}: attempt {attempt} no longer owns it (requeued or claimed again)")
             connection.execute(self._upsert_point, rows)
             self._merge_series(connection, run_id, rows)
+            bump_runs(connection, [run_id])
         return len(rows)
 
     def _merge_series(self, connection: Any, run_id: int, rows: list[dict[str, Any]]) -> None:

@@ -5,11 +5,19 @@ The processes themselves (``up``, ``api``, ``worker``) are tested end to end in 
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 
-from pilot_cli.service import embedded_defaults, gpu_present, main
+from pilot_cli.service import (
+    MAX_DEFAULT_API_WORKERS,
+    api_command,
+    default_api_workers,
+    embedded_defaults,
+    gpu_present,
+    main,
+)
 
 
 def test_embedded_defaults_live_under_the_data_dir(tmp_path: Path) -> None:
@@ -48,3 +56,39 @@ def test_help_exits_0(command: str, capsys: pytest.CaptureFixture[str]) -> None:
         main(command, ["--help"])
     assert exit_info.value.code == 0
     assert f"rblock-pilot {command}" in capsys.readouterr().out
+
+
+def test_api_workers_reach_uvicorn_and_up_picks_them_for_the_cores() -> None:
+    assert "--workers" not in api_command("127.0.0.1", 8000, "")
+    command = api_command("127.0.0.1", 8000, "", workers=3)
+    assert command[command.index("--workers") + 1] == "3"
+    assert 1 <= default_api_workers() <= MAX_DEFAULT_API_WORKERS
+
+
+@pytest.mark.parametrize("count", ["0", "two", "65"])
+def test_a_bad_worker_count_is_one_line_and_exit_2(count: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main("api", ["--workers", count])
+    assert stopped.value.code == 2
+    assert f"--workers wants a whole number from 1 to 64, not '{count}'" in capsys.readouterr().err
+
+
+def test_the_api_port_takes_tcp_nodelay_under_several_workers() -> None:
+    """Under --workers uvicorn opens the port itself; the launcher gives it the TCP proto asyncio needs to turn
+    Nagle's algorithm off on each connection (without it every response waited 40 ms for a delayed ACK)."""
+    import uvicorn.config
+
+    import pilot_cli.uvicorn_main  # noqa: F401 (patches uvicorn's Config.bind_socket)
+
+    config = uvicorn.config.Config("pilot_cli.webapp:serve_app", factory=True, host="127.0.0.1", port=0, workers=2)
+    sock = config.bind_socket()
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        sock.listen()
+        with socket.create_connection(sock.getsockname()) as _client:
+            accepted, _ = sock.accept()
+            with accepted:
+                assert accepted.proto == socket.IPPROTO_TCP  # what asyncio checks before setting TCP_NODELAY
+    finally:
+        sock.close()
+    assert api_command("127.0.0.1", 8000, "", workers=2)[2] == "pilot_cli.uvicorn_main"

@@ -1,0 +1,121 @@
+"""Each API process's cache of pilot summaries, keyed by the pilot's version (``backend/store/versions.py``).
+
+A summary reads every run and point of a pilot: tens of milliseconds on a small pilot, far more on a big
+one, and the pages, the JSON API, the figures and the reports ask for it again and again while nothing of
+the pilot changes. The store bumps ``pilots.version`` in the same transaction as every write the summary
+depends on, so a cached entry is served only while one primary-key read finds the same version: a
+process never serves a summary older than the database, whatever the other processes wrote (they share
+nothing but the database). The key holds every argument of the summary too (curve keys, prices), and the
+pilot's creation time, since SQLite may give a deleted pilot's id to a new one.
+
+Entries are kept least recently used first, as JSON bytes (see CachedSummary), and only the newest version
+of each pilot; a summary being built is built once, however many requests ask for it meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi.encoders import jsonable_encoder
+
+from backend.reports.export import pilot_summary
+from backend.store import NotFound, Store
+
+# A summary without curves is a few kilobytes and one with every curve rarely more than a megabyte.
+MAX_ENTRIES = 256
+# How long a request waits for another thread building the same summary before it builds it itself.
+BUILD_WAIT_S = 30.0
+
+Key = tuple[int, int, datetime, tuple[tuple[str, float], ...], tuple[str, ...] | None]
+
+
+@dataclass(frozen=True)
+class CachedSummary:
+    """A summary as its JSON bytes only: bytes are invisible to the garbage collector, whereas the dict's
+    thousands of objects, alive for minutes, would be walked by every full collection of a busy process."""
+
+    json: bytes  # what FastAPI's JSONResponse would send for the summary, encoded once
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """A fresh copy of the summary as a dict (for in-process readers such as the figures)."""
+        value: dict[str, Any] = json.loads(self.json)
+        return value
+
+
+def encode(summary: dict[str, Any]) -> bytes:
+    """The JSON body of ``summary``, byte for byte as ``fastapi.responses.JSONResponse`` renders it."""
+    content = jsonable_encoder(summary)
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
+
+
+class SummaryCache:
+    """Thread-safe: the API's sync handlers run on a thread pool."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self._entries: OrderedDict[Key, CachedSummary] = OrderedDict()
+        self._building: dict[Key, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._max = max_entries
+        self.hits = 0
+        self.misses = 0
+
+    def get(
+        self, store: Store, pilot_id: int, prices: dict[str, float], curve_keys: Sequence[str] | None = None
+    ) -> CachedSummary:
+        """The pilot's summary as ``pilot_summary`` builds it, from the cache while the pilot is unchanged."""
+        version = store.versions.of(pilot_id=pilot_id)
+        if version is None:
+            raise NotFound(f"pilot {pilot_id} does not exist")
+        curves = None if curve_keys is None else tuple(curve_keys)
+        key: Key = (pilot_id, version[0], version[1], tuple(sorted(prices.items())), curves)
+        with self._lock:
+            entry = self._lookup(key)
+            if entry is not None:
+                return entry
+            building = self._building.get(key)
+            if building is None:
+                self._building[key] = building = threading.Event()
+                builder = True
+            else:
+                builder = False
+        if not builder:
+            # Another thread builds this very summary (a pilot's version changes every epoch while it trains,
+            # and then every request in flight misses at once): wait for it rather than build it N times.
+            building.wait(timeout=BUILD_WAIT_S)
+            with self._lock:
+                entry = self._lookup(key)
+            if entry is not None:
+                return entry
+        try:
+            # The version was read BEFORE the summary, so a change committed in between leaves this entry
+            # under the older version at worst: the next request reads the newer version and misses.
+            entry = CachedSummary(json=encode(pilot_summary(store, pilot_id, prices, curve_keys)))
+            with self._lock:
+                self.misses += 1
+                # Older versions of this pilot are never asked for again: drop them now.
+                for old in [k for k in self._entries if k[0] == pilot_id and k[1:3] != key[1:3]]:
+                    del self._entries[old]
+                self._entries[key] = entry
+                while len(self._entries) > self._max:
+                    self._entries.popitem(last=False)
+            return entry
+        finally:
+            if builder:
+                with self._lock:
+                    self._building.pop(key, None)
+                building.set()
+
+    def _lookup(self, key: Key) -> CachedSummary | None:
+        """The entry under ``key`` (counted as a hit), or None; the caller holds the lock."""
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+            self.hits += 1
+        return entry
