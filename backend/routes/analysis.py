@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from backend.auth.guard import require
 from backend.auth.roles import Permission
 from backend.errors import InputError, error_responses
-from backend.figures import FIGURES, build_figure
+from backend.figures import FIGURE_CURVES, FIGURES, build_figure
 from backend.reports.export import export_report
 from backend.routes.deps import PilotId, SettingsDep, StoreDep, SummaryCacheDep
 from backend.schemas import RoiInputs
@@ -17,8 +17,6 @@ from backend.store import NotFound
 
 router = APIRouter(prefix="/pilots", tags=["analysis"], responses=error_responses(401, 403, 404, 413, 415, 422, 503))
 
-# The per-epoch metrics each figure draws; the others need none (see pilot_summary's curve_keys).
-FIGURE_CURVES = {"accuracy_curves": ["test_acc"], "loss_curves": ["train_loss"]}
 FigureName = Annotated[str, Path(max_length=64, description=f"one of {', '.join(FIGURES)}")]
 ReportFormat = Annotated[str, Path(description="pdf, html, csv (a row per run) or json")]
 # What the downloads answer with, for OpenAPI: FastAPI documents only JSON for a plain Response.
