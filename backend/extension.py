@@ -24,7 +24,7 @@ from typing import Any
 
 from backend.catalog import Catalog, CatalogError, FieldError, ResolvedArm, ResolvedPilot
 from backend.dispatch import RunQueue
-from backend.quotas import check_extension
+from backend.quotas import check_limits
 from backend.schemas import MAX_ARMS, MAX_SEED, MAX_SEEDS, ArmSpec, Estimate, ExtensionTotal, PilotCreate, PilotExtend
 from backend.settings import Settings
 from backend.store import ACTIVE_STATUSES, ArmInput, Conflict, Pilot, Run, RunInput, RunStatus, Store
@@ -98,7 +98,7 @@ def plan_extension(
         pilot, resolved, resolved.arms, new_seeds
     )
     # The spending limits of the pilot's owner, on its totals once extended (issue 15's limits hold here too).
-    check_extension(
+    check_limits(
         replace(resolved, arms=new_arms),
         dataset=pilot.dataset,
         model=pilot.model,
@@ -111,6 +111,7 @@ def plan_extension(
         store=store,
         settings=settings,
         user=pilot.created_by,
+        adder="this extension",
     )
     return ExtensionPlan(
         pilot=pilot,

@@ -155,7 +155,7 @@ def check_pilot(
     user: str | None,
 ) -> None:
     """Raise :class:`LimitExceeded` listing every limit this pilot breaks (for ``user``, with their raises)."""
-    _check_limits(
+    check_limits(
         resolved, dataset=request.dataset, model=request.model, width=request.width, runs=estimate.runs,
         new_runs=estimate.runs, device_hours=estimate.device_hours,
         uncapped_cost=estimate.cost if request.budget_cap is None else None, catalog=catalog, store=store,
@@ -163,32 +163,7 @@ def check_pilot(
     )  # fmt: skip
 
 
-def check_extension(
-    resolved: ResolvedPilot,
-    *,
-    dataset: str,
-    model: str,
-    width: int | None,
-    runs: int,
-    new_runs: int,
-    device_hours: float | None,
-    uncapped_cost: float | None,
-    catalog: Catalog,
-    store: Store,
-    settings: Settings,
-    user: str | None,
-) -> None:
-    """:func:`check_pilot` for a pilot being extended: ``runs``, ``device_hours`` and ``uncapped_cost`` (its
-    cost when it has no budget_cap of its own) are its totals once extended, ``new_runs`` what the extension
-    queues, and ``resolved`` holds the new arms (their memory)."""
-    _check_limits(
-        resolved, dataset=dataset, model=model, width=width, runs=runs, new_runs=new_runs, device_hours=device_hours,
-        uncapped_cost=uncapped_cost, catalog=catalog, store=store, settings=settings, user=user,
-        adder="this extension",
-    )  # fmt: skip
-
-
-def _check_limits(
+def check_limits(
     resolved: ResolvedPilot,
     *,
     dataset: str,
@@ -204,6 +179,10 @@ def _check_limits(
     user: str | None,
     adder: str,
 ) -> None:
+    """Raise :class:`LimitExceeded` listing every limit broken by a pilot whose totals are ``runs`` and
+    ``device_hours`` (``uncapped_cost``: its cost when it has no budget_cap of its own, else None), of which
+    ``new_runs`` are queued now by ``adder`` ("this pilot", "this extension"); ``resolved`` holds the arms
+    whose memory is checked."""
     limits = effective(settings, store.usage.user_limits(name=user) if user else {})
     problems = _pilot_problems(
         runs=runs, new_runs=new_runs, device_hours=device_hours, limits=limits, store=store, user=user, adder=adder
