@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -116,6 +117,6 @@ def test_imagefolder_too_few_images(tmp_path: Path) -> None:
         ({"colour": True}, "allowed: channels, flip, image_size, path, test_fraction"),
     ],
 )
-def test_imagefolder_bad_params(tmp_path: Path, params: dict[str, object], match: str) -> None:
+def test_imagefolder_bad_params(tmp_path: Path, params: dict[str, Any], match: str) -> None:
     with pytest.raises(DatasetError, match=match):
         load_dataset("imagefolder", data_root=tmp_path, path=str(tmp_path), **params)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -72,14 +73,20 @@ def test_over_the_budget_is_refused_before_loading_and_streamed_by_open_dataset(
 @pytest.mark.parametrize("seed", [0, 3])
 def test_streamed_and_in_memory_give_the_same_batches(tmp_path: Path, seed: int) -> None:
     path = noise_folder(tmp_path / "set")
-    common = {"data_root": tmp_path, "path": str(path), "image_size": SIDE, "data_seed": 2, "label_noise": 0.2}
+    common: dict[str, Any] = {
+        "data_root": tmp_path,
+        "path": str(path),
+        "image_size": SIDE,
+        "data_seed": 2,
+        "label_noise": 0.2,
+    }
     memory = open_dataset("imagefolder", **common)
     streamed = open_dataset("imagefolder", memory_budget=60_000, **common)
     assert isinstance(memory, DatasetSplit) and isinstance(streamed, StreamingSplit)
     assert torch.equal(memory.train_y, streamed.train_y) and torch.equal(memory.test_y, streamed.test_y)
     np.testing.assert_allclose(memory.mean, streamed.mean, rtol=1e-5)
     np.testing.assert_allclose(memory.std, streamed.std, rtol=1e-5)
-    kwargs = {"shuffle": True, "augment": True, "seed": seed, "drop_last": True}
+    kwargs: dict[str, Any] = {"shuffle": True, "augment": True, "seed": seed, "drop_last": True}
     expected = list(batches_for(memory, 8, train=True, **kwargs).epoch(1))
     got = list(streamed_batches(streamed, 8, train=True, workers=1, **kwargs).epoch(1))
     assert len(got) == len(expected) == 3
