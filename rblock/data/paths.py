@@ -1,10 +1,7 @@
-"""Confinement of a user's dataset path to the data root (the worker's side of the check).
+"""Confinement of a user's dataset path to the data root: the worker's side of ``pilot_spec.data_root``.
 
-An ``imagefolder`` path comes from a pilot's request, so it must not name any folder of the server: it
-resolves (``..`` and every symlink followed) inside the data root (``DATA_ROOT``, which holds ``uploads/``),
-or the run fails. The error never shows where an outside path leads: naming ``/etc/ssl``'s resolved target,
-or whether it exists, would answer the question the path asked. The API refuses the same paths with a 422
-before a run is queued (``backend.data_paths``); this check is the one that holds whatever reached the worker.
+The check holds whatever reached the worker (a pilot stored before the API checked, a symlink changed
+since); the error never shows where an outside path leads.
 """
 
 from __future__ import annotations
@@ -12,36 +9,24 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pilot_spec.data_root import outside_message, resolve_inside
 from rblock.data.split import DatasetError
-
-_SHOWN = 120  # characters of a refused value echoed back (it is the user's own input)
 
 
 def confine(value: str | os.PathLike[str], root: Path, *, what: str = "imagefolder: path") -> Path:
-    """``value`` resolved inside ``root``: relative to ``root``, or absolute but inside it.
+    """``value`` resolved inside ``root`` (relative to it, or absolute but inside), else a ``DatasetError``.
 
     Args:
         value: the user's path (``uploads/<folder>`` or an absolute path under the root).
         root: the data root.
-        what: the name of the field, for the message.
+        what: the field, for the message.
 
     Returns:
-        The resolved absolute path (symlinks followed), inside ``root``'s resolved path.
-
-    Raises:
-        DatasetError: the path leads outside the root (``..``, an absolute path elsewhere, a symlink out).
+        The resolved absolute path (symlinks followed).
     """
-    raw = os.fspath(value)
-    if "\0" in raw:
-        raise DatasetError(f"{what} must not contain a NUL character")
-    real_root = root.resolve()
-    given = Path(raw).expanduser()
-    resolved = (given if given.is_absolute() else real_root / given).resolve()
-    if not resolved.is_relative_to(real_root):
-        raise DatasetError(
-            f"{what} {raw[:_SHOWN]!r} leads outside the data root {root}: give a folder inside it, "
-            "e.g. uploads/<folder> as the datasets list shows"
-        )
+    resolved = resolve_inside(value, root)
+    if resolved is None:
+        raise DatasetError(f"{what} {outside_message(value, str(root))}")
     return resolved
 
 
