@@ -8,7 +8,9 @@ quarter of the machine's RAM, leaving the rest to the model, the optimizer and t
 The in-memory path holds the images as uint8 while it reads them, then as normalised float32 (4 bytes a
 value) for training; both exist while it normalises, so its peak is 5 bytes per pixel value, and that peak is
 what must fit. The streamed path holds only the batches in flight: ``prefetch`` batches per loader process
-as uint8, plus the batch being trained on as float32.
+as uint8 and a process's own pages (``LOADER_PROCESS_BYTES``), plus the working copies of the batch being
+trained on as float32 (``BATCH_WORKING_COPIES``: the
+float conversion, the padded copy, the crop and the flip each make one; measured steady state on the CPU).
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ _MEMINFO = Path("/proc/meminfo")
 # uint8 read buffer + float32 normalised copy, per pixel value (see the module docstring)
 IN_MEMORY_BYTES_PER_VALUE = 1 + 4
 LABEL_BYTES = 8  # int64
+BATCH_WORKING_COPIES = 6
+# What one forked loader process writes of its own (its interpreter's pages, decode buffers): 13 MiB measured
+# with the parent's objects frozen (streaming.freeze_before_fork), rounded up.
+LOADER_PROCESS_BYTES = 24 * 2**20
 
 
 def total_ram_bytes() -> int:
@@ -93,9 +99,10 @@ class Footprint:
 
 
 def streaming_bytes(sample_bytes: int, batch_size: int, workers: int, prefetch: int) -> int:
-    """Bytes the streamed path holds: ``prefetch`` uint8 batches per loader process, one float32 batch."""
-    in_flight = max(1, workers) * prefetch * batch_size * sample_bytes
-    return in_flight + 4 * batch_size * sample_bytes
+    """Bytes the streamed path holds: ``prefetch`` uint8 batches per loader process, and the float32 working
+    copies of the batch in training."""
+    in_flight = max(1, workers) * (prefetch * batch_size * sample_bytes + LOADER_PROCESS_BYTES)
+    return in_flight + BATCH_WORKING_COPIES * 4 * batch_size * sample_bytes
 
 
 def gib(n: int) -> str:
