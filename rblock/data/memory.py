@@ -9,8 +9,9 @@ The in-memory path holds the images as uint8 while it reads them, then as normal
 value) for training; both exist while it normalises, so its peak is 5 bytes per pixel value, and that peak is
 what must fit. The streamed path holds only the batches in flight: ``prefetch`` batches per loader process
 as uint8 and a process's own pages (``LOADER_PROCESS_BYTES``), plus the working copies of the batch being
-trained on as float32 (``BATCH_WORKING_COPIES``: the
-float conversion, the padded copy, the crop and the flip each make one; measured steady state on the CPU).
+trained on as float32 (``BATCH_WORKING_COPIES``: the float conversion, the padded copy, the crop, the flip
+and its selection each make one while the previous batch is still referenced; measured on the CPU with
+``bench/streaming.py``).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ _MEMINFO = Path("/proc/meminfo")
 # uint8 read buffer + float32 normalised copy, per pixel value (see the module docstring)
 IN_MEMORY_BYTES_PER_VALUE = 1 + 4
 LABEL_BYTES = 8  # int64
-BATCH_WORKING_COPIES = 6
-# What one forked loader process writes of its own (its interpreter's pages, decode buffers): 13 MiB measured
-# with the parent's objects frozen (streaming.freeze_before_fork), rounded up.
-LOADER_PROCESS_BYTES = 24 * 2**20
+BATCH_WORKING_COPIES = 8
+# What one forked loader process adds (its own pages, decode buffers, the pages of the parent it shares no
+# longer): 13-60 MiB measured with bench/streaming.py, with the parent's objects frozen (freeze_before_fork).
+LOADER_PROCESS_BYTES = 48 * 2**20
+LOADERS = 2  # the train and the test batches' loaders, both persistent
 
 
 def total_ram_bytes() -> int:
@@ -98,11 +100,16 @@ class Footprint:
         return self.in_memory_peak_bytes <= budget
 
 
-def streaming_bytes(sample_bytes: int, batch_size: int, workers: int, prefetch: int) -> int:
-    """Bytes the streamed path holds: ``prefetch`` uint8 batches per loader process, and the float32 working
-    copies of the batch in training."""
-    in_flight = max(1, workers) * (prefetch * batch_size * sample_bytes + LOADER_PROCESS_BYTES)
-    return in_flight + BATCH_WORKING_COPIES * 4 * batch_size * sample_bytes
+def streaming_bytes(sample_bytes: int, batch_size: int, workers: int, prefetch: int, *, host_floats: bool) -> int:
+    """Bytes the streamed path holds with ``workers`` processes per loader.
+
+    Two loaders live at once in training (the train batches' and the test batches', each with persistent
+    processes); each process holds ``prefetch`` uint8 batches and its own pages; the float32 working copies
+    of the batch count when they live in host memory (``host_floats``: training on the CPU), not on a GPU.
+    """
+    per_loader = max(1, workers) * (prefetch * batch_size * sample_bytes + LOADER_PROCESS_BYTES)
+    floats = BATCH_WORKING_COPIES * 4 * batch_size * sample_bytes if host_floats else 0
+    return LOADERS * per_loader + floats
 
 
 def gib(n: int) -> str:

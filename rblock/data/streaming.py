@@ -16,9 +16,12 @@ decode the whole set once more before training starts.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,12 +112,12 @@ def default_loader_workers() -> int:
     return max(1, min(MAX_LOADER_WORKERS, cpus - 1))
 
 
-def workers_within(budget: int, sample_bytes: int, batch_size: int, most: int) -> int:
+def workers_within(budget: int, sample_bytes: int, batch_size: int, most: int, *, host_floats: bool) -> int:
     """The most loader processes (<= ``most``) whose batches in flight fit ``budget``, or a DatasetError."""
     for workers in range(most, 0, -1):
-        if streaming_bytes(sample_bytes, batch_size, workers, PREFETCH) <= budget:
+        if streaming_bytes(sample_bytes, batch_size, workers, PREFETCH, host_floats=host_floats) <= budget:
             return workers
-    need = streaming_bytes(sample_bytes, batch_size, 1, PREFETCH)
+    need = streaming_bytes(sample_bytes, batch_size, 1, PREFETCH, host_floats=host_floats)
     raise DatasetError(
         f"even streamed, batches of {batch_size} images of {sample_bytes:,} bytes need {gib(need)}, over the "
         f"data memory budget of {gib(budget)} (DATA_MEMORY_BYTES): use a smaller batch_size or image_size"
@@ -139,6 +142,31 @@ class _Positions:
 
     def __len__(self) -> int:
         return sum(1 for _ in batch_bounds(self.n, self.batch_size, self.drop_last))
+
+
+def _libc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+    return trim
+
+
+_MALLOC_TRIM = _libc_trim()
+
+
+def release_free_heap() -> None:
+    """Give the heap's free pages back to the system (glibc ``malloc_trim``; elsewhere nothing).
+
+    The previous batch's float copies are freed, but glibc keeps them for reuse (its mmap threshold rises
+    to the batch size, and ``rblock.device.tune_cpu_allocator`` raises the trim threshold to 1 GiB): on the
+    CPU a streamed epoch of 2,000 images at 128 px then held 436 MB for 12.6 MB batches; trimming before
+    each batch held 137 MB, at no measurable cost next to decoding.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def freeze_before_fork() -> None:
@@ -207,7 +235,8 @@ class StreamedBatches(EpochBatches):
         )
         sample_bytes = image_shape[0] * image_shape[1] * image_shape[2]
         most = default_loader_workers() if workers is None else workers
-        self.workers = workers_within(budget, sample_bytes, batch_size, max(1, most))
+        on_cpu = self.device.type == "cpu"
+        self.workers = workers_within(budget, sample_bytes, batch_size, max(1, most), host_floats=on_cpu)
         self.y = y.to(self.device)
         self.mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
@@ -228,6 +257,8 @@ class StreamedBatches(EpochBatches):
         on_device = draw.to(self.device)
         bounds = batch_bounds(self.num_samples, self.batch_size, self.drop_last)
         for (start, end), xb in zip(bounds, self.loader, strict=True):
+            if self.device.type == "cpu":
+                release_free_heap()
             x = normalise_on_device(xb.to(self.device, non_blocking=True), self.mean, self.std)
             x = augment_batch(x, on_device, start, end, self.crop_padding, self.padding_mode)
             yield x, self.y.index_select(0, on_device.order[start:end])
@@ -260,12 +291,12 @@ def sampled_stats(source: Dataset[Tensor], data_seed: int, budget: int) -> tuple
         picked = torch.arange(n)
     sample = source[0]
     batch = 64
-    while batch > 1 and streaming_bytes(sample.numel(), batch, 1, PREFETCH) > budget:
+    while batch > 1 and streaming_bytes(sample.numel(), batch, 1, PREFETCH, host_floats=True) > budget:
         batch //= 2  # a small budget reads the sample in smaller batches
     loader: DataLoader[Tensor] = DataLoader(
         torch.utils.data.Subset(source, picked.tolist()),
         batch_size=batch,
-        num_workers=workers_within(budget, sample.numel(), batch, default_loader_workers()),
+        num_workers=workers_within(budget, sample.numel(), batch, default_loader_workers(), host_floats=True),
         worker_init_fn=_one_thread,
     )
     freeze_before_fork()

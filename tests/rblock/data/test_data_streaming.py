@@ -89,7 +89,7 @@ def test_streamed_and_in_memory_give_the_same_batches(tmp_path: Path, seed: int)
         "label_noise": 0.2,
     }
     memory = open_dataset("imagefolder", **common)
-    streamed = open_dataset("imagefolder", memory_budget=100_000, **common)
+    streamed = open_dataset("imagefolder", memory_budget=130_000, **common)
     assert isinstance(memory, DatasetSplit) and isinstance(streamed, StreamingSplit)
     assert torch.equal(memory.train_y, streamed.train_y) and torch.equal(memory.test_y, streamed.test_y)
     np.testing.assert_allclose(memory.mean, streamed.mean, rtol=1e-5)
@@ -118,7 +118,7 @@ def test_image_size_resizes_the_fixed_sets_and_keeps_the_native_size_as_it_was()
 
 
 def test_a_fixed_set_streams_when_resized_past_the_budget() -> None:
-    streamed = open_dataset("shapes", n_train=20, n_test=10, image_size=64, memory_budget=1_500_000)
+    streamed = open_dataset("shapes", n_train=40, n_test=10, image_size=64, memory_budget=2_500_000)
     assert isinstance(streamed, StreamingSplit) and streamed.shape == (3, 64, 64) and streamed.crop_padding == 8
     x, y = next(iter(streamed_batches(streamed, 4, train=True, shuffle=True, augment=True, workers=1)))
     assert x.shape == (4, 3, 64, 64) and x.dtype == torch.float32 and y.shape == (4,)
