@@ -1,7 +1,6 @@
-"""Signing in and out, one's own account (password, API tokens), and the admins' users page.
+"""One's own account (password, API tokens), and the admins' users page (signing in and out: ``frontend.signin``).
 
-Like every page, these only call the JSON API (``/api/v1/auth/...``, ``/api/v1/users``); the session cookie
-the API sets on sign-in is passed on to the browser unchanged.
+Like every page, these only call the JSON API (``/api/v1/auth/...``, ``/api/v1/users``).
 """
 
 from __future__ import annotations
@@ -9,59 +8,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
-from frontend.client import ApiResult, PageApi
-from frontend.pages import form_items, render, signed_in
+from frontend.client import PageApi
+from frontend.errors import problem
+from frontend.posted_form import form_items
+from frontend.rendering import render
+from frontend.signin import redirect_with_cookies, signed_in
 
 ROLES = ("viewer", "engineer", "admin")
 
-# /login is the one page open to everybody; the rest need a session like any page.
-public = APIRouter(include_in_schema=False)
 router = APIRouter(include_in_schema=False, dependencies=[Depends(signed_in)])
-
-
-def local_path(text: str) -> str:
-    """``next`` only ever leads back into this site: a path, never another origin ("//evil", "https:...")."""
-    if text.startswith("/") and not text.startswith("//") and "\\" not in text and "\n" not in text:
-        return text
-    return "/"
-
-
-def redirect_with_cookies(url: str, result: ApiResult) -> RedirectResponse:
-    response = RedirectResponse(url, status_code=303)
-    for cookie in result.set_cookies:
-        response.headers.append("set-cookie", cookie)
-    return response
-
-
-@public.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request, next: str = "/") -> Response:
-    return render(request, "login.html", next=local_path(next), error="", user_name="")
-
-
-@public.post("/login", response_class=HTMLResponse)
-async def login(request: Request) -> Response:
-    form = dict(await form_items(request))
-    name, target = form.get("name", "").strip(), local_path(form.get("next", "/"))
-    result = await PageApi(request).post("/auth/login", json={"name": name, "password": form.get("password", "")})
-    if result.ok:
-        changing = result.body["user"]["must_change_password"]
-        return redirect_with_cookies("/account" if changing else target, result)
-    status = result.status if result.status in (401, 422, 429) else 503
-    error = "Enter your user name and password." if result.status == 422 else result.detail
-    return render(request, "login.html", status_code=status, next=target, error=error, user_name=name)
-
-
-@router.post("/logout")
-async def logout(request: Request) -> Response:
-    await form_items(request)  # the CSRF field of a form posted without JavaScript
-    result = await PageApi(request).post("/auth/logout")
-    if not result.ok and result.status != 401:
-        return render(request, "error.html", status_code=result.status, status=result.status, detail=result.detail)
-    response = redirect_with_cookies("/login", result)
-    response.delete_cookie("rbp_session", path="/")
-    return response
 
 
 async def _account(request: Request, status_code: int = 200, **context: Any) -> Response:
@@ -87,9 +44,7 @@ async def change_password(request: Request) -> Response:
     body = {"current_password": form.get("current_password", ""), "new_password": form.get("new_password", "")}
     result = await PageApi(request).put("/auth/password", json=body)
     if not result.ok:
-        errors = result.body.get("errors", []) if isinstance(result.body, dict) else []
-        detail = "; ".join(e["message"] for e in errors) if errors else result.detail
-        return await _account(request, result.status, password_error=detail)
+        return await _account(request, result.status, password_error=result.errors_text(fields=False))
     return redirect_with_cookies("/", result)
 
 
@@ -114,7 +69,7 @@ async def revoke_token(request: Request, token_id: int) -> Response:
 async def _users(request: Request, status_code: int = 200, **context: Any) -> Response:
     result = await PageApi(request).get("/users")
     if not result.ok:
-        return render(request, "error.html", status_code=result.status, status=result.status, detail=result.detail)
+        return problem(request, result)
     context.setdefault("error", "")
     context.setdefault("created", None)
     return render(request, "users.html", status_code=status_code, users=result.body["users"], roles=ROLES, **context)
@@ -131,9 +86,7 @@ async def add_user(request: Request) -> Response:
     body = {"name": form.get("name", "").strip(), "role": form.get("role", "")}
     result = await PageApi(request).post("/users", json=body)
     if not result.ok:
-        errors = result.body.get("errors", []) if isinstance(result.body, dict) else []
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) if errors else result.detail
-        return await _users(request, result.status, error=detail)
+        return await _users(request, result.status, error=result.errors_text())
     return await _users(request, 201, created=result.body)
 
 

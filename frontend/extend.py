@@ -14,7 +14,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from backend.schemas import MAX_SEEDS
 from frontend.client import PageApi
-from frontend.pages import form_items, refused, render, signed_in, templates
+from frontend.errors import error_page, refused
+from frontend.posted_form import form_items
+from frontend.rendering import templates
+from frontend.signin import signed_in
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(signed_in)])
 
@@ -66,11 +69,8 @@ async def extend_pilot(request: Request, pilot_id: int) -> Response:
     try:
         seeds = int(raw)
     except ValueError:
-        detail = f"Enter how many seeds to add as a whole number (got {raw[:40]!r})."
-        return render(request, "error.html", status_code=422, status=422, detail=detail)
+        return error_page(request, 422, f"Enter how many seeds to add as a whole number (got {raw[:40]!r}).")
     result = await PageApi(request).post(f"/pilots/{pilot_id}/extend", json={"seeds": seeds})
     if not result.ok:
-        errors = result.body.get("errors", []) if isinstance(result.body, dict) else []
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) if errors else result.detail
-        return render(request, "error.html", status_code=result.status, status=result.status, detail=detail)
+        return error_page(request, result.status, result.errors_text())
     return RedirectResponse(f"/pilots/{pilot_id}", status_code=303)
