@@ -10,8 +10,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from backend.auth.schemas import NewTokenOut, TokenOut, TokensOut, UsersOut, UserWithPasswordOut
 from frontend.client import PageApi
-from frontend.errors import problem
 from frontend.posted_form import form_items
 from frontend.rendering import render
 from frontend.signin import redirect_with_cookies, signed_in
@@ -23,7 +23,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(signed_in)])
 
 async def _account(request: Request, status_code: int = 200, **context: Any) -> Response:
     tokens = await PageApi(request).get("/auth/tokens")
-    items = tokens.body.get("tokens", []) if tokens.ok else []
+    items = tokens.parsed(TokensOut).tokens if tokens.ok else []
     context.setdefault("password_error", "")
     context.setdefault("token_error", "")
     context.setdefault("new_token", None)
@@ -54,7 +54,7 @@ async def create_token(request: Request) -> Response:
     result = await PageApi(request).post("/auth/tokens", json={"name": form.get("name", "").strip()})
     if not result.ok:
         return await _account(request, result.status, token_error=result.detail or "give the token a name")
-    return await _account(request, 201, new_token=result.body)
+    return await _account(request, 201, new_token=result.parsed(NewTokenOut))
 
 
 @router.post("/account/tokens/{token_id:int}/revoke", response_class=HTMLResponse)
@@ -63,16 +63,14 @@ async def revoke_token(request: Request, token_id: int) -> Response:
     result = await PageApi(request).delete(f"/auth/tokens/{token_id}")
     if not result.ok:
         return await _account(request, result.status, token_error=result.detail)
-    return await _account(request, message=f"Token {result.body['prefix']}… revoked.")
+    return await _account(request, message=f"Token {result.parsed(TokenOut).prefix}… revoked.")
 
 
 async def _users(request: Request, status_code: int = 200, **context: Any) -> Response:
-    result = await PageApi(request).get("/users")
-    if not result.ok:
-        return problem(request, result)
+    listed = await PageApi(request).read("/users", UsersOut)
     context.setdefault("error", "")
     context.setdefault("created", None)
-    return render(request, "users.html", status_code=status_code, users=result.body["users"], roles=ROLES, **context)
+    return render(request, "users.html", status_code=status_code, users=listed.users, roles=ROLES, **context)
 
 
 @router.get("/users", response_class=HTMLResponse)
@@ -87,7 +85,7 @@ async def add_user(request: Request) -> Response:
     result = await PageApi(request).post("/users", json=body)
     if not result.ok:
         return await _users(request, result.status, error=result.errors_text())
-    return await _users(request, 201, created=result.body)
+    return await _users(request, 201, created=result.parsed(UserWithPasswordOut))
 
 
 @router.post("/users/{name}", response_class=HTMLResponse)
@@ -103,4 +101,5 @@ async def change_user(request: Request, name: str) -> Response:
     result = await PageApi(request).patch(f"/users/{name}", json=body)
     if not result.ok:
         return await _users(request, result.status, error=result.detail)
-    return await _users(request, created=result.body if result.body.get("one_time_password") else None)
+    changed = result.parsed(UserWithPasswordOut)
+    return await _users(request, created=changed if changed.one_time_password else None)

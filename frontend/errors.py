@@ -7,7 +7,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from frontend.client import ApiRefused, ApiResult
-from frontend.rendering import render
+from frontend.rendering import render, signed_in_user
 
 
 def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
@@ -21,13 +21,11 @@ def problem(request: Request, result: ApiResult) -> HTMLResponse:
 
 def refused(request: Request, permission: str) -> HTMLResponse | None:
     """A 403 page when the signed-in user lacks ``permission`` (checked before reading a big upload)."""
-    me = getattr(request.state, "me", None) or {}
-    if permission in me.get("permissions", ()):
+    me = signed_in_user(request)
+    if me is not None and permission in me.permissions:
         return None
-    user = me.get("user", {})
-    return error_page(
-        request, 403, f"user {user.get('name')!r} is a {user.get('role')}; this needs the {permission} permission"
-    )
+    name, role = (me.user.name, me.user.role) if me else (None, None)
+    return error_page(request, 403, f"user {name!r} is a {role}; this needs the {permission} permission")
 
 
 async def api_refused(request: Request, error: Exception) -> Response:

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from backend.auth.schemas import MeOut
 from backend.schemas import MAX_SEEDS
 from frontend.client import PageApi
 from frontend.errors import error_page, refused
@@ -24,13 +25,12 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(signed_in)])
 MANAGE = "manage_own_pilots"
 
 
-def may_manage(me: dict[str, Any] | None, owner: str | None) -> bool:
+def may_manage(me: MeOut | None, owner: str | None) -> bool:
     """Whether the signed-in user may change a pilot of ``owner``: the API's rule (owner or admin), so the
     page offers only what the API would accept."""
-    if not me or MANAGE not in me.get("permissions", ()):
+    if me is None or MANAGE not in me.permissions:
         return False
-    user = me.get("user", {})
-    return bool(user.get("role") == "admin" or (owner is not None and user.get("name") == owner))
+    return me.user.role == "admin" or (owner is not None and me.user.name == owner)
 
 
 def more_seeds(summary: dict[str, Any], roi: dict[str, Any]) -> int | None:
@@ -51,7 +51,7 @@ def addable_seeds(summary: dict[str, Any]) -> int:
     return max(0, MAX_SEEDS - most)
 
 
-def can_extend(me: dict[str, Any] | None, summary: dict[str, Any]) -> bool:
+def can_extend(me: MeOut | None, summary: dict[str, Any]) -> bool:
     """Offer the form: the user may manage the pilot, and it is not a sequential pilot still in its rounds."""
     plan = summary.get("sequential")
     return may_manage(me, summary.get("created_by")) and not (plan and not plan.get("stopped"))

@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from backend.auth.schemas import MeOut
 from frontend.filters import duration, eta, minute, money, num, pct
 from frontend.forms import dom_id, field_id
 from pilot_spec.status import ACTIVE_STATUSES, PilotStatus
@@ -23,10 +24,16 @@ templates.env.globals.update(
 )
 
 
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def signed_in_user(request: Request) -> MeOut | None:
+    """Who the page is for (set by ``frontend.signin.signed_in``); None on the sign-in page."""
     me = getattr(request.state, "me", None)
+    return me if isinstance(me, MeOut) else None
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    me = signed_in_user(request)
     context.setdefault("me", me)
-    context.setdefault("csrf", (me or {}).get("csrf_token") or "")
+    context.setdefault("csrf", (me.csrf_token if me else None) or "")
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 

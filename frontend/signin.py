@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from backend.auth.schemas import MeOut
 from frontend.client import ApiRefused, ApiResult, PageApi
 from frontend.errors import error_page
 from frontend.posted_form import form_items
@@ -33,15 +34,15 @@ class PasswordChangeRequired(Exception):
 
 
 async def signed_in(request: Request) -> None:
-    """Every page's first step: who is the user (``request.state.me``, from GET /api/v1/auth/me)?"""
+    """Every page's first step: who is the user (``request.state.me``: the ``MeOut`` of GET /api/v1/auth/me)?"""
     result = await PageApi(request).get("/auth/me")
     if result.status == 401:
         query = f"?{request.url.query}" if request.url.query else ""
         raise SignInRequired(f"{request.url.path}{query}")
     if not result.ok:
         raise ApiRefused(result)
-    request.state.me = result.body
-    if result.body["user"]["must_change_password"] and request.url.path not in PASSWORD_CHANGE_PATHS:
+    me = request.state.me = result.parsed(MeOut)
+    if me.user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
         raise PasswordChangeRequired()
 
 
@@ -97,7 +98,7 @@ async def login(request: Request) -> Response:
     name, target = form.get("name", "").strip(), local_path(form.get("next", "/"))
     result = await PageApi(request).post("/auth/login", json={"name": name, "password": form.get("password", "")})
     if result.ok:
-        changing = result.body["user"]["must_change_password"]
+        changing = result.parsed(MeOut).user.must_change_password
         return redirect_with_cookies("/account" if changing else target, result)
     status = result.status if result.status in (401, 422, 429) else 503
     error = "Enter your user name and password." if result.status == 422 else result.detail
