@@ -26,6 +26,7 @@ from pilot_spec.analysis import PilotAnalysis
 from pilot_spec.status import PilotStatus
 
 PAGE_SIZE = 50
+PILOT_STATUSES = frozenset(PilotStatus)  # the list's status filter: anything else shows every pilot
 # Figures shown under the comparison (curves are drawn live from the metrics instead).
 COMPARISON_FIGURES = [name for name in ("accuracy_vs_cost", "stability", "roi") if name in FIGURES]
 
@@ -36,7 +37,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(signed_in)])
 async def pilots_page(request: Request, status: str = "", page: int = 1) -> Response:
     """Every pilot, newest first, paginated; verdicts are loaded per row afterwards (one summary each)."""
     page = max(1, min(page, 10**6))
-    status = status if status in set(PilotStatus) else ""
+    status = status if status in PILOT_STATUSES else ""
     listed = await PageApi(request).read(
         "/pilots", PilotPage, status=status or None, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
     )

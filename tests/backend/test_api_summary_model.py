@@ -11,9 +11,9 @@ import pytest
 from backend.store import RunStatus
 from backend.summary_cache import encode
 from pilot_spec.analysis import Bounded, Describe, PilotAnalysis
-from tests.backend.api_support import API, Api, create_pilot, pilot_body, start
 from tests.backend.test_api_analysis import _finished_pilot
 from tests.backend.test_sequential import _advance, _finish_round
+from tests.support.api import API, Api, create_pilot, pilot_body, start
 
 SUMMARY_ROUTES = (("/pilots/{pilot_id}/summary", "get"), ("/pilots/{pilot_id}/roi", "put"))
 
