@@ -16,9 +16,18 @@ from pilot_spec.text import show
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw")
 LR_SCHEDULES: tuple[str, ...] = ("cosine", "onecycle", "constant")
 MAX_SEED = 2**31 - 1
+# scikit-learn's random_state accepts [0, 2**32); the same bound for every dataset keeps data_seed portable.
+MAX_DATA_SEED = 2**32 - 1
 
 TRAINING: dict[str, Field] = {
-    "data_seed": Field("integer", 0, "fixes the split and generated data", minimum=0, allowed="an integer >= 0"),
+    "data_seed": Field(
+        "integer",
+        0,
+        "fixes the split and generated data",
+        minimum=0,
+        maximum=MAX_DATA_SEED,
+        allowed="an integer from 0 to 2^32-1",
+    ),
     "label_noise": Field(
         "number",
         0.0,
