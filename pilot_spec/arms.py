@@ -9,7 +9,7 @@ library's checks all read it from there.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pilot_spec.fields import Field, Problem
@@ -42,11 +42,12 @@ class Arm:
         }
 
 
+# A drop rate of 1 would drop everything: no sub-model left to train. The drop layers check their rate by it.
+DROP_PROB = Field("number", 0.1, "target fraction of dropped units at each drop site", minimum=0, exclusive_maximum=1)
+
+
 def _drop_prob(default: float) -> Field:
-    # A drop rate of 1 would drop everything: no sub-model left to train.
-    return Field(
-        "number", default, "target fraction of dropped units at each drop site", minimum=0, exclusive_maximum=1
-    )
+    return replace(DROP_PROB, default=default)
 
 
 def _pairing(default: str) -> Field:
