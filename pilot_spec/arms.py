@@ -87,8 +87,7 @@ ARMS: dict[str, Arm] = {
             "rdrop",
             "R-Drop: element-wise dropout, two passes, consistency loss",
             2,
-            {"drop_prob": _drop_prob(0.1), "alpha": _ALPHA, "pairing": _pairing("independent"), "schedule": _SCHEDULE,
-             "kl_warmup": Field("number", 0.0, "share of training before the KL weight reaches alpha", minimum=0, maximum=1)},
+            {"drop_prob": _drop_prob(0.1), "alpha": _ALPHA, "pairing": _pairing("independent"), "schedule": _SCHEDULE},
         ),
         Arm(
             "rblock_b",
