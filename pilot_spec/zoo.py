@@ -1,0 +1,95 @@
+"""The model names a pilot may use: the built-ins, every timm model as ``timm/<name>``, and a curated zoo.
+
+The API validates a pilot's ``model`` without importing torch or timm, so the names timm 1.0.31 lists are
+shipped beside this module in ``timm_models.txt`` (sorted, one a line), written by
+``python -m rblock.zoo --write-names``; a test fails when the file and the installed timm disagree.
+
+A listed name is not yet a guarantee that the model can carry drop sites (it needs two feature stages
+of different reductions with (B, C, H, W) outputs): the research library checks that when it builds the
+model and names the model in its error. :data:`CURATED` holds families known to work, with their sizes,
+for the catalog and the new-pilot form.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from importlib import resources
+
+from pydantic import BaseModel, ConfigDict
+
+# The research library's own models (rblock.models); every other model name is a timm one.
+BUILTIN_MODELS: tuple[str, ...] = ("small_cnn", "resnet18")
+TIMM_PREFIX = "timm/"
+TIMM_NAMES_FILE = "timm_models.txt"
+# The pinned timm (pyproject's `train` extra); the names file and the curated sizes are this version's.
+TIMM_VERSION = "1.0.31"
+
+
+class ZooModel(BaseModel):
+    """One curated timm model: what the catalog shows about it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str  # the pilot's model name, ``timm/<timm name>``
+    description: str
+    params_m: float  # millions of parameters with timm's 1000-class (ImageNet) head, rounded to 0.01
+    image_size: int  # the side of the images its pretrained weights were trained at
+
+
+def _zoo(name: str, description: str, params_m: float, image_size: int = 224) -> ZooModel:
+    return ZooModel(name=TIMM_PREFIX + name, description=description, params_m=params_m, image_size=image_size)
+
+
+# About a dozen families, small to large, all with drop sites after their 1/16 and 1/32 stages. The
+# sizes and image sides are timm's (a test checks them against the installed timm).
+CURATED: tuple[ZooModel, ...] = (
+    _zoo("resnet10t", "ResNet-10-T: a light ResNet with a deep stem", 5.44, 176),
+    _zoo("resnet18", "ResNet-18 (arXiv 1512.03385), ImageNet stem", 11.69),
+    _zoo("resnet34", "ResNet-34, basic blocks", 21.8),
+    _zoo("resnet50", "ResNet-50, bottleneck blocks", 25.56),
+    _zoo("resnext50_32x4d", "ResNeXt-50 32x4d: grouped bottlenecks (arXiv 1611.05431)", 25.03),
+    _zoo("efficientnet_b0", "EfficientNet-B0 (arXiv 1905.11946)", 5.29),
+    _zoo("efficientnet_b2", "EfficientNet-B2", 9.11, 256),
+    _zoo("mobilenetv3_small_100", "MobileNetV3-Small 1.0 (arXiv 1905.02244): for small devices", 2.54),
+    _zoo("mobilenetv3_large_100", "MobileNetV3-Large 1.0", 5.48),
+    _zoo("convnext_atto", "ConvNeXt-Atto (arXiv 2201.03545), the smallest ConvNeXt", 3.7),
+    _zoo("convnext_tiny", "ConvNeXt-Tiny", 28.59),
+    _zoo("regnetx_002", "RegNetX-200MF (arXiv 2003.13678)", 2.68),
+    _zoo("regnety_016", "RegNetY-1.6GF: RegNet with squeeze-and-excitation", 11.2),
+)
+
+
+@functools.cache
+def timm_names() -> frozenset[str]:
+    """Every model name of the pinned timm (without the ``timm/`` prefix)."""
+    text = resources.files("pilot_spec").joinpath(TIMM_NAMES_FILE).read_text(encoding="utf-8")
+    return frozenset(line.strip() for line in text.splitlines() if line.strip())
+
+
+def timm_name(model: str) -> str | None:
+    """``resnet50`` for ``timm/resnet50``; None for a name without the prefix."""
+    return model[len(TIMM_PREFIX) :] if model.startswith(TIMM_PREFIX) else None
+
+
+def is_model_name(model: str) -> bool:
+    """True for a built-in model or ``timm/<name>`` with a name of the pinned timm."""
+    if model in BUILTIN_MODELS:
+        return True
+    name = timm_name(model)
+    return name is not None and name in timm_names()
+
+
+def unknown_model_message(model: str) -> str | None:
+    """What to tell a user who asked for ``model``, or None when it is a model name (:func:`is_model_name`)."""
+    if is_model_name(model):
+        return None
+    name = timm_name(model)
+    if name is None:
+        return (
+            f"unknown model {model!r}: use one of {', '.join(BUILTIN_MODELS)}, or {TIMM_PREFIX}<name> for a timm "
+            f"model (e.g. {CURATED[0].name})"
+        )
+    close = difflib.get_close_matches(name, sorted(timm_names()), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(TIMM_PREFIX + c for c in close)}?" if close else ""
+    return f"unknown timm model {model!r}: not a model of timm {TIMM_VERSION}{hint}"
