@@ -93,3 +93,17 @@ def unknown_model_message(model: str) -> str | None:
     close = difflib.get_close_matches(name, sorted(timm_names()), n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(TIMM_PREFIX + c for c in close)}?" if close else ""
     return f"unknown timm model {model!r}: not a model of timm {TIMM_VERSION}{hint}"
+
+
+def describe_curated() -> dict[str, dict[str, object]]:
+    """The curated zoo as the catalog lists it (JSON-serialisable), in :data:`CURATED` order."""
+    return {
+        m.name: {
+            "description": m.description,
+            "params_m": m.params_m,
+            "image_size": m.image_size,
+            "drop_sites": "after the last feature stage at 1/16 and the one at 1/32 of the input side",
+            "weights": "a weights file (head re-initialised for the pilot's classes), or 'hub' where it is reachable",
+        }
+        for m in CURATED
+    }

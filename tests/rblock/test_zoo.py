@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,12 +21,13 @@ from pilot_spec.zoo import (
     BUILTIN_MODELS,
     CURATED,
     TIMM_VERSION,
+    describe_curated,
     is_model_name,
     timm_names,
     unknown_model_message,
 )
 from rblock import ARMS, MODELS, DropLayer, create_model, create_regularizer, drop_sites
-from rblock.zoo import SITE_NAMES, FeatureStage, _DropSiteHook, model_normalisation
+from rblock.zoo import SITE_NAMES, FeatureStage, _DropSiteHook, feature_stages, model_normalisation
 from rblock.zoo_weights import load_weights
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,6 +81,9 @@ def test_the_curated_table_is_timms_and_every_entry_takes_two_sites() -> None:
             model = create_model(entry.name, in_channels=3, num_classes=10, drop_layer=reg.drop_layer)
         assert round(sum(p.numel() for p in imagenet.parameters()) / 1e6, 2) == entry.params_m, entry.name
         assert len(drop_sites(model)) == 2, entry.name
+        assert [s.reduction for s in feature_stages(model, entry.name)] == [16, 32], entry.name  # as described
+    described = describe_curated()
+    assert list(described) == [m.name for m in CURATED] and json.loads(json.dumps(described)) == described
 
 
 def _forward_order(model: nn.Module, x: Tensor) -> list[nn.Module]:
