@@ -128,6 +128,10 @@ def create_timm_model(
             that cannot be reached.
     """
     bare = _timm_name_or_error(name)
+    cfg = get_pretrained_cfg(bare)
+    if pretrained and (cfg is None or not (cfg.hf_hub_id or cfg.url or cfg.file)):
+        # timm would warn and go on with random weights: a pilot asking for pretrained ones must not.
+        raise ValueError(f"weights 'hub': timm has no pretrained weights for {name}; give a weights file instead")
     try:
         model = timm.create_model(bare, pretrained=pretrained, num_classes=num_classes, in_chans=in_channels)
     except OSError as error:
@@ -140,9 +144,16 @@ def create_timm_model(
         ) from None
     stages = feature_stages(model, name)
     for site_name, stage in zip(SITE_NAMES, stages, strict=True):
+        try:
+            stage_module = model.get_submodule(stage.module)
+        except AttributeError:
+            raise ValueError(
+                f"{name}: its feature_info names a stage {stage.module!r} that is not one of its modules, so it "
+                "cannot take drop sites: pick another model"
+            ) from None
         site = make_site()
         model.add_module(site_name, site)  # registration order is forward order, for drop_sites()
-        model.get_submodule(stage.module).register_forward_hook(_DropSiteHook(site, name, stage))
+        stage_module.register_forward_hook(_DropSiteHook(site, name, stage))
     return model, [stage.channels for stage in stages]
 
 

@@ -248,6 +248,7 @@ def test_hub_weights_without_a_network_give_a_clear_error(monkeypatch: pytest.Mo
         ("resnet50", {}, r"use one of small_cnn, resnet18, or timm/<name>"),
         ("timm/vit_tiny_patch16_224", {}, "timm/vit_tiny_patch16_224 has feature stages at fewer than two reductions"),
         ("timm/resnet10t", {"width": 16}, "timm/resnet10t has its own widths"),
+        ("timm/botnet50ts_256", {"weights": "hub"}, "timm has no pretrained weights for timm/botnet50ts_256"),
         (
             "timm/mobilenetv3_small_100",
             {"drop_layer": create_regularizer("rblock_b", groups=5).drop_layer},
