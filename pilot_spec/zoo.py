@@ -3,6 +3,8 @@
 The API validates a pilot's ``model`` without importing torch or timm, so the names timm 1.0.31 lists are
 shipped beside this module in ``timm_models.txt`` (sorted, one a line), written by
 ``python -m rblock.zoo --write-names``; a test fails when the file and the installed timm disagree.
+:func:`timm_name_problem` is the ``timm/`` family's check in :data:`pilot_spec.models.MODEL_FAMILIES`, so
+``model_problem`` (the API's and TrainConfig's check of ``model``) accepts every listed name.
 
 A listed name is not yet a guarantee that the model can carry drop sites (it needs two feature stages
 of different reductions with (B, C, H, W) outputs): the research library checks that when it builds the
@@ -18,8 +20,6 @@ from importlib import resources
 
 from pydantic import BaseModel, ConfigDict
 
-# The research library's own models (rblock.models); every other model name is a timm one.
-BUILTIN_MODELS: tuple[str, ...] = ("small_cnn", "resnet18")
 TIMM_PREFIX = "timm/"
 TIMM_NAMES_FILE = "timm_models.txt"
 # The pinned timm (pyproject's `train` extra); the names file and the curated sizes are this version's.
@@ -72,27 +72,16 @@ def timm_name(model: str) -> str | None:
     return model[len(TIMM_PREFIX) :] if model.startswith(TIMM_PREFIX) else None
 
 
-def is_model_name(model: str) -> bool:
-    """True for a built-in model or ``timm/<name>`` with a name of the pinned timm."""
-    if model in BUILTIN_MODELS:
-        return True
-    name = timm_name(model)
-    return name is not None and name in timm_names()
+def timm_name_problem(name: str) -> str | None:
+    """What is wrong with ``timm/<name>`` (``name`` without the prefix), or None when timm has that model.
 
-
-def unknown_model_message(model: str) -> str | None:
-    """What to tell a user who asked for ``model``, or None when it is a model name (:func:`is_model_name`)."""
-    if is_model_name(model):
+    The check of the ``timm/`` family in :data:`pilot_spec.models.MODEL_FAMILIES`.
+    """
+    if name in timm_names():
         return None
-    name = timm_name(model)
-    if name is None:
-        return (
-            f"unknown model {model!r}: use one of {', '.join(BUILTIN_MODELS)}, or {TIMM_PREFIX}<name> for a timm "
-            f"model (e.g. {CURATED[0].name})"
-        )
     close = difflib.get_close_matches(name, sorted(timm_names()), n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(TIMM_PREFIX + c for c in close)}?" if close else ""
-    return f"unknown timm model {model!r}: not a model of timm {TIMM_VERSION}{hint}"
+    return f"unknown timm model {TIMM_PREFIX + name!r}: not a model of timm {TIMM_VERSION}{hint}"
 
 
 def describe_curated() -> dict[str, dict[str, object]]:

@@ -28,7 +28,7 @@ from torchvision.models.resnet import BasicBlock, conv1x1
 
 from pilot_spec.models import MAX_WIDTH
 from pilot_spec.models import MODELS as MODEL_TABLE
-from pilot_spec.zoo import timm_name, unknown_model_message
+from pilot_spec.zoo import TIMM_PREFIX, timm_name
 from rblock.channel_drop import ChannelGroupDrop2d
 from rblock.drop_layer import DropLayer
 
@@ -163,7 +163,9 @@ def _build_builtin(
     name: str, in_channels: int, num_classes: int, make_site: DropFactory, width: int | None
 ) -> tuple[nn.Module, list[int], str]:
     if name not in MODEL_TABLE:
-        raise ValueError(unknown_model_message(name) or f"unknown model {name!r}")
+        raise ValueError(
+            f"unknown model {name!r}: use one of {', '.join(MODELS)}, or {TIMM_PREFIX}<name> for a timm model"
+        )
     width = _check_int("width", MODEL_TABLE[name].default_width if width is None else width, 1, MAX_WIDTH)
     cls = SmallCNN if name == "small_cnn" else ResNet18
     return cls(in_channels, num_classes, make_site, width), _site_channels(name, width), f"{name} with width {width}"

@@ -27,7 +27,7 @@ from timm.models import get_pretrained_cfg
 from torch import Tensor, nn
 
 import pilot_spec
-from pilot_spec.zoo import TIMM_NAMES_FILE, TIMM_PREFIX, timm_name, unknown_model_message
+from pilot_spec.zoo import TIMM_NAMES_FILE, TIMM_PREFIX, timm_name, timm_name_problem
 
 # (mean, std) per input channel, as timm's pretrained configurations give them.
 Normalisation = tuple[tuple[float, ...], tuple[float, ...]]
@@ -74,8 +74,10 @@ def is_timm_model(name: str) -> bool:
 
 def _timm_name_or_error(name: str) -> str:
     bare = timm_name(name)
-    if bare is None or not timm.is_model(bare):
-        raise ValueError(unknown_model_message(name) or f"unknown timm model {name!r}")
+    if bare is None:
+        raise ValueError(f"{name!r} is not a timm model name: write {TIMM_PREFIX}<name>")
+    if not timm.is_model(bare):
+        raise ValueError(timm_name_problem(bare) or f"unknown timm model {name!r}")
     return bare
 
 
