@@ -52,7 +52,7 @@ def create_pilot(
     else:
         # The pilot belongs to whoever submits it: ownership decides who may cancel or delete it.
         pilot, _ = submit_pilot(plan, store=store, queue=queue, created_by=principal.user.name)
-        summary = store.pilot_summary(pilot_id=pilot.id)
+        summary = store.pilot_progress(pilot_id=pilot.id)
         detail = pilot_detail(summary, store.list_runs(pilot_id=pilot.id), settings)
     return PilotSubmission(
         dry_run=body.dry_run,
@@ -82,7 +82,7 @@ def list_pilots(
 @router.get("/{pilot_id}", response_model=PilotDetail, dependencies=[require(Permission.READ)])
 def get_pilot(pilot_id: PilotId, store: StoreDep, settings: SettingsDep) -> PilotDetail:
     """Get a pilot with its runs and progress: epochs done, runs by status, device-hours and cost so far."""
-    summary = store.pilot_summary(pilot_id=pilot_id)
+    summary = store.pilot_progress(pilot_id=pilot_id)
     return pilot_detail(summary, store.list_runs(pilot_id=pilot_id), settings)
 
 
