@@ -15,10 +15,11 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 
+from pilot_spec.status import PilotStatus
+
 MAX_SEED = 2**31 - 1
 MAX_SEEDS = 50
 MAX_ARMS = 20
-PILOT_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "partial")
 
 
 def clean_text(value: str) -> str:
@@ -240,7 +241,7 @@ class RunOut(BaseModel):
 
 
 class Progress(BaseModel):
-    status: str = Field(description=f"one of {', '.join(PILOT_STATUSES)}")
+    status: PilotStatus = Field(description="derived from its runs' statuses (pilot_spec.status.pilot_status)")
     runs_by_status: dict[str, int]
     epochs_done: int
     epochs_total: int

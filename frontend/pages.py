@@ -23,11 +23,12 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from backend.figures import FIGURES
 from frontend.client import CSRF_FIELD, ApiResult, PageApi
 from frontend.forms import ROI_FIELDS, ROI_LABELS, TRAINING_FIELDS, dom_id, field_errors, field_id, form_to_body
+from pilot_spec.status import ACTIVE_STATUSES, PilotStatus
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
-STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "partial")
-ACTIVE = {"queued", "running", "cancelling"}
+STATUSES = tuple(PilotStatus)
+ACTIVE = ACTIVE_STATUSES
 # Figures shown under the comparison (curves are drawn live from the metrics instead).
 COMPARISON_FIGURES = [name for name in ("accuracy_vs_cost", "stability", "roi") if name in FIGURES]
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pilot_spec.status import RunStatus
 from rblock.config import LR_SCHEDULES, OPTIMIZERS, TrainConfig
 from rblock.metrics import seed_churn
 from rblock.regularizer import ARMS
@@ -136,7 +137,7 @@ def summary_table(results: Sequence[dict[str, Any]]) -> str:
     header = ("arm", "seeds", "test acc", "device s", "wall s", "inconsistency", "flip rate", "ECE", "seed churn")
     rows = [header]
     for arm, runs in by_arm.items():
-        done = [r for r in runs if r["status"] == "succeeded"]
+        done = [r for r in runs if r["status"] == RunStatus.SUCCEEDED]
         churn = seed_churn([_as_tensor(r["predictions"]) for r in done])
         rows.append(
             (

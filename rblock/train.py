@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 import rblock
+from pilot_spec.status import RunStatus
 from rblock.config import TrainConfig
 from rblock.data import DatasetSplit, TensorBatches, load_dataset
 from rblock.device import CostMeter, device_name, resolve_device, synchronize, tune_cpu_allocator
@@ -67,7 +68,7 @@ class RunResult:
         history: Per-epoch metrics, epoch numbers from 1.
     """
 
-    status: str
+    status: RunStatus
     epochs_completed: int
     final_test_acc: float | None
     best_test_acc: float | None
@@ -364,7 +365,7 @@ def train_run(
         "energy_joules": meter.energy_joules,
     }
     return RunResult(
-        status="cancelled" if cancelled else "succeeded",
+        status=RunStatus.CANCELLED if cancelled else RunStatus.SUCCEEDED,
         epochs_completed=state.epoch,
         final_test_acc=final_metrics.get("test_acc"),
         best_test_acc=state.best_test_acc,

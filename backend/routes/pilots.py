@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
@@ -22,11 +22,11 @@ from backend.schemas import (
 )
 from backend.submission import plan_pilot, submit_pilot
 from backend.views import pilot_detail, pilot_out, run_out
+from pilot_spec.status import PilotStatus
 
 router = APIRouter(prefix="/pilots", tags=["pilots"], responses=error_responses(401, 403, 404, 413, 415, 422, 503))
 
 MAX_LIMIT = 200
-StatusFilter = Literal["queued", "running", "succeeded", "failed", "cancelled", "partial"]
 
 
 @router.post(
@@ -68,7 +68,7 @@ def create_pilot(
 def list_pilots(
     store: StoreDep,
     settings: SettingsDep,
-    status: Annotated[StatusFilter | None, Query(description="only pilots in this state")] = None,
+    status: Annotated[PilotStatus | None, Query(description="only pilots in this state")] = None,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"page size, at most {MAX_LIMIT}")] = 50,
 ) -> PilotPage:
