@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from pilot_spec.device import DEVICE_GRAMMAR, is_device
 from rblock.models import MODELS
 from rblock.regularizer import resolve_params
 
@@ -40,7 +41,7 @@ class TrainConfig:
         seed: Model initialisation, data order, augmentation and masks.
         eval_every: Stability metrics every this many epochs (0: only at the end).
         stability_masks: Sub-model masks K for ``inconsistency_kl`` and ``flip_rate``.
-        device: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``.
+        device: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N`` (``pilot_spec.device``).
         bf16: bfloat16 autocast on CUDA (ignored on the CPU); ``channels_last`` likewise.
     """
 
@@ -92,8 +93,8 @@ class TrainConfig:
             raise ConfigError(f"arm_params must be an object of the arm's parameters (got {self.arm_params!r})")
         if self.model not in MODELS:
             raise ConfigError(f"model must be one of {', '.join(MODELS)} (got {self.model!r})")
-        if not _valid_device(self.device):
-            raise ConfigError(f"device must be auto, cpu, cuda or cuda:N (got {self.device!r})")
+        if not is_device(self.device):
+            raise ConfigError(f"device must be {DEVICE_GRAMMAR} (got {self.device!r})")
         if not self.warmup_epochs < self.epochs:
             raise ConfigError(f"warmup_epochs must be a number from 0 to less than epochs (got {self.warmup_epochs!r})")
         if self.optimizer == "sgd" and self.nesterov and self.momentum == 0:
@@ -195,12 +196,3 @@ def _field_ok(spec: dict[str, Any], value: Any) -> bool:
         ("exclusive_maximum", lambda b: value < b),
     )
     return all(check(spec[key]) for key, check in checks if key in spec)
-
-
-def _valid_device(device: Any) -> bool:
-    if not isinstance(device, str):
-        return False
-    if device in ("auto", "cpu", "cuda"):
-        return True
-    prefix, _, index = device.partition(":")
-    return prefix == "cuda" and index.isdigit()
