@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pilot_spec.device import DEVICE_GRAMMAR
 from pilot_spec.status import RunStatus
 from rblock.config import LR_SCHEDULES, OPTIMIZERS, TrainConfig
 from rblock.metrics import seed_churn
@@ -65,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--weight-decay", type=float, default=5e-4)
     train.add_argument("--label-smoothing", type=float, default=0.0)
     train.add_argument("--eval-every", type=int, default=0, help="stability metrics every N epochs (0: at the end)")
-    train.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    train.add_argument("--device", default="auto", help=DEVICE_GRAMMAR)
     train.add_argument("--no-bf16", action="store_true", help="train in float32 on CUDA too")
     train.add_argument("--checkpoint-dir", type=Path, default=None, help="checkpoint each run here and resume")
     train.add_argument("--json", type=Path, default=None, metavar="FILE", help="write every run's result here")
