@@ -13,12 +13,7 @@ import numpy as np
 from backend.analysis import stats
 from backend.analysis.samples import arm_samples
 from backend.store.entities import MetricPoint, Run, RunStatus
-
-# Final metrics summarised per arm (mean over seeds), beside accuracy and cost.
-STABILITY_KEYS = ("inconsistency_kl", "flip_rate", "ece", "nll")
-# Metrics that are shares: their intervals are cut to [0, 1] (a t-interval of 99% accuracy over 3 seeds
-# otherwise reads "98.21% - 100.31%").
-SHARE_METRICS = frozenset({"train_acc", "test_acc", "flip_rate", "ece", "drop_rate"})
+from pilot_spec.metrics import SHARE_METRICS, STABILITY_KEYS
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from backend.figures.style import arm_colours, arm_label, downsample, layout, rgba
+from pilot_spec.metrics import ECE, FLIP_RATE, INCONSISTENCY_KL, METRICS, SEED_CHURN, TEST_ACC, TRAIN_LOSS
 
 
 def _curve_figure(summary: dict[str, Any], key: str, title: str, y_title: str) -> go.Figure:
@@ -94,12 +95,7 @@ def cost_per_run(summary: dict[str, Any]) -> go.Figure:
     return fig
 
 
-_STABILITY = (
-    ("inconsistency_kl", "inconsistency KL (nats)"),
-    ("flip_rate", "flip rate"),
-    ("ece", "ECE"),
-    ("seed_churn", "seed churn"),
-)
+_STABILITY = tuple((key, METRICS[key].label) for key in (INCONSISTENCY_KL, FLIP_RATE, ECE, SEED_CHURN))
 
 
 def stability(summary: dict[str, Any]) -> go.Figure:
@@ -108,7 +104,7 @@ def stability(summary: dict[str, Any]) -> go.Figure:
     for column, (key, label) in enumerate(_STABILITY, start=1):
         names, values = [], []
         for arm in summary["arms"]:
-            value = arm["seed_churn"] if key == "seed_churn" else arm["stability"].get(key)
+            value = arm[SEED_CHURN] if key == SEED_CHURN else arm["stability"].get(key)
             names.append(arm["arm"])
             values.append(value)
         fig.add_trace(
@@ -162,7 +158,7 @@ FIGURES: dict[str, Callable[[dict[str, Any]], go.Figure]] = {
     "roi": roi,
 }
 # The per-epoch curves (summary["curves"]) each figure draws: a summary made for these figures only needs these.
-FIGURE_CURVES: dict[str, list[str]] = {"accuracy_curves": ["test_acc"], "loss_curves": ["train_loss"]}
+FIGURE_CURVES: dict[str, list[str]] = {"accuracy_curves": [TEST_ACC], "loss_curves": [TRAIN_LOSS]}
 
 
 def build_figure(name: str, summary: dict[str, Any]) -> go.Figure:

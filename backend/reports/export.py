@@ -11,6 +11,7 @@ from backend.analysis.summary import build_summary, summary_points
 from backend.reports.cache import REPORTS, report_key
 from backend.store import Store
 from backend.views import decision_out
+from pilot_spec.metrics import DROP_RATE
 
 FORMATS = ("pdf", "html", "csv", "epochs.csv", "json")
 _MEDIA = {
@@ -30,7 +31,7 @@ def pilot_summary(
     pilot = store.get_pilot(pilot_id=pilot_id)
     runs = store.list_runs(pilot_id=pilot_id)
     # drop_rate is read whatever the curves: the comparability warnings need it.
-    keys = None if curve_keys is None else sorted({*curve_keys, "drop_rate"})
+    keys = None if curve_keys is None else sorted({*curve_keys, DROP_RATE})
     points = summary_points(store.get_series(run_ids=[r.id for r in runs], keys=keys), curve_keys)
     if pilot.sequential is None:
         summary = build_summary(pilot, runs, points, prices=prices, curve_keys=curve_keys)
