@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pilot_spec.device import DEVICE_GRAMMAR
+from pilot_spec.metrics import ECE, FLIP_RATE, INCONSISTENCY_KL
 from pilot_spec.status import RunStatus
 from rblock.config import LR_SCHEDULES, OPTIMIZERS, TrainConfig
 from rblock.metrics import seed_churn
@@ -147,9 +148,9 @@ def summary_table(results: Sequence[dict[str, Any]]) -> str:
                 _mean_std([r["final_test_acc"] for r in done]),
                 _mean_std([r["cost"]["device_seconds"] for r in done], 1),
                 _mean_std([r["cost"]["wall_seconds"] for r in done], 1),
-                _mean_std([r["final_metrics"].get("inconsistency_kl") for r in done]),
-                _mean_std([r["final_metrics"].get("flip_rate") for r in done]),
-                _mean_std([r["final_metrics"].get("ece") for r in done]),
+                _mean_std([r["final_metrics"].get(INCONSISTENCY_KL) for r in done]),
+                _mean_std([r["final_metrics"].get(FLIP_RATE) for r in done]),
+                _mean_std([r["final_metrics"].get(ECE) for r in done]),
                 "-" if churn is None else f"{churn:.4f}",
             )
         )
