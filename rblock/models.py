@@ -17,46 +17,20 @@ arXiv 1810.12890; DESIGN §2), each filled by one call of the ``drop_layer`` fac
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, conv1x1
 
+from pilot_spec.models import MAX_WIDTH
+from pilot_spec.models import MODELS as MODEL_TABLE
 from rblock.channel_drop import ChannelGroupDrop2d
 from rblock.drop_layer import DropLayer
 
 DropFactory = Callable[[], nn.Module]
 
-MAX_WIDTH = 1024
-
-
-@dataclass(frozen=True)
-class _ModelSpec:
-    description: str
-    default_width: int
-    width_help: str
-    drop_sites: str
-
-
-_SPECS: dict[str, _ModelSpec] = {
-    "small_cnn": _ModelSpec(
-        "three conv3x3-BN-ReLU stages (1, 2, 2 convs; widths w, 2w, 4w) with 2×2 max-pool between them, "
-        "global average pool, linear; trains on a CPU",
-        32,
-        "width of the first stage; the stages have w, 2w and 4w channels",
-        "after stage 2 (2w channels, 1/2 of the input side) and stage 3 (4w channels, 1/4 of the input side)",
-    ),
-    "resnet18": _ModelSpec(
-        "ResNet-18 (arXiv 1512.03385) with torchvision's BasicBlock and a small-image stem: 3×3 stride-1 "
-        "first conv, no max-pool",
-        64,
-        "base width; the four stages have w, 2w, 4w and 8w channels (64 is torchvision's ResNet-18)",
-        "after layer3 (4w channels, 1/4 of the input side) and layer4 (8w channels, 1/8 of the input side)",
-    ),
-}
-
-MODELS: tuple[str, ...] = tuple(_SPECS)
+# Each model's description, default width and drop sites are pilot_spec's table (the API lists them too).
+MODELS: tuple[str, ...] = tuple(MODEL_TABLE)
 
 
 def _init_weights(model: nn.Module) -> None:
@@ -201,11 +175,11 @@ def create_model(
         ValueError: For an unknown name or a bad argument, naming what is allowed; also when a channel-group
             drop layer's ``groups`` does not divide a drop site's channels.
     """
-    if name not in _SPECS:
+    if name not in MODEL_TABLE:
         raise ValueError(f"unknown model {name!r}: use one of {', '.join(MODELS)}")
     in_channels = _check_int("in_channels", in_channels, 1)
     num_classes = _check_int("num_classes", num_classes, 2)
-    width = _check_int("width", _SPECS[name].default_width if width is None else width, 1, MAX_WIDTH)
+    width = _check_int("width", MODEL_TABLE[name].default_width if width is None else width, 1, MAX_WIDTH)
     if drop_layer is not None and not callable(drop_layer):
         raise ValueError(f"drop_layer must be a callable returning an nn.Module (or None), got {drop_layer!r}")
     factory: DropFactory = nn.Identity if drop_layer is None else drop_layer
@@ -236,14 +210,7 @@ def create_model(
 
 def describe_models() -> dict[str, dict[str, Any]]:
     """Every model with its description, drop sites and parameters (default and help), JSON-serialisable."""
-    return {
-        name: {
-            "description": spec.description,
-            "drop_sites": spec.drop_sites,
-            "params": {"width": {"default": spec.default_width, "help": spec.width_help}},
-        }
-        for name, spec in _SPECS.items()
-    }
+    return {name: model.catalog_entry() for name, model in MODEL_TABLE.items()}
 
 
 def drop_sites(model: nn.Module) -> list[DropLayer]:
