@@ -63,6 +63,16 @@ RUN_TRANSITIONS: Mapping[RunStatus, frozenset[RunStatus]] = {
 
 # The statuses in which a worker's attempt owns its run: its fenced writes are accepted only then.
 OWNED_STATUSES = frozenset({RunStatus.RUNNING, RunStatus.CANCELLING})
+# What a cancel does to an active run: one not yet claimed ends at once; a running one is flagged, and its
+# worker ends it at its next check. A cancelling run is already on its way, so it is not in here.
+CANCEL_MOVES: Mapping[RunStatus, RunStatus] = {
+    RunStatus.QUEUED: RunStatus.CANCELLED,
+    RunStatus.RUNNING: RunStatus.CANCELLING,
+}
+# The ended runs a retry may queue again (a succeeded run is kept as it is): the table's finished -> queued.
+RETRYABLE_STATUSES = frozenset({RunStatus.FAILED, RunStatus.CANCELLED})
+# A pilot still in progress: it has no end time yet, and a decision on it is provisional.
+PILOT_ACTIVE_STATUSES = frozenset({PilotStatus.QUEUED, PilotStatus.RUNNING})
 
 
 def can_move(current: RunStatus, target: RunStatus) -> bool:

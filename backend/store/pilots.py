@@ -19,7 +19,7 @@ from backend.store.entities import ArmInput, Conflict, NotFound, Pilot, PilotPro
 from backend.store.models import SqlArm, SqlMetricPoint, SqlMetricSeries, SqlPilot, SqlRun
 from backend.store.rows import StorePart, pilot_entity, pilot_row
 from backend.store.versions import bump_pilot
-from pilot_spec.status import ACTIVE_STATUSES, PilotStatus, RunStatus, pilot_status
+from pilot_spec.status import ACTIVE_STATUSES, PILOT_ACTIVE_STATUSES, RunStatus, pilot_status
 
 
 @dataclass
@@ -68,7 +68,7 @@ class _Tally:
             device_hours=float(self.hours),
             device_hours_by_device=dict(self.by_device),
             started_at=self.started,
-            finished_at=self.finished if status not in (PilotStatus.RUNNING, PilotStatus.QUEUED) else None,
+            finished_at=self.finished if status not in PILOT_ACTIVE_STATUSES else None,
         )
 
 

@@ -19,12 +19,17 @@ from backend.store.entities import Conflict, NotFound, Run, Superseded
 from backend.store.models import SqlMetricPoint, SqlMetricSeries, SqlPilot, SqlRun
 from backend.store.rows import StorePart, changed, pilot_row, select_runs
 from backend.store.versions import bump_runs
-from pilot_spec.status import FINISHED_STATUSES, OWNED_STATUSES, RunStatus, check_moves, sources_of
+from pilot_spec.status import (
+    CANCEL_MOVES,
+    FINISHED_STATUSES,
+    OWNED_STATUSES,
+    RETRYABLE_STATUSES,
+    RunStatus,
+    check_moves,
+    sources_of,
+)
 
-# What a cancel does to an active run: one not yet claimed ends at once; a running one is flagged, and its
-# worker ends it at its next check. A cancelling run is already on its way.
-_CANCEL_MOVES = {RunStatus.QUEUED: RunStatus.CANCELLED, RunStatus.RUNNING: RunStatus.CANCELLING}
-for _source, _target in _CANCEL_MOVES.items():
+for _source, _target in CANCEL_MOVES.items():  # the table allows each, or the import fails
     check_moves([_source], _target)
 
 
@@ -65,7 +70,7 @@ def _the_run(session: Session, run_id: int) -> Run:
 
 
 def _cancel(session: Session, run: Run) -> bool:
-    target = _CANCEL_MOVES[run.status]
+    target = CANCEL_MOVES[run.status]
     values: dict[str, Any] = {"status": target.value, "cancel_requested": True}
     if target in FINISHED_STATUSES:
         values["finished_at"] = utc_now()
@@ -187,7 +192,7 @@ class Runs(StorePart):
             run = _the_run(session, run_id)
             if run.status == RunStatus.CANCELLING:
                 return run
-            if run.status not in _CANCEL_MOVES or not _cancel(session, run):
+            if run.status not in CANCEL_MOVES or not _cancel(session, run):
                 raise Conflict(f"run {run_id} is {run.status.value}: only queued or running runs can be cancelled")
             bump_runs(session, [run_id])
             return _the_run(session, run_id)
@@ -195,7 +200,7 @@ class Runs(StorePart):
     def cancel_pilot(self, *, pilot_id: int) -> list[Run]:
         with transaction(self._sessions) as session:
             pilot_row(session, pilot_id)
-            cancellable = [status.value for status in _CANCEL_MOVES]
+            cancellable = [status.value for status in CANCEL_MOVES]
             runs = select_runs(session, SqlRun.pilot_id == pilot_id, SqlRun.status.in_(cancellable))
             moved = [run.id for run in runs if _cancel(session, run)]
             # Once, after every run: the runs' rows are locked before the pilot's, as in every write (no deadlock).
@@ -208,7 +213,7 @@ class Runs(StorePart):
             moved = changed(
                 session,
                 update(SqlRun)
-                .where(SqlRun.id == run_id, _moving(RunStatus.QUEUED, RunStatus.FAILED, RunStatus.CANCELLED))
+                .where(SqlRun.id == run_id, _moving(RunStatus.QUEUED, *RETRYABLE_STATUSES))
                 .values(
                     status=RunStatus.QUEUED.value,
                     attempts=0,

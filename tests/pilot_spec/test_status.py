@@ -12,7 +12,9 @@ import pytest
 from backend.store import ArmInput, Conflict, RunInput, RunStatus, Store
 from pilot_spec.status import (
     ACTIVE_STATUSES,
+    CANCEL_MOVES,
     FINISHED_STATUSES,
+    RETRYABLE_STATUSES,
     RUN_TRANSITIONS,
     PilotStatus,
     can_move,
@@ -115,6 +117,9 @@ def test_the_table_guards_what_the_store_writes() -> None:
     assert sources_of(RunStatus.CANCELLING) == {RunStatus.RUNNING}
     assert sources_of(RunStatus.SUCCEEDED) == {RunStatus.RUNNING, RunStatus.CANCELLING}
     assert not RUN_TRANSITIONS[RunStatus.SUCCEEDED]  # the one end nothing leaves
+    assert sources_of(RunStatus.QUEUED) & FINISHED_STATUSES == RETRYABLE_STATUSES
+    assert all(can_move(source, target) for source, target in CANCEL_MOVES.items())
+    assert set(CANCEL_MOVES) | {RunStatus.CANCELLING} == ACTIVE_STATUSES
     assert set(RUN_TRANSITIONS) == set(RunStatus) == ACTIVE_STATUSES | FINISHED_STATUSES
 
 
