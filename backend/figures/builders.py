@@ -42,13 +42,11 @@ def _curve_figure(summary: PilotAnalysis, key: str, title: str, y_title: str) ->
 
 
 def accuracy_curves(summary: PilotAnalysis) -> go.Figure:
-    return _curve_figure(
-        summary, "test_acc", "Test accuracy over training (mean and 95% CI over seeds)", "test accuracy"
-    )
+    return _curve_figure(summary, TEST_ACC, "Test accuracy over training (mean and 95% CI over seeds)", "test accuracy")
 
 
 def loss_curves(summary: PilotAnalysis) -> go.Figure:
-    return _curve_figure(summary, "train_loss", "Training loss (mean and 95% CI over seeds)", "training loss")
+    return _curve_figure(summary, TRAIN_LOSS, "Training loss (mean and 95% CI over seeds)", "training loss")
 
 
 def accuracy_vs_cost(summary: PilotAnalysis) -> go.Figure:
