@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pilot_spec.text import show
+from pilot_spec.zoo import TIMM_PREFIX, timm_name_problem
 
 # The largest base width any model accepts: beyond it a pilot's memory and time are out of all proportion.
 MAX_WIDTH = 1024
@@ -60,7 +61,7 @@ MODELS: dict[str, Model] = {
 # Families of models named by a prefix (``"timm/"``) instead of one table row each: the prefix maps to a
 # check of the rest of the name that returns what is wrong with it, or None.
 ModelNameCheck = Callable[[str], str | None]
-MODEL_FAMILIES: dict[str, ModelNameCheck] = {}
+MODEL_FAMILIES: dict[str, ModelNameCheck] = {TIMM_PREFIX: timm_name_problem}
 
 
 def model_problem(name: str) -> str | None:
