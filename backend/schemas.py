@@ -15,12 +15,12 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 
+from pilot_spec.status import PilotStatus
 from pilot_spec.text import clean_text
 from pilot_spec.training import MAX_SEED as MAX_SEED  # re-exported: the API's seeds are the runs' seeds
 
 MAX_SEEDS = 50
 MAX_ARMS = 20
-PILOT_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "partial")
 
 
 # Length limits come before the text check, so that their messages speak of characters.
@@ -231,7 +231,7 @@ class RunOut(BaseModel):
 
 
 class Progress(BaseModel):
-    status: str = Field(description=f"one of {', '.join(PILOT_STATUSES)}")
+    status: PilotStatus = Field(description="derived from its runs' statuses (pilot_spec.status.pilot_status)")
     runs_by_status: dict[str, int]
     epochs_done: int
     epochs_total: int

@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from pilot_spec.device import DEVICE_GRAMMAR, is_device
 from pilot_spec.models import MODELS, model_problem, model_setting_problems
 from pilot_spec.training import LR_SCHEDULES, OPTIMIZERS, TRAINING, training_problems
 from rblock.regularizer import resolve_params
@@ -99,8 +100,8 @@ class TrainConfig:
             raise ConfigError(f"model must be one of {', '.join(MODELS)} or timm/<name>: {problem}")
         for name, problem in model_setting_problems(self.model, self.width, self.weights):
             raise ConfigError(f"{name} {problem}")
-        if not _valid_device(self.device):
-            raise ConfigError(f"device must be auto, cpu, cuda or cuda:N (got {self.device!r})")
+        if not is_device(self.device):
+            raise ConfigError(f"device must be {DEVICE_GRAMMAR} (got {self.device!r})")
         for rule in training_problems(self.to_dict()):
             raise ConfigError(f"{rule.field} {rule.message}")
         try:
@@ -132,12 +133,3 @@ class TrainConfig:
         except json.JSONDecodeError as error:
             raise ConfigError(f"the training config is not valid JSON: {error}") from None
         return cls.from_dict(data)
-
-
-def _valid_device(device: Any) -> bool:
-    if not isinstance(device, str):
-        return False
-    if device in ("auto", "cpu", "cuda"):
-        return True
-    prefix, _, index = device.partition(":")
-    return prefix == "cuda" and index.isdigit()

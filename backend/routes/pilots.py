@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
@@ -22,11 +22,11 @@ from backend.schemas import (
 )
 from backend.submission import plan_pilot, submit_pilot
 from backend.views import pilot_detail, pilot_out, run_out
+from pilot_spec.status import PilotStatus
 
 router = APIRouter(prefix="/pilots", tags=["pilots"], responses=error_responses(401, 403, 404, 413, 415, 422, 503))
 
 MAX_LIMIT = 200
-StatusFilter = Literal["queued", "running", "succeeded", "failed", "cancelled", "partial"]
 
 
 @router.post(
@@ -52,7 +52,7 @@ def create_pilot(
     else:
         # The pilot belongs to whoever submits it: ownership decides who may cancel or delete it.
         pilot, _ = submit_pilot(plan, store=store, queue=queue, created_by=principal.user.name)
-        summary = store.pilot_summary(pilot_id=pilot.id)
+        summary = store.pilot_progress(pilot_id=pilot.id)
         detail = pilot_detail(summary, store.list_runs(pilot_id=pilot.id), settings)
     return PilotSubmission(
         dry_run=body.dry_run,
@@ -68,7 +68,7 @@ def create_pilot(
 def list_pilots(
     store: StoreDep,
     settings: SettingsDep,
-    status: Annotated[StatusFilter | None, Query(description="only pilots in this state")] = None,
+    status: Annotated[PilotStatus | None, Query(description="only pilots in this state")] = None,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"page size, at most {MAX_LIMIT}")] = 50,
 ) -> PilotPage:
@@ -82,7 +82,7 @@ def list_pilots(
 @router.get("/{pilot_id}", response_model=PilotDetail, dependencies=[require(Permission.READ)])
 def get_pilot(pilot_id: PilotId, store: StoreDep, settings: SettingsDep) -> PilotDetail:
     """Get a pilot with its runs and progress: epochs done, runs by status, device-hours and cost so far."""
-    summary = store.pilot_summary(pilot_id=pilot_id)
+    summary = store.pilot_progress(pilot_id=pilot_id)
     return pilot_detail(summary, store.list_runs(pilot_id=pilot_id), settings)
 
 

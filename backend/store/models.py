@@ -1,6 +1,6 @@
 """SQLAlchemy tables of the store: pilots, arms, runs, metric points, workers, users, decisions.
 
-Rows never leave the store (see ``store.py``); they convert to the plain entities of ``entities.py``.
+Rows never leave the store: ``rows.py`` converts them to the plain entities of ``entities.py``.
 """
 
 from __future__ import annotations
