@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from backend.store import schema
 from backend.store.accounts import Accounts
+from backend.store.annotations import Annotations
 from backend.store.db import StoreUnavailable, as_utc, make_engine, transaction, utc_now
 from backend.store.decisions import Decisions
 from backend.store.entities import (
@@ -45,6 +46,7 @@ from backend.store.extension import Extensions
 from backend.store.installation import Installation
 from backend.store.lease import Leases
 from backend.store.models import SqlArm, SqlMetricPoint, SqlMetricSeries, SqlPilot, SqlRun, SqlWorker
+from backend.store.pilot_query import pilot_ids
 from backend.store.usage import Usage
 from backend.store.versions import Versions, bump_pilot, bump_runs
 
@@ -154,6 +156,7 @@ class Store:
         self._dialect = self.engine.dialect.name
         self.accounts = Accounts(self._sessions)
         self.decisions = Decisions(self._sessions)
+        self.annotations = Annotations(self._sessions)
         self.installation = Installation(self._sessions)
         self.extensions = Extensions(self._sessions, pilot=_pilot, runs=self._runs)
         self.usage = Usage(self._sessions)
@@ -371,12 +374,13 @@ class Store:
             return self._summary(pilot, self._summaries(session, [pilot_id]).get(pilot_id))
 
     def list_pilots(
-        self, *, status: str | None = None, offset: int = 0, limit: int = 50
+        self, *, status: str | None = None, offset: int = 0, limit: int = 50, search: str = "", sort: str = "-created"
     ) -> tuple[list[PilotSummary], int]:
-        """Newest first; ``status`` filters on the word :func:`pilot_status` gives."""
+        """Newest first unless ``sort`` says otherwise; ``search`` and ``sort`` as in ``pilot_query``;
+        ``status`` filters on the word :func:`pilot_status` gives."""
         with transaction(self._sessions) as session:
             aggregates = self._summaries(session, None)
-            ids = list(session.scalars(select(SqlPilot.id).order_by(SqlPilot.id.desc())))
+            ids = list(session.scalars(pilot_ids(search=search, sort=sort)))
             if status is not None:
                 ids = [i for i in ids if pilot_status(aggregates.get(i, {}).get("counts", {})) == status]
             page = ids[offset : offset + limit]
