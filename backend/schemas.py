@@ -36,7 +36,8 @@ def clean_text(value: str) -> str:
 
 # Length limits come before the text check, so that their messages speak of characters.
 Label = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(clean_text)]
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(clean_text)]
+NAME_MAX = 200
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(clean_text)]
 ShortText = Annotated[str, Field(max_length=200), AfterValidator(clean_text)]
 LongText = Annotated[str, Field(max_length=20_000), AfterValidator(clean_text)]
 

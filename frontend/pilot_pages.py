@@ -19,9 +19,11 @@ from backend.schemas import DecisionList, PilotDetail, PilotPage, RunOut
 from frontend.client import PageApi
 from frontend.errors import problem
 from frontend.forms import ROI_INPUTS, ROI_LABELS, field_errors
+from frontend.pilot_listing import PilotListing
 from frontend.posted_form import form_items
-from frontend.rendering import is_htmx, render
+from frontend.rendering import is_htmx, render, templates
 from frontend.signin import signed_in
+from pilot_spec.listing import DEFAULT_SORT, PILOT_SORTS, SEARCH_MAX
 from pilot_spec.status import PilotStatus
 
 PAGE_SIZE = 50
@@ -30,19 +32,31 @@ PILOT_STATUSES = frozenset(PilotStatus)  # the list's status filter: anything el
 COMPARISON_FIGURES = [name for name in ("accuracy_vs_cost", "stability", "roi") if name in FIGURES]
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(signed_in)])
+templates.env.globals.update(search_max=SEARCH_MAX, default_sort=DEFAULT_SORT)
 
 
 @router.get("/", response_class=HTMLResponse)
-async def pilots_page(request: Request, status: str = "", page: int = 1) -> Response:
-    """Every pilot, newest first, paginated; verdicts are loaded per row afterwards (one summary each)."""
+async def pilots_page(request: Request, status: str = "", page: int = 1, q: str = "", sort: str = "") -> Response:
+    """Every pilot, newest first unless sorted, searched and paginated by the API; verdicts are loaded per row
+    afterwards (one summary each). A search over its length is the API's 422, shown as a page."""
     page = max(1, min(page, 10**6))
     status = status if status in PILOT_STATUSES else ""
+    sort = sort if sort in PILOT_SORTS else DEFAULT_SORT  # like the status filter: a stale link shows the list
     listed = await PageApi(request).read(
-        "/pilots", PilotPage, status=status or None, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+        "/pilots",
+        PilotPage,
+        status=status or None,
+        q=q or None,
+        sort=sort,
+        offset=(page - 1) * PAGE_SIZE,
+        limit=PAGE_SIZE,
     )
     pages = max(1, math.ceil(listed.total / PAGE_SIZE))
     name = "_pilot_rows.html" if is_htmx(request) else "pilots.html"
-    return render(request, name, pilots=listed.items, total=listed.total, page=page, pages=pages, status=status)
+    listing = PilotListing(status=status, q=q, sort=sort, page=page)
+    return render(
+        request, name, pilots=listed.items, total=listed.total, page=page, pages=pages, status=status, listing=listing
+    )
 
 
 @router.get("/pilots/{pilot_id:int}/verdict", response_class=HTMLResponse)

@@ -36,7 +36,7 @@ def _matches(word: str) -> Any:
     return or_(*(column.ilike(pattern, escape="\\") for column in columns), tagged)
 
 
-def pilot_ids(*, search: str = "", sort: str = DEFAULT_SORT) -> Select[tuple[int]]:
+def pilot_ids(*, search: str = "", sort: str = DEFAULT_SORT) -> Select[int]:
     """The ids of the pilots that match ``search``, in the order of ``sort`` (a key of ``PILOT_SORTS``)."""
     key = sort.removeprefix("-")
     column = _COLUMNS[key]
