@@ -13,6 +13,19 @@ from urllib.parse import urlencode
 from pilot_spec.listing import DEFAULT_SORT
 
 AriaSort = Literal["ascending", "descending", "none"]
+# The sort choices of the search form (on a phone the column headers are hidden): every key, in words.
+SORT_LABELS: dict[str, str] = {
+    "-created": "newest first",
+    "created": "oldest first",
+    "name": "name A–Z",
+    "-name": "name Z–A",
+    "owner": "owner A–Z",
+    "-owner": "owner Z–A",
+    "dataset": "dataset A–Z",
+    "-dataset": "dataset Z–A",
+    "model": "model A–Z",
+    "-model": "model Z–A",
+}
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from backend.schemas import DecisionList, PilotDetail, PilotPage, RunOut
 from frontend.client import PageApi
 from frontend.errors import problem
 from frontend.forms import ROI_INPUTS, ROI_LABELS, field_errors
-from frontend.pilot_listing import PilotListing
+from frontend.pilot_listing import SORT_LABELS, PilotListing
 from frontend.posted_form import form_items
 from frontend.rendering import is_htmx, render, templates
 from frontend.signin import signed_in
@@ -32,7 +32,7 @@ PILOT_STATUSES = frozenset(PilotStatus)  # the list's status filter: anything el
 COMPARISON_FIGURES = [name for name in ("accuracy_vs_cost", "stability", "roi") if name in FIGURES]
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(signed_in)])
-templates.env.globals.update(search_max=SEARCH_MAX, default_sort=DEFAULT_SORT)
+templates.env.globals.update(search_max=SEARCH_MAX, sort_labels=SORT_LABELS)
 
 
 @router.get("/", response_class=HTMLResponse)

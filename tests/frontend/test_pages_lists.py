@@ -8,6 +8,8 @@ import re
 from backend.schemas import PilotDetail
 from backend.store import RunStatus
 from frontend.clone import clone_values, hidden_values
+from frontend.pilot_listing import SORT_LABELS
+from pilot_spec.listing import PILOT_SORTS
 from tests.support.api import API, Api, finish, pilot_body
 from tests.support.site import open_site
 
@@ -75,14 +77,22 @@ def test_list_columns_search_and_sort_links(sqlite_url: str) -> None:
         _pilot_of(site, "bob", name="beta", description="dropblock only")
         site.client.patch(f"{API}/pilots/{first['id']}", json={"tags": ["vision"], "notes": "promising"})
         page = site.client.get("/").text
-        assert re.search(r"<td>ana</td>\s*<td class=\"nowrap\">\d{4}-\d\d-\d\d \d\d:\d\d</td>\s*<td>digits</td>", page)
-        assert "<td>small_cnn</td>" in page and 'class="tag" href="/?q=vision"' in page and "promising" in page
+        owner_created_dataset = r'<td data-label="owner">ana</td>\s*<td class="nowrap" data-label="created">'
+        owner_created_dataset += r'\d{4}-\d\d-\d\d \d\d:\d\d</td>\s*<td data-label="dataset">digits</td>'
+        assert re.search(owner_created_dataset, page)
+        assert (
+            '<td data-label="model">small_cnn</td>' in page
+            and 'class="tag" href="/?q=vision"' in page
+            and "promising" in page
+        )
         # Headers: sorted newest first now; each links to its column ascending (created: the other way).
         assert '<th scope="col" aria-sort="descending"><a href="/?sort=created"' in page
         assert '<th scope="col" aria-sort="none"><a href="/?sort=name"' in page
         by_name = site.client.get("/?sort=name").text
         assert by_name.index("Alpha sweep") < by_name.index(">beta<")
         assert '<th scope="col" aria-sort="ascending"><a href="/?sort=-name"' in by_name
+        assert '<option value="name" selected>name A–Z</option>' in by_name  # the phone's way to sort
+        assert set(SORT_LABELS) == set(PILOT_SORTS)
         assert site.client.get("/?sort=-name").text.index(">beta<") < site.client.get("/?sort=-name").text.index(
             "Alpha"
         )
