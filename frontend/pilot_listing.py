@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Literal
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pilot_spec.listing import DEFAULT_SORT
 
@@ -46,6 +46,11 @@ class PilotListing:
         }
         query = urlencode({key: value for key, value in params.items() if value})
         return f"/?{query}" if query else "/"
+
+    def is_url_of(self, query: str) -> bool:
+        """Whether ``query`` (a request's query string) is this list's own link: the same parameters, none
+        blank or default (compared parsed, so that two ways of encoding one character are the same)."""
+        return sorted(parse_qsl(query, keep_blank_values=True)) == sorted(parse_qsl(urlsplit(self.url()).query))
 
     def aria_sort(self, column: str) -> AriaSort:
         if self.sort == column:

@@ -42,6 +42,10 @@ async def pilots_page(request: Request, status: str = "", page: int = 1, q: str 
     page = max(1, min(page, 10**6))
     status = status if status in PILOT_STATUSES else ""
     sort = sort if sort in PILOT_SORTS else DEFAULT_SORT  # like the status filter: a stale link shows the list
+    listing = PilotListing(status=status, q=q, sort=sort, page=page)
+    if not is_htmx(request) and not listing.is_url_of(request.url.query):
+        # The search form sends every field, blank or default ones too: its answer is the list's plain link.
+        return RedirectResponse(listing.url(), status_code=303)
     listed = await PageApi(request).read(
         "/pilots",
         PilotPage,
@@ -53,7 +57,6 @@ async def pilots_page(request: Request, status: str = "", page: int = 1, q: str 
     )
     pages = max(1, math.ceil(listed.total / PAGE_SIZE))
     name = "_pilot_rows.html" if is_htmx(request) else "pilots.html"
-    listing = PilotListing(status=status, q=q, sort=sort, page=page)
     return render(
         request, name, pilots=listed.items, total=listed.total, page=page, pages=pages, status=status, listing=listing
     )

@@ -106,6 +106,11 @@ def test_list_columns_search_and_sort_links(sqlite_url: str) -> None:
         long = site.client.get("/?q=" + "x" * 101)
         assert long.status_code == 422 and "q" in long.text and "100" in long.text
         assert site.client.get("/?sort=bogus").status_code == 200  # a stale link shows the default order
+        # The form sends every field: the answer is the list's plain link, without blank or default ones.
+        for sent, plain in (("q=&status=&sort=-created", "/"), ("q=a+b&status=&sort=name", "/?q=a+b&sort=name")):
+            moved = site.client.get(f"/?{sent}", follow_redirects=False)
+            assert moved.status_code == 303 and moved.headers["location"] == plain
+        assert site.client.get("/?q=a+b&sort=name", follow_redirects=False).status_code == 200
         # The pager keeps the search and the sort.
         for index in range(50):
             _pilot_of(site, "ana", name=f"sweep {index}")
