@@ -29,6 +29,7 @@ class Action(enum.StrEnum):
     EXTEND = "extend"  # more seeds or arms on the pilot
     DECIDE = "decide"  # adopt, reject or defer
     EDIT_ROI = "edit_roi"  # the ROI inputs
+    MANAGE_USERS = "manage_users"  # the Users page
 
 
 _NEEDS: dict[Action, Permission] = {
@@ -40,6 +41,7 @@ _NEEDS: dict[Action, Permission] = {
     Action.EXTEND: Permission.MANAGE_OWN_PILOTS,
     Action.DECIDE: Permission.DECIDE,
     Action.EDIT_ROI: Permission.EDIT_ROI,
+    Action.MANAGE_USERS: Permission.ADMIN,
 }
 
 
