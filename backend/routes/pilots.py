@@ -22,7 +22,6 @@ from backend.schemas import (
     PilotPage,
     PilotPatch,
     PilotSubmission,
-    clean_text,
 )
 from backend.settings import Settings
 from backend.store import Store
@@ -30,6 +29,7 @@ from backend.store.annotations import Annotation
 from backend.submission import plan_pilot, submit_pilot
 from backend.views import pilot_detail, pilot_out, run_out
 from pilot_spec.listing import DEFAULT_SORT, SEARCH_MAX, PilotSort
+from pilot_spec.text import clean_text
 
 router = APIRouter(prefix="/pilots", tags=["pilots"], responses=error_responses(401, 403, 404, 413, 415, 422, 503))
 
