@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from backend.auth.schemas import MeOut
 from frontend.filters import duration, eta, minute, money, num, pct
 from frontend.forms import dom_id, field_id
+from frontend.permissions import may
 from pilot_spec.status import (
     ACTIVE_STATUSES,
     CANCEL_MOVES,
@@ -33,6 +34,7 @@ templates.env.globals.update(
     cancellable=frozenset(CANCEL_MOVES),  # the runs a Cancel button can move (pilot_spec.status)
     retryable=RETRYABLE_STATUSES,
     pilot_active=PILOT_ACTIVE_STATUSES,
+    may=may,  # every template asks the one rule what to offer (frontend/permissions.py)
 )
 
 

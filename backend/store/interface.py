@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 from sqlalchemy import Engine
 
 from backend.store.accounts import Accounts
+from backend.store.annotations import Annotations
 from backend.store.decisions import Decisions
 from backend.store.entities import (
     ArmInput,
@@ -51,6 +52,7 @@ class PilotStore(Protocol):
     engine: Engine
     accounts: Accounts  # users, API tokens, browser sessions
     decisions: Decisions  # append-only decisions on a pilot, each with its frozen snapshot
+    annotations: Annotations  # a pilot's notes and tags
     installation: Installation  # the deployment's one row: the artifact store's id
     extensions: Extensions  # more seeds or arms for a pilot; a sequential pilot's rounds
     usage: Usage  # what a user has running and spent, for the spending limits
@@ -98,10 +100,11 @@ class PilotStore(Protocol):
         """The pilot with its arms; ``NotFound``."""
 
     def list_pilots(
-        self, *, status: str | None = None, offset: int = 0, limit: int = 50
+        self, *, status: str | None = None, offset: int = 0, limit: int = 50, search: str = "", sort: str = "-created"
     ) -> tuple[list[PilotProgress], int]:
-        """A page of pilots, newest first, with their progress, and how many match; ``status`` filters on
-        the pilot status (``pilot_spec.status.pilot_status``)."""
+        """A page of pilots with their progress, and how many match; ``status`` filters on the pilot status
+        (``pilot_spec.status.pilot_status``), ``search`` keeps pilots whose name, description, owner or tags
+        hold every word, ``sort`` is one of ``pilot_spec.listing``'s columns (``-`` first: descending)."""
 
     def pilot_progress(self, *, pilot_id: int) -> PilotProgress:
         """The pilot with its run counts per status, epochs, device hours and time span; ``NotFound``."""

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from backend.store.db import as_utc, transaction, utc_now
 from backend.store.entities import ArmInput, Conflict, NotFound, Pilot, PilotProgress, RunInput
 from backend.store.models import SqlArm, SqlMetricPoint, SqlMetricSeries, SqlPilot, SqlRun
+from backend.store.pilot_query import pilot_ids
 from backend.store.rows import StorePart, pilot_entity, pilot_row
 from backend.store.versions import bump_pilot
 from pilot_spec.status import ACTIVE_STATUSES, PILOT_ACTIVE_STATUSES, RunStatus, pilot_status
@@ -202,12 +203,13 @@ class Pilots(StorePart):
             return _tallies(session, [pilot_id]).get(pilot_id, _Tally()).progress(pilot)
 
     def list_pilots(
-        self, *, status: str | None = None, offset: int = 0, limit: int = 50
+        self, *, status: str | None = None, offset: int = 0, limit: int = 50, search: str = "", sort: str = "-created"
     ) -> tuple[list[PilotProgress], int]:
-        """Newest first; ``status`` filters on the word :func:`pilot_status` gives."""
+        """Newest first unless ``sort`` says otherwise; ``search`` and ``sort`` as in ``pilot_query``;
+        ``status`` filters on the word :func:`pilot_status` gives."""
         with transaction(self._sessions) as session:
             tallies = _tallies(session, None)
-            ids = list(session.scalars(select(SqlPilot.id).order_by(SqlPilot.id.desc())))
+            ids = list(session.scalars(pilot_ids(search=search, sort=sort)))
             if status is not None:
                 ids = [i for i in ids if pilot_status(tallies.get(i, _Tally()).counts) == status]
             page = ids[offset : offset + limit]

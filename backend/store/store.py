@@ -18,6 +18,7 @@ from sqlalchemy.orm import sessionmaker
 
 from backend.store import schema
 from backend.store.accounts import Accounts
+from backend.store.annotations import Annotations
 from backend.store.db import StoreUnavailable, make_engine
 from backend.store.decisions import Decisions
 from backend.store.extension import Extensions
@@ -40,6 +41,7 @@ class Store(Pilots, Runs, Metrics, Workers):
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.accounts = Accounts(self._sessions)
         self.decisions = Decisions(self._sessions)
+        self.annotations = Annotations(self._sessions)
         self.installation = Installation(self._sessions)
         self.extensions = Extensions(self._sessions)
         self.usage = Usage(self._sessions)
