@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from backend.schemas import NAME_MAX, PilotDetail
-from frontend.forms import ROI_INPUTS, TRAINING_FIELDS
+from frontend.forms import ROI_INPUTS, TEXT_SETTINGS, TRAINING_FIELDS
 
 
 def form_text(value: Any) -> str:
@@ -55,7 +55,7 @@ def clone_values(pilot: PilotDetail, catalog: dict[str, Any]) -> tuple[dict[str,
 def hidden_values(values: dict[str, Any]) -> dict[str, str]:
     """The values the form has no visible field for (training settings beyond the common ones, dataset
     parameters other than the folder path): kept as hidden fields so that the copy is queued with them."""
-    visible = {f"training.{key}" for key in TRAINING_FIELDS} | {"dataset_params.path"}
+    visible = {f"training.{key}" for key in (*TRAINING_FIELDS, *TEXT_SETTINGS)} | {"dataset_params.path"}
     return {
         key: str(value)
         for key, value in values.items()
