@@ -1,10 +1,11 @@
 """``rblock-pilot up | api | worker``: run the service on one machine, or each part alone in production.
 
-``up`` is DESIGN §6's "one command, no servers installed": it puts the database, the broker and the
-artifacts under ``--data-dir`` (SQLite, kombu's SQLAlchemy transport on a second SQLite file, a folder)
-unless the environment names others, migrates the schema, starts the API (uvicorn) and one worker
-(Celery, solo pool) as child processes, waits until the API answers its health check and the worker has
-reported itself, prints the URL, and stops both cleanly on Ctrl-C or SIGTERM.
+``up`` is DESIGN §6's "one command, no servers installed": it puts the database, the broker, the
+artifacts and the datasets (``DATA_ROOT``, uploads included) under ``--data-dir`` (SQLite, kombu's
+SQLAlchemy transport on a second SQLite file, two folders) unless the environment names others, migrates
+the schema, starts the API (uvicorn) and one worker (Celery, solo pool) as child processes, waits until
+the API answers its health check and the worker has reported itself, prints the URL, and stops both
+cleanly on Ctrl-C or SIGTERM.
 
 ``api`` and ``worker`` replace this process with uvicorn or a Celery worker (exec), configured from the
 environment, for process managers and containers.
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from pilot_cli import supervisor
+from pilot_spec.device import DEVICE_GRAMMAR, parse_device
 
 if TYPE_CHECKING:
     from backend.settings import Settings
@@ -61,8 +63,8 @@ def _up_parser() -> argparse.ArgumentParser:
         prog="rblock-pilot up",
         description=(
             "Start the whole service on this machine: migrations, the API and one worker. With no DATABASE_URL, "
-            "BROKER_URL or ARTIFACT_DIR in the environment, everything lives under --data-dir (SQLite database, "
-            "SQLite broker, artifacts). Ctrl-C or SIGTERM stops both processes."
+            "BROKER_URL, ARTIFACT_DIR or DATA_ROOT in the environment, everything lives under --data-dir (SQLite "
+            "database, SQLite broker, artifacts, datasets and uploads). Ctrl-C or SIGTERM stops both processes."
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address the API listens on (default 127.0.0.1)")
@@ -117,7 +119,10 @@ def _up(argv: list[str]) -> int:
             )
             return 1
         print(f"R-Block Pilot is running at {base}", flush=True)
-        print(f"  data: {settings.database_url}   artifacts: {settings.artifact_dir}", flush=True)
+        print(
+            f"  data: {settings.database_url}   artifacts: {settings.artifact_dir}   datasets: {settings.data_root}",
+            flush=True,
+        )
         if first_password:
             _print_first_admin(first_password)
         print("  Press Ctrl-C to stop.", flush=True)
@@ -168,7 +173,7 @@ def _worker_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--queues", default="auto", help="comma-separated queues: cpu, gpu (default auto: gpu with a GPU, else cpu)"
     )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N: the one device this worker uses")
+    parser.add_argument("--device", default="auto", help=f"{DEVICE_GRAMMAR}: the one device this worker uses")
     parser.add_argument("--name", default=None, help="the worker's node name (default KIND-PID@HOST)")
     parser.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
     parser.add_argument("--events", action="store_true", help="send task events (for flower)")
@@ -178,8 +183,10 @@ def _worker_parser() -> argparse.ArgumentParser:
 def _worker(argv: list[str]) -> int:
     args = _worker_parser().parse_args(argv)
     device = args.device.strip()
-    if device not in ("auto", "cpu", "cuda") and not (device.startswith("cuda:") and device[5:].isdigit()):
-        raise ServiceError(f"--device must be auto, cpu, cuda or cuda:N (got {device!r})")
+    try:
+        parse_device(device, "--device")
+    except ValueError as error:
+        raise ServiceError(str(error)) from None
     os.environ["WORKER_DEVICE"] = device  # read by worker.binding in the Celery process
     env = dict(os.environ)
     settings = _settings()
@@ -206,6 +213,9 @@ def embedded_defaults(environ: Mapping[str, str], data_dir: Path) -> dict[str, s
         "DATABASE_URL": f"sqlite:///{data_dir / 'pilot.db'}",
         "BROKER_URL": f"sqla+sqlite:///{data_dir / 'broker.db'}",
         "ARTIFACT_DIR": str(data_dir / "artifacts"),
+        # Datasets and uploads (<DATA_ROOT>/uploads); the Settings default, var/data, is relative to the
+        # current folder, so without this `up --data-dir D` put them outside D.
+        "DATA_ROOT": str(data_dir / "data"),
         "PYTHONUNBUFFERED": "1",  # the children's logs appear as they happen
     }
     return {name: value for name, value in defaults.items() if not environ.get(name)}

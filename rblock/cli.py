@@ -15,7 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rblock.config import LR_SCHEDULES, OPTIMIZERS, TrainConfig
+from pilot_spec.device import DEVICE_GRAMMAR
+from pilot_spec.metrics import ECE, FLIP_RATE, INCONSISTENCY_KL
+from pilot_spec.status import RunStatus
+from pilot_spec.training import TRAINING
+from rblock.config import TrainConfig
 from rblock.metrics import seed_churn
 from rblock.regularizer import ARMS
 
@@ -45,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataset-param", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
         help="a dataset parameter, e.g. n_train=2000 or path=/data/pets (repeatable)",
     )  # fmt: skip
-    train.add_argument("--data-seed", type=int, default=0, help="fixes the split and generated data")
-    train.add_argument("--label-noise", type=float, default=0.0, help="fraction of train labels replaced")
+    for name in ("data_seed", "label_noise"):
+        _add_setting(train, name)
     train.add_argument("--model", default="small_cnn", help="small_cnn or resnet18")
     train.add_argument("--width", type=int, default=None, help="base width of the model (default: the model's)")
     train.add_argument("--arms", default="none,dropblock,rblock_s", help=f"comma-separated arms of {', '.join(ARMS)}")
@@ -55,20 +59,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="an arm parameter, e.g. rblock_s.alpha=0.5 or dropblock.block_size=5 (repeatable)",
     )  # fmt: skip
     train.add_argument("--seeds", type=int, default=3, help="seeds per arm (0 .. N-1)")
-    train.add_argument("--epochs", type=int, default=15)
-    train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
-    train.add_argument("--lr", type=float, default=0.05, help="peak learning rate")
-    train.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="cosine")
-    train.add_argument("--warmup-epochs", type=float, default=0.0)
-    train.add_argument("--weight-decay", type=float, default=5e-4)
-    train.add_argument("--label-smoothing", type=float, default=0.0)
-    train.add_argument("--eval-every", type=int, default=0, help="stability metrics every N epochs (0: at the end)")
-    train.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    for name in (
+        "epochs", "batch_size", "optimizer", "lr", "lr_schedule", "warmup_epochs", "weight_decay", "label_smoothing",
+        "eval_every",
+    ):  # fmt: skip
+        _add_setting(train, name)
+    train.add_argument("--device", default="auto", help=DEVICE_GRAMMAR)
     train.add_argument("--no-bf16", action="store_true", help="train in float32 on CUDA too")
     train.add_argument("--checkpoint-dir", type=Path, default=None, help="checkpoint each run here and resume")
     train.add_argument("--json", type=Path, default=None, metavar="FILE", help="write every run's result here")
     return parser
+
+
+def _add_setting(parser: argparse.ArgumentParser, name: str) -> None:
+    """An option for one of the training settings, with its default, help and choices from pilot_spec."""
+    setting = TRAINING[name]
+    kind = {"integer": int, "number": float, "string": str}[setting.kind]
+    choices = None if setting.enum is None else list(setting.enum)
+    flag = "--" + name.replace("_", "-")
+    parser.add_argument(flag, type=kind, default=setting.default, choices=choices, help=setting.help)
 
 
 def _configs(args: argparse.Namespace) -> list[TrainConfig]:
@@ -136,7 +145,7 @@ def summary_table(results: Sequence[dict[str, Any]]) -> str:
     header = ("arm", "seeds", "test acc", "device s", "wall s", "inconsistency", "flip rate", "ECE", "seed churn")
     rows = [header]
     for arm, runs in by_arm.items():
-        done = [r for r in runs if r["status"] == "succeeded"]
+        done = [r for r in runs if r["status"] == RunStatus.SUCCEEDED]
         churn = seed_churn([_as_tensor(r["predictions"]) for r in done])
         rows.append(
             (
@@ -145,9 +154,9 @@ def summary_table(results: Sequence[dict[str, Any]]) -> str:
                 _mean_std([r["final_test_acc"] for r in done]),
                 _mean_std([r["cost"]["device_seconds"] for r in done], 1),
                 _mean_std([r["cost"]["wall_seconds"] for r in done], 1),
-                _mean_std([r["final_metrics"].get("inconsistency_kl") for r in done]),
-                _mean_std([r["final_metrics"].get("flip_rate") for r in done]),
-                _mean_std([r["final_metrics"].get("ece") for r in done]),
+                _mean_std([r["final_metrics"].get(INCONSISTENCY_KL) for r in done]),
+                _mean_std([r["final_metrics"].get(FLIP_RATE) for r in done]),
+                _mean_std([r["final_metrics"].get(ECE) for r in done]),
                 "-" if churn is None else f"{churn:.4f}",
             )
         )

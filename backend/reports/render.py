@@ -18,6 +18,8 @@ from backend.figures import FIGURE_CURVES, build_figure
 from backend.figures.style import PLOTLY_CONFIG
 from backend.reports.headline import decision_lines, verdict_sentences
 from backend.store.entities import MetricPoint, Pilot, Run, RunStatus
+from pilot_spec.analysis import PilotAnalysis
+from pilot_spec.metrics import ECE, FLIP_RATE, INCONSISTENCY_KL, NLL, TEST_ACC
 
 REPORT_FIGURES = ("accuracy_curves", "accuracy_vs_cost", "stability", "roi")
 # The only per-epoch curves the PDF and HTML reports show: their summary aggregates no others (most of its work).
@@ -44,7 +46,7 @@ def _sig(value: Any) -> str:
 
 
 def _context(
-    summary: dict[str, Any], pilot: Pilot, runs: Sequence[Run], decisions: Sequence[dict[str, Any]] = ()
+    summary: PilotAnalysis, pilot: Pilot, runs: Sequence[Run], decisions: Sequence[dict[str, Any]] = ()
 ) -> dict[str, Any]:
     started = [r.started_at for r in runs if r.started_at]
     finished = [r.finished_at for r in runs if r.finished_at]
@@ -54,14 +56,14 @@ def _context(
         "summary": summary,
         "pilot": pilot,
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "verdicts": list(zip(sentences, summary["roi"], strict=True)),
+        "verdicts": list(zip(sentences, summary.roi, strict=True)),
         # Recorded decisions, newest first (issue 11 §5): [(line, decision as the API lists it)].
         "decisions": list(zip(decision_lines(list(decisions)), decisions, strict=True)),
-        "comparisons": {c["arm"]: c for c in summary["comparisons"]},
-        "roi_inputs": summary["roi_inputs"],
+        "comparisons": {c.arm: c for c in summary.comparisons},
+        "roi_inputs": summary.roi_inputs,
         "devices": devices,
         "started": min(started) if started else None,
-        "finished": max(finished) if finished and not summary["provisional"] else None,
+        "finished": max(finished) if finished and not summary.provisional else None,
         "failed": [r for r in runs if r.status in (RunStatus.FAILED, RunStatus.CANCELLED)],
         "fmt": _fmt,
         "sig": _sig,
@@ -69,7 +71,7 @@ def _context(
 
 
 def render_html(
-    summary: dict[str, Any], pilot: Pilot, runs: Sequence[Run], decisions: Sequence[dict[str, Any]] = ()
+    summary: PilotAnalysis, pilot: Pilot, runs: Sequence[Run], decisions: Sequence[dict[str, Any]] = ()
 ) -> str:
     """Interactive and self-contained: plotly.js is embedded, so the file opens offline."""
     import plotly.offline
@@ -86,7 +88,7 @@ def render_html(
     )
 
 
-def chart_images(summary: dict[str, Any]) -> list[tuple[str, str]]:
+def chart_images(summary: PilotAnalysis) -> list[tuple[str, str]]:
     """PNG images of the report's charts, base64, drawn at once by the one kaleido browser kept open."""
     from backend.reports.charts import RENDERER
 
@@ -96,7 +98,7 @@ def chart_images(summary: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def render_pdf(
-    summary: dict[str, Any], pilot: Pilot, runs: Sequence[Run], decisions: Sequence[dict[str, Any]] = ()
+    summary: PilotAnalysis, pilot: Pilot, runs: Sequence[Run], decisions: Sequence[dict[str, Any]] = ()
 ) -> bytes:
     """A4 pages: the same content as the HTML with the charts as images."""
     from weasyprint import HTML
@@ -126,10 +128,11 @@ def safe_cell(value: Any) -> Any:
 
 # device_seconds is what the cost is billed on (the training steps' robust device time), wall_seconds the
 # whole run beside it; runs stored before that split carry only train_seconds, their wall time ("wall").
+_METRIC_COLUMNS = (TEST_ACC, NLL, ECE, INCONSISTENCY_KL, FLIP_RATE)  # each run's final metrics, by name
 RUN_COLUMNS = (
-    "run_id", "arm", "regularizer", "seed", "status", "attempts", "device", "epochs_done", "test_acc", "nll", "ece",
-    "inconsistency_kl", "flip_rate", "device_seconds", "wall_seconds", "cost_basis", "device_hours",
-    "samples_per_second", "peak_memory_bytes", "energy_joules", "error",
+    "run_id", "arm", "regularizer", "seed", "status", "attempts", "device", "epochs_done", *_METRIC_COLUMNS,
+    "device_seconds", "wall_seconds", "cost_basis", "device_hours", "samples_per_second", "peak_memory_bytes",
+    "energy_joules", "error",
 )  # fmt: skip
 
 
@@ -144,8 +147,8 @@ def render_runs_csv(pilot: Pilot, runs: Sequence[Run]) -> str:
         writer.writerow(
             [safe_cell(cell) for cell in [
                 run.id, run.arm, regularizer.get(run.arm, ""), run.seed, run.status.value, run.attempts,
-                cost.get("device_name") or run.device or "", run.epochs_done, metrics.get("test_acc"),
-                metrics.get("nll"), metrics.get("ece"), metrics.get("inconsistency_kl"), metrics.get("flip_rate"),
+                cost.get("device_name") or run.device or "", run.epochs_done,
+                *(metrics.get(name) for name in _METRIC_COLUMNS),
                 cost.get("device_seconds", cost.get("train_seconds")), cost.get("wall_seconds"),
                 cost.get("cost_basis", "wall"), cost.get("device_hours"), cost.get("samples_per_second"),
                 cost.get("peak_memory_bytes"), cost.get("energy_joules"), run.error or "",
@@ -168,6 +171,6 @@ def render_epochs_csv(runs: Sequence[Run], points: Sequence[MetricPoint]) -> str
     return buffer.getvalue()
 
 
-def render_json(summary: dict[str, Any], decisions: Sequence[dict[str, Any]] = ()) -> str:
+def render_json(summary: PilotAnalysis, decisions: Sequence[dict[str, Any]] = ()) -> str:
     """The summary, with the recorded decisions (newest first, without their snapshots) under ``decisions``."""
-    return json.dumps({**summary, "decisions": list(decisions)}, indent=1, default=str)
+    return json.dumps({**summary.to_jsonable(), "decisions": list(decisions)}, indent=1, default=str)

@@ -20,6 +20,7 @@ from typing import Any
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from pilot_spec.training import TRAINING
 from rblock.data.batches import TensorBatches
 from rblock.data.digits import DIGITS
 from rblock.data.footprints import footprint, native_side
@@ -57,8 +58,6 @@ _REGISTRY: dict[str, DatasetSpec] = {
 }
 DATASETS: tuple[str, ...] = tuple(_REGISTRY)
 
-# sklearn's random_state accepts [0, 2**32); the same bound for every dataset keeps data_seed portable.
-_MAX_DATA_SEED = 2**32 - 1
 _SIDES = (4, 512)  # image_size of the fixed-size sets: as the image folder's parameter allows
 
 
@@ -114,10 +113,9 @@ def _request(
     params: dict[str, Any],
 ) -> _Request:
     spec = get_spec(name)
-    if isinstance(data_seed, bool) or not isinstance(data_seed, int) or not 0 <= data_seed <= _MAX_DATA_SEED:
-        raise DatasetError(f"data_seed must be an integer in [0, {_MAX_DATA_SEED}], got {data_seed!r}")
-    if isinstance(label_noise, bool) or not isinstance(label_noise, int | float) or not 0.0 <= label_noise < 1.0:
-        raise DatasetError(f"label_noise must be a fraction in [0, 1), got {label_noise!r}")
+    for setting, value in (("data_seed", data_seed), ("label_noise", label_noise)):
+        if (problem := TRAINING[setting].check(value)) is not None:
+            raise DatasetError(f"{setting} {problem}")
     side = None
     if image_size is not None:
         if "image_size" in spec.params:  # the image folder's own parameter: checked with the others

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from backend.data_paths import DATASET_PATH_FIELD, dataset_path_problem
-from tests.backend.api_support import API, Api, open_api, pilot_body
+from tests.support.api import API, Api, open_api, pilot_body
 
 
 @pytest.fixture
