@@ -18,6 +18,7 @@ uninterrupted run would, whatever the device (CUDA generators would tie the stre
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -64,7 +65,132 @@ def random_flip(x: Tensor, mask: Tensor) -> Tensor:
     return torch.where(mask.view(-1, 1, 1, 1), x.flip(3), x)
 
 
-class TensorBatches:
+@dataclass(frozen=True)
+class EpochDraw:
+    """The random choices of one epoch: the sample order, each position's crop offset and flip."""
+
+    order: Tensor
+    offsets: Tensor | None
+    flips: Tensor | None
+
+    def to(self, device: torch.device) -> EpochDraw:
+        return EpochDraw(
+            self.order.to(device),
+            None if self.offsets is None else self.offsets.to(device),
+            None if self.flips is None else self.flips.to(device),
+        )
+
+
+def draw_epoch(n: int, seed: int, epoch: int, shuffle: bool, crop_padding: int, flip: bool) -> EpochDraw:
+    """Epoch ``epoch``'s order, crop offsets and flips for ``n`` samples, from ``(seed, epoch)`` only.
+
+    Shared by the in-memory and the streamed batches, so both give the same batches for one seed.
+    """
+    if epoch < 0:
+        raise ValueError(f"epoch must be >= 0, got {epoch}")
+    gen = torch.Generator().manual_seed(derive_seed(seed, epoch))
+    order = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)
+    # Drawn up front in a fixed order, so the stream does not depend on the batch size or the device.
+    offsets = torch.randint(0, 2 * crop_padding + 1, (n, 2), generator=gen) if crop_padding else None
+    flips = torch.rand(n, generator=gen) < 0.5 if flip else None
+    return EpochDraw(order, offsets, flips)
+
+
+def batch_bounds(n: int, batch_size: int, drop_last: bool) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of each batch of an epoch, as positions in its order."""
+    stop = (n // batch_size) * batch_size if drop_last else n
+    for start in range(0, stop, batch_size):
+        yield start, min(start + batch_size, stop)
+
+
+def augment_batch(xb: Tensor, draw: EpochDraw, start: int, end: int, crop_padding: int, padding_mode: str) -> Tensor:
+    """Crop and flip the batch at positions ``[start, end)`` of the epoch as ``draw`` says."""
+    if draw.offsets is not None:
+        xb = random_crop(xb, crop_padding, draw.offsets[start:end], padding_mode=padding_mode)
+    if draw.flips is not None:
+        xb = random_flip(xb, draw.flips[start:end])
+    return xb
+
+
+class EpochBatches:
+    """What the in-memory and the streamed batches share: the arguments, the epoch count, the draws.
+
+    A subclass says how many samples it has and turns one epoch's draw into batches (``_batches``).
+    """
+
+    def __init__(
+        self,
+        num_samples: int,
+        image_shape: tuple[int, ...],
+        batch_size: int,
+        *,
+        shuffle: bool,
+        augment: bool,
+        crop_padding: int,
+        flip: bool,
+        seed: int,
+        device: torch.device | str,
+        drop_last: bool,
+        padding_mode: str,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if crop_padding < 0:
+            raise ValueError(f"crop_padding must be >= 0, got {crop_padding}")
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+        if padding_mode == "reflect" and crop_padding >= min(image_shape[1:]):
+            raise ValueError(f"reflect padding {crop_padding} needs images larger than {tuple(image_shape[1:])}")
+        if seed < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
+        self.device = torch.device(device)
+        self._num_samples = num_samples
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.crop_padding = crop_padding if augment else 0
+        self.flip = flip and augment
+        self.seed = seed
+        self.drop_last = drop_last
+        self.padding_mode = padding_mode
+        self._next_epoch = 0
+
+    @property
+    def num_samples(self) -> int:
+        """N, the number of samples."""
+        return self._num_samples
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        n = self.num_samples
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        epoch = self._next_epoch
+        self._next_epoch += 1
+        return self.epoch(epoch)
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch that the next ``iter()`` yields."""
+        self._next_epoch = epoch
+
+    def epoch(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
+        """The batches of one epoch.
+
+        Args:
+            epoch: >= 0; with the seed, it alone determines the order, crops and flips.
+
+        Returns:
+            An iterator of ``(x, y)``: x (B, C, H, W) float, y (B,), both on ``device``; B is ``batch_size``
+            except for the last batch when not ``drop_last``.
+        """
+        draw = draw_epoch(self.num_samples, self.seed, epoch, self.shuffle, self.crop_padding, self.flip)
+        return self._batches(draw)
+
+    def _batches(self, draw: EpochDraw) -> Iterator[tuple[Tensor, Tensor]]:
+        raise NotImplementedError
+
+
+class TensorBatches(EpochBatches):
     """Iterable of ``(x, y)`` batches of in-memory tensors; order and augmentation depend on (seed, epoch) only.
 
     Args:
@@ -102,79 +228,25 @@ class TensorBatches:
     ) -> None:
         if x.dim() != 4 or y.dim() != 1 or x.shape[0] != y.shape[0]:
             raise ValueError(f"x must be (N, C, H, W) and y (N,), got {tuple(x.shape)} and {tuple(y.shape)}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if crop_padding < 0:
-            raise ValueError(f"crop_padding must be >= 0, got {crop_padding}")
-        if padding_mode not in PADDING_MODES:
-            raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
-        if padding_mode == "reflect" and crop_padding >= min(x.shape[2], x.shape[3]):
-            raise ValueError(f"reflect padding {crop_padding} needs images larger than {tuple(x.shape[2:])}")
-        if seed < 0:
-            raise ValueError(f"seed must be >= 0, got {seed}")
-        self.device = torch.device(device)
+        super().__init__(
+            int(x.shape[0]),
+            tuple(x.shape[1:]),
+            batch_size,
+            shuffle=shuffle,
+            augment=augment,
+            crop_padding=crop_padding,
+            flip=flip,
+            seed=seed,
+            device=device,
+            drop_last=drop_last,
+            padding_mode=padding_mode,
+        )
         self.x = x.to(self.device)
         self.y = y.to(self.device)
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.crop_padding = crop_padding if augment else 0
-        self.flip = flip and augment
-        self.seed = seed
-        self.drop_last = drop_last
-        self.padding_mode = padding_mode
-        self._next_epoch = 0
 
-    @property
-    def num_samples(self) -> int:
-        """N, the number of samples."""
-        return int(self.x.shape[0])
-
-    def __len__(self) -> int:
-        """Batches per epoch."""
-        n = self.num_samples
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        epoch = self._next_epoch
-        self._next_epoch += 1
-        return self.epoch(epoch)
-
-    def set_epoch(self, epoch: int) -> None:
-        """The epoch that the next ``iter()`` yields."""
-        self._next_epoch = epoch
-
-    def epoch(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
-        """The batches of one epoch.
-
-        Args:
-            epoch: >= 0; with the seed, it alone determines the order, crops and flips.
-
-        Returns:
-            An iterator of ``(x, y)``: x (B, C, H, W) with x's dtype, y (B,), both on ``device``; B is
-            ``batch_size`` except for the last batch when not ``drop_last``.
-        """
-        if epoch < 0:
-            raise ValueError(f"epoch must be >= 0, got {epoch}")
-        n = self.num_samples
-        gen = torch.Generator().manual_seed(derive_seed(self.seed, epoch))
-        order = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
-        # Drawn up front in a fixed order, so the stream does not depend on the batch size or the device.
-        offsets = torch.randint(0, 2 * self.crop_padding + 1, (n, 2), generator=gen) if self.crop_padding else None
-        flips = torch.rand(n, generator=gen) < 0.5 if self.flip else None
-        return self._batches(
-            order.to(self.device),
-            None if offsets is None else offsets.to(self.device),
-            None if flips is None else flips.to(self.device),
-        )
-
-    def _batches(self, order: Tensor, offsets: Tensor | None, flips: Tensor | None) -> Iterator[tuple[Tensor, Tensor]]:
-        stop = len(self) * self.batch_size if self.drop_last else self.num_samples
-        for start in range(0, stop, self.batch_size):
-            end = min(start + self.batch_size, stop)
-            idx = order[start:end]
-            xb = self.x.index_select(0, idx)
-            if offsets is not None:
-                xb = random_crop(xb, self.crop_padding, offsets[start:end], padding_mode=self.padding_mode)
-            if flips is not None:
-                xb = random_flip(xb, flips[start:end])
+    def _batches(self, draw: EpochDraw) -> Iterator[tuple[Tensor, Tensor]]:
+        draw = draw.to(self.device)
+        for start, end in batch_bounds(self.num_samples, self.batch_size, self.drop_last):
+            idx = draw.order[start:end]
+            xb = augment_batch(self.x.index_select(0, idx), draw, start, end, self.crop_padding, self.padding_mode)
             yield xb, self.y.index_select(0, idx)

@@ -3,8 +3,10 @@
 ``<path>/<class name>/<image>``: class names are the subfolder names in sorted order (label = position),
 hidden entries (``.name``) are skipped, and files are images by extension (``IMAGE_EXTENSIONS``; other files,
 such as a README, are ignored). Every image is opened with PIL, converted to RGB (or grey with
-``channels=1``) and resized to ``image_size``² with bilinear filtering; the aspect ratio is not kept, which
-suits the small, roughly square images a pilot trains on. The whole set is held in memory as uint8.
+``channels=1``), its shorter side resized to ``image_size`` (bilinear) and the central ``image_size``²
+square kept, train and test alike (a square image is simply resized). ``path`` resolves inside the data root
+only (``rblock.data.paths``). ``load_dataset`` holds the whole set in memory as uint8 when it fits the memory
+budget; otherwise ``open_dataset`` streams it from disk (``rblock.data.streaming``) with the same index.
 
 The split is stratified (``sklearn.model_selection.train_test_split`` with ``stratify``) by ``data_seed``,
 so each class keeps its share in both halves and every arm of a pilot sees the same split.
@@ -13,8 +15,9 @@ A user points this at their own data, so every problem is a ``DatasetError`` tha
 missing path, a file instead of a folder, no class subfolders, a class without images, an unreadable image
 (named), a single class, or too few images per class for the split.
 
-Augmentation: a random crop with padding ``image_size // 8`` (4 at 32, as for CIFAR) and, unless ``flip``
-is false, a horizontal flip; set ``flip`` false when mirroring changes the class (text, digits, arrows).
+Augmentation (train): a random crop with padding ``image_size // 8`` (4 at 32, as for CIFAR) of the
+centre-cropped image and, unless ``flip`` is false, a horizontal flip; set ``flip`` false when mirroring
+changes the class (text, digits, arrows).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import math
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 from sklearn.model_selection import train_test_split
 
 from pilot_spec.images import IMAGE_EXTENSIONS
+from rblock.data.paths import confine, inside
 from rblock.data.spec import DatasetSpec
 from rblock.data.split import DatasetError, RawDataset
 
@@ -42,11 +47,13 @@ from rblock.data.split import DatasetError, RawDataset
 MAX_IMAGE_PIXELS = 25_000_000
 
 
-def find_images(path: Path) -> tuple[tuple[str, ...], list[tuple[Path, int]]]:
+def find_images(path: Path, real_root: Path | None = None) -> tuple[tuple[str, ...], list[tuple[Path, int]]]:
     """Class names and ``(file, label)`` pairs of an image folder, or a ``DatasetError`` saying what is wrong.
 
     Args:
         path: the folder that holds one subfolder per class.
+        real_root: when given, the resolved data root: a class folder or image that is a symlink leading out
+            of it is refused (named as it is inside ``path``, never by where it leads).
 
     Returns:
         The sorted class names and every image file with its label, in sorted order.
@@ -56,6 +63,8 @@ def find_images(path: Path) -> tuple[tuple[str, ...], list[tuple[Path, int]]]:
     if not path.is_dir():
         raise DatasetError(f"imagefolder: {path} is not a directory; set 'path' to a folder of class subfolders")
     classes = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if real_root is not None:
+        _refuse_links_out(path, [path / name for name in classes], real_root)
     if not classes:
         raise DatasetError(
             f"imagefolder: {path} has no class subfolders; put each class's images in <path>/<class name>/"
@@ -74,8 +83,19 @@ def find_images(path: Path) -> tuple[tuple[str, ...], list[tuple[Path, int]]]:
                 f"imagefolder: class folder {path / name} has no images (extensions: "
                 f"{', '.join(sorted(IMAGE_EXTENSIONS))}); add images or remove the folder"
             )
+        if real_root is not None:
+            _refuse_links_out(path, files, real_root)
         samples.extend((f, label) for f in files)
     return tuple(classes), samples
+
+
+def _refuse_links_out(path: Path, entries: list[Path], real_root: Path) -> None:
+    for entry in entries:
+        if entry.is_symlink() and not inside(entry, real_root):
+            raise DatasetError(
+                f"imagefolder: {entry.relative_to(path)} in {path} is a link that leads outside the data root; "
+                "copy the file into the folder instead"
+            )
 
 
 _STRICT = threading.Lock()
@@ -98,6 +118,21 @@ def _strict_decoding() -> Iterator[None]:
             ImageFile.LOAD_TRUNCATED_IMAGES = before
 
 
+def resize_centre_crop(image: Image.Image, size: int) -> Image.Image:
+    """The shorter side resized to ``size`` (bilinear), then the central ``size`` × ``size`` square.
+
+    A square image is resized to ``size`` × ``size`` exactly as before this crop existed.
+    """
+    width, height = image.size
+    scale = size / min(width, height)
+    new = (max(size, round(width * scale)), max(size, round(height * scale)))
+    resized = image.resize(new, Image.Resampling.BILINEAR)
+    if new == (size, size):
+        return resized
+    left, top = (new[0] - size) // 2, (new[1] - size) // 2
+    return resized.crop((left, top, left + size, top + size))
+
+
 def read_image(file: Path, image_size: int, channels: int) -> np.ndarray:
     """One image as uint8 (channels, image_size, image_size), or a ``DatasetError`` that names the file."""
     try:
@@ -109,8 +144,7 @@ def read_image(file: Path, image_size: int, channels: int) -> np.ndarray:
                     "shrink or remove it"
                 )
             converted = opened.convert("RGB" if channels == 3 else "L")
-        resized = converted.resize((image_size, image_size), Image.Resampling.BILINEAR)
-        arr = np.asarray(resized, dtype=np.uint8)
+        arr = np.asarray(resize_centre_crop(converted, image_size), dtype=np.uint8)
     except DatasetError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
@@ -137,6 +171,59 @@ def _check_split(samples: list[tuple[Path, int]], classes: tuple[str, ...], test
         )
 
 
+@dataclass(frozen=True)
+class ImageFolderIndex:
+    """An image folder's files split into train and test (nothing decoded): what both loading paths read."""
+
+    classes: tuple[str, ...]
+    train_files: tuple[Path, ...]
+    train_labels: torch.Tensor  # int64
+    test_files: tuple[Path, ...]
+    test_labels: torch.Tensor  # int64
+
+    @property
+    def images(self) -> int:
+        return len(self.train_files) + len(self.test_files)
+
+
+def folder_path(root: Path, params: Mapping[str, Any]) -> Path:
+    """``params["path"]`` resolved inside the data root ``root`` (a relative one lies under it)."""
+    return confine(Path(params["path"]), root)
+
+
+def index_imagefolder(root: Path, data_seed: int, params: Mapping[str, Any]) -> ImageFolderIndex:
+    """List and split the image folder ``path`` (confined to the data root ``root``) by ``data_seed``."""
+    path = folder_path(root, params)
+    classes, samples = find_images(path, root.resolve())
+    test_fraction = params["test_fraction"]
+    _check_split(samples, classes, test_fraction)
+    labels = np.array([label for _, label in samples], dtype=np.int64)
+    train_idx, test_idx = train_test_split(
+        np.arange(len(samples)), test_size=test_fraction, stratify=labels, random_state=data_seed
+    )
+    train, test = (np.sort(np.asarray(i, dtype=np.int64)) for i in (train_idx, test_idx))
+    return ImageFolderIndex(
+        classes=classes,
+        train_files=tuple(samples[i][0] for i in train),
+        train_labels=torch.from_numpy(labels[train]),
+        test_files=tuple(samples[i][0] for i in test),
+        test_labels=torch.from_numpy(labels[test]),
+    )
+
+
+def read_images(files: tuple[Path, ...], size: int, channels: int) -> torch.Tensor:
+    """uint8 (len(files), channels, size, size), decoded one at a time."""
+    images = np.empty((len(files), channels, size, size), dtype=np.uint8)
+    for i, file in enumerate(files):
+        images[i] = read_image(file, size, channels)
+    return torch.from_numpy(images)
+
+
+def imagefolder_augmentation(params: Mapping[str, Any]) -> tuple[int, bool]:
+    """(crop padding, flip): pad ``image_size // 8`` (4 at 32, as for CIFAR), flip unless ``flip`` is false."""
+    return max(1, params["image_size"] // 8), bool(params["flip"])
+
+
 def load_imagefolder_raw(root: Path, download: bool, data_seed: int, params: Mapping[str, Any]) -> RawDataset:
     """Read and split the image folder ``path`` (a relative one lies under ``root``, the data root).
 
@@ -144,30 +231,18 @@ def load_imagefolder_raw(root: Path, download: bool, data_seed: int, params: Map
         A ``RawDataset`` with uint8 (N, C, S, S) train and test images, C = ``channels``, S = ``image_size``.
     """
     del download
-    path = Path(params["path"]).expanduser()
-    if not path.is_absolute():  # "uploads/<folder>", as the API shows an upload to non-admins
-        path = root / path
-    size, channels, test_fraction = params["image_size"], params["channels"], params["test_fraction"]
-    classes, samples = find_images(path)
-    _check_split(samples, classes, test_fraction)
-    images = np.empty((len(samples), channels, size, size), dtype=np.uint8)
-    for i, (file, _) in enumerate(samples):
-        images[i] = read_image(file, size, channels)
-    labels = np.array([label for _, label in samples], dtype=np.int64)
-    train_idx, test_idx = train_test_split(
-        np.arange(len(samples)), test_size=test_fraction, stratify=labels, random_state=data_seed
-    )
-    x, y = torch.from_numpy(images), torch.from_numpy(labels)
-    train, test = (torch.from_numpy(np.sort(np.asarray(i, dtype=np.int64))) for i in (train_idx, test_idx))
+    size, channels = params["image_size"], params["channels"]
+    index = index_imagefolder(root, data_seed, params)
+    crop_padding, flip = imagefolder_augmentation(params)
     return RawDataset(
-        train_x=x[train],
-        train_y=y[train],
-        test_x=x[test],
-        test_y=y[test],
-        class_names=classes,
+        train_x=read_images(index.train_files, size, channels),
+        train_y=index.train_labels,
+        test_x=read_images(index.test_files, size, channels),
+        test_y=index.test_labels,
+        class_names=index.classes,
         augment=True,
-        crop_padding=max(1, size // 8),
-        flip=bool(params["flip"]),
+        crop_padding=crop_padding,
+        flip=flip,
     )
 
 

@@ -18,11 +18,15 @@ import torch
 from torch import Tensor
 
 # A channel whose train images are constant would otherwise divide by zero.
-_MIN_STD = 1e-6
+MIN_STD = 1e-6
 
 
 class DatasetError(ValueError):
     """A dataset name, parameter or file is wrong; the message says what to fix."""
+
+
+class DatasetTooLargeError(DatasetError):
+    """The dataset does not fit the data memory budget in memory; the message gives the sizes."""
 
 
 class DatasetNotFoundError(DatasetError, FileNotFoundError):
@@ -133,25 +137,46 @@ def channel_stats(x: Tensor) -> tuple[Tensor, Tensor]:
     """
     # torch's CPU reductions sum in cascades, accurate to ~1e-6 on a 50k-image channel without a float64 copy.
     var, mean = torch.var_mean(x, dim=(0, 2, 3), correction=0)
-    std = var.sqrt().clamp_min(_MIN_STD)
+    std = var.sqrt().clamp_min(MIN_STD)
     return mean, std
 
 
-def normalise(raw: RawDataset, *, name: str, train_y: Tensor, label_noise: float) -> DatasetSplit:
-    """Normalise both splits with the train split's per-channel statistics.
+Normalisation = tuple[tuple[float, ...], tuple[float, ...]]
+
+
+def check_normalisation(stats: Normalisation, channels: int) -> Normalisation:
+    """Given (mean, std) as floats, one per channel, std > 0; else a DatasetError saying what to pass."""
+    mean, std = stats
+    ok = len(mean) == len(std) == channels and all(isinstance(v, int | float) for v in (*mean, *std))
+    if not ok or not all(v > 0 for v in std):
+        raise DatasetError(
+            f"normalisation must be (mean, std) with {channels} number(s) each and every std > 0, got {stats!r}"
+        )
+    return tuple(float(v) for v in mean), tuple(float(v) for v in std)
+
+
+def normalise(
+    raw: RawDataset, *, name: str, train_y: Tensor, label_noise: float, stats: Normalisation | None = None
+) -> DatasetSplit:
+    """Normalise both splits with the train split's per-channel statistics (or the given ``stats``).
 
     Args:
         raw: the loader's output.
         name: the dataset's registry name.
         train_y: int64 (N,), the train labels to keep (after label noise).
         label_noise: the fraction of ``train_y`` that differs from ``raw.train_y``.
+        stats: (mean, std) per channel to use instead, e.g. the pretrained weights' (pixel values in [0, 1]).
 
     Returns:
         The ``DatasetSplit`` with float32 (N, C, H, W) / (M, C, H, W) normalised images.
     """
     train_x = to_unit_float(raw.train_x)
     test_x = to_unit_float(raw.test_x)
-    mean, std = channel_stats(train_x)
+    if stats is None:
+        mean, std = channel_stats(train_x)
+    else:
+        given = check_normalisation(stats, train_x.shape[1])
+        mean, std = torch.tensor(given[0]), torch.tensor(given[1])
     scale = (mean.view(1, -1, 1, 1), std.view(1, -1, 1, 1))
     train_x.sub_(scale[0]).div_(scale[1])
     test_x.sub_(scale[0]).div_(scale[1])

@@ -130,7 +130,7 @@ def test_budget_cap_is_enforced_with_both_numbers(api: Api) -> None:
 
 
 def test_budget_cap_cannot_be_checked_without_a_data_size(api: Api) -> None:
-    body = pilot_body(dataset="imagefolder", dataset_params={"path": "/data/mine"}, budget_cap=10.0)
+    body = pilot_body(dataset="imagefolder", dataset_params={"path": "uploads/mine"}, budget_cap=10.0)
     response = api.client.post(f"{API}/pilots", json=body)
     assert response.status_code == 422 and "cannot be checked" in response.json()["detail"]
     dry = api.client.post(f"{API}/pilots", json={**body, "budget_cap": None, "dry_run": True}).json()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,7 +34,7 @@ def make_folder(root: Path, per_class: int = 5) -> Path:
 
 def test_imagefolder_loads_and_splits(tmp_path: Path) -> None:
     path = make_folder(tmp_path / "data")
-    ds = load_dataset("imagefolder", path=str(path), image_size=16, data_seed=1)
+    ds = load_dataset("imagefolder", data_root=tmp_path, path=str(path), image_size=16, data_seed=1)
     assert ds.class_names == ("apple", "leaf", "sky") and ds.num_classes == 3
     assert ds.train_x.shape == (12, 3, 16, 16) and ds.test_x.shape == (3, 3, 16, 16)
     assert sorted(ds.test_y.tolist()) == [0, 1, 2]  # stratified: one test image per class
@@ -47,8 +48,8 @@ def test_imagefolder_loads_and_splits(tmp_path: Path) -> None:
 
 def test_imagefolder_grey_and_deterministic(tmp_path: Path) -> None:
     path = make_folder(tmp_path / "data")
-    a = load_dataset("imagefolder", path=path, channels=1, image_size=8, flip=False)
-    b = load_dataset("imagefolder", path=path, channels=1, image_size=8, flip=False)
+    a = load_dataset("imagefolder", data_root=tmp_path, path=path, channels=1, image_size=8, flip=False)
+    b = load_dataset("imagefolder", data_root=tmp_path, path=path, channels=1, image_size=8, flip=False)
     assert a.train_x.shape == (12, 1, 8, 8) and a.flip is False
     assert torch.equal(a.train_x, b.train_x) and torch.equal(a.test_y, b.test_y)
 
@@ -60,16 +61,16 @@ def test_imagefolder_requires_path() -> None:
 
 def test_imagefolder_missing_and_not_a_directory(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="does not exist"):
-        load_dataset("imagefolder", path=str(tmp_path / "nope"))
+        load_dataset("imagefolder", data_root=tmp_path, path=str(tmp_path / "nope"))
     (tmp_path / "file.png").write_bytes(b"x")
     with pytest.raises(DatasetError, match="not a directory"):
-        load_dataset("imagefolder", path=str(tmp_path / "file.png"))
+        load_dataset("imagefolder", data_root=tmp_path, path=str(tmp_path / "file.png"))
 
 
 def test_imagefolder_without_class_folders(tmp_path: Path) -> None:
     Image.new("RGB", (8, 8)).save(tmp_path / "loose.png")
     with pytest.raises(DatasetError, match="no class subfolders"):
-        load_dataset("imagefolder", path=str(tmp_path))
+        load_dataset("imagefolder", data_root=tmp_path, path=str(tmp_path))
 
 
 def test_imagefolder_single_class(tmp_path: Path) -> None:
@@ -77,7 +78,7 @@ def test_imagefolder_single_class(tmp_path: Path) -> None:
     for i in range(4):
         Image.new("RGB", (8, 8)).save(tmp_path / "only" / f"{i}.png")
     with pytest.raises(DatasetError, match="single class"):
-        load_dataset("imagefolder", path=str(tmp_path))
+        load_dataset("imagefolder", data_root=tmp_path, path=str(tmp_path))
 
 
 def test_imagefolder_class_without_images(tmp_path: Path) -> None:
@@ -85,14 +86,14 @@ def test_imagefolder_class_without_images(tmp_path: Path) -> None:
     (path / "empty").mkdir()
     (path / "empty" / "readme.md").write_text("no images here")
     with pytest.raises(DatasetError, match=r"empty has no images"):
-        load_dataset("imagefolder", path=str(path))
+        load_dataset("imagefolder", data_root=tmp_path, path=str(path))
 
 
 def test_imagefolder_corrupt_image_is_named(tmp_path: Path) -> None:
     path = make_folder(tmp_path / "data")
     (path / "leaf" / "broken.png").write_bytes(b"\x89PNG but not really")
     with pytest.raises(DatasetError, match=r"leaf[/\\]broken\.png"):
-        load_dataset("imagefolder", path=str(path))
+        load_dataset("imagefolder", data_root=tmp_path, path=str(path))
 
 
 def test_imagefolder_too_few_images(tmp_path: Path) -> None:
@@ -100,11 +101,11 @@ def test_imagefolder_too_few_images(tmp_path: Path) -> None:
     for extra in (path / "sky").glob("1.*"):
         extra.unlink()
     with pytest.raises(DatasetError, match=r"\['sky'\] have fewer than 2 images"):
-        load_dataset("imagefolder", path=str(path))
+        load_dataset("imagefolder", data_root=tmp_path, path=str(path))
     # 2 images per class, 6 in all: a test fraction of 0.1 holds out 1 image, fewer than the 3 classes.
     path = make_folder(tmp_path / "data2", per_class=2)
     with pytest.raises(DatasetError, match="cannot be split"):
-        load_dataset("imagefolder", path=str(path), test_fraction=0.1)
+        load_dataset("imagefolder", data_root=tmp_path, path=str(path), test_fraction=0.1)
 
 
 @pytest.mark.parametrize(
@@ -116,6 +117,6 @@ def test_imagefolder_too_few_images(tmp_path: Path) -> None:
         ({"colour": True}, "allowed: channels, flip, image_size, path, test_fraction"),
     ],
 )
-def test_imagefolder_bad_params(tmp_path: Path, params: dict[str, object], match: str) -> None:
+def test_imagefolder_bad_params(tmp_path: Path, params: dict[str, Any], match: str) -> None:
     with pytest.raises(DatasetError, match=match):
-        load_dataset("imagefolder", path=str(tmp_path), **params)
+        load_dataset("imagefolder", data_root=tmp_path, path=str(tmp_path), **params)
