@@ -99,8 +99,10 @@ def eval_set_size(catalog: Catalog, dataset: str, params: dict[str, object]) -> 
 
 def image_side(catalog: Catalog, dataset: str, params: dict[str, object]) -> int:
     spec = catalog.datasets[dataset]
-    side = params.get(spec["image_size_param"]) if spec.get("image_size_param") else spec.get("image_size")
-    return side if isinstance(side, int) and side > 0 else REFERENCE_SIDE
+    # The size parameter when it is set, else the set's native side (an image folder's parameter has a default).
+    side = params.get(spec["image_size_param"]) if spec.get("image_size_param") else None
+    side = side if side is not None else spec.get("image_size")
+    return side if isinstance(side, int) and not isinstance(side, bool) and side > 0 else REFERENCE_SIDE
 
 
 def reference_throughput(

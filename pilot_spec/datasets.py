@@ -50,13 +50,25 @@ def _subset(split: str) -> Field:
 
 
 _SUBSET = {"max_train": _subset("training"), "max_test": _subset("test")}
+# A fixed set's images resized (and centre-cropped) to another side, e.g. the side pretrained weights expect.
+_IMAGE_SIZE = {
+    "image_size": Field(
+        "integer",
+        None,
+        "resize the images to image_size × image_size (null: their native side)",
+        minimum=4,
+        maximum=512,
+        nullable=True,
+        allowed="null or an integer in [4, 512]",
+    )
+}
 _CAPS = {"limit_param": "max_train", "test_limit_param": "max_test"}
 
 
 def _stock(name: str, description: str, train: int, test: int, side: int) -> Dataset:
     """A fixed dataset read from files under the data root, optionally subsampled."""
-    sizes = {"train_size": train, "test_size": test, "image_size": side, **_CAPS}
-    return Dataset(name, description, _SUBSET, sizes)
+    sizes = {"train_size": train, "test_size": test, "image_size": side, "image_size_param": "image_size", **_CAPS}
+    return Dataset(name, description, {**_SUBSET, **_IMAGE_SIZE}, sizes)
 
 
 DATASETS: dict[str, Dataset] = {
@@ -66,7 +78,8 @@ DATASETS: dict[str, Dataset] = {
             "digits",
             "scikit-learn handwritten digits: 1797 grey 8×8 images, 10 classes, stratified 80/20 split "
             "(1437/360) by data seed; offline, trains in seconds on a CPU.",
-            sizes={"train_size": 1437, "test_size": 360, "image_size": 8},
+            _IMAGE_SIZE,
+            {"train_size": 1437, "test_size": 360, "image_size": 8, "image_size_param": "image_size"},
         ),
         Dataset(
             "shapes",
@@ -84,8 +97,14 @@ DATASETS: dict[str, Dataset] = {
                     maximum=1.0,
                     allowed="a number in [0, 1]",
                 ),
+                **_IMAGE_SIZE,
             },
-            {"train_size_param": "n_train", "test_size_param": "n_test", "image_size": 32},
+            {
+                "train_size_param": "n_train",
+                "test_size_param": "n_test",
+                "image_size": 32,
+                "image_size_param": "image_size",
+            },
         ),
         _stock(
             "cifar10",

@@ -58,8 +58,6 @@ _REGISTRY: dict[str, DatasetSpec] = {
 }
 DATASETS: tuple[str, ...] = tuple(_REGISTRY)
 
-_SIDES = (4, 512)  # image_size of the fixed-size sets: as the image folder's parameter allows
-
 
 def resolve_data_root(data_root: str | os.PathLike[str] | None = None) -> Path:
     """The folder that holds the dataset files: ``data_root``, else ``$DATA_ROOT``, else ``./var/data``."""
@@ -118,15 +116,14 @@ def _request(
             raise DatasetError(f"{setting} {problem}")
     side = None
     if image_size is not None:
-        if "image_size" in spec.params:  # the image folder's own parameter: checked with the others
-            params = {**params, "image_size": image_size}
-        elif (
-            isinstance(image_size, bool) or not isinstance(image_size, int) or not _SIDES[0] <= image_size <= _SIDES[1]
-        ):
-            raise DatasetError(f"image_size must be an integer in [{_SIDES[0]}, {_SIDES[1]}], got {image_size!r}")
-        else:
-            side = image_size if image_size != native_side(name) else None
+        # Every image set takes ``image_size`` (pilot_spec.datasets); the image folder reads its own, a
+        # fixed-size set is resized here from its native side. One parameter, one check, for both.
+        params = {**params, "image_size": image_size}
     checked = validate_params(spec, params)
+    native = native_side(name)
+    if native is not None:
+        requested = checked.pop("image_size", None)
+        side = requested if requested is not None and requested != native else None
     return _Request(
         spec,
         resolve_data_root(data_root),

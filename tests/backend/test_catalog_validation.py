@@ -45,7 +45,7 @@ def _errors(catalog: Catalog, **overrides: Any) -> dict[str, str]:
 
 def test_defaults_are_filled_in(catalog: Catalog) -> None:
     resolved = catalog.validate(_pilot(dataset="shapes", arms=[{"regularizer": "rblock_b"}], training={"lr": 0.1}))
-    assert resolved.dataset_params == {"difficulty": 0.5, "n_test": 1000, "n_train": 5000}
+    assert resolved.dataset_params == {"difficulty": 0.5, "image_size": None, "n_test": 1000, "n_train": 5000}
     assert resolved.training["lr"] == 0.1 and resolved.training["epochs"] == 15
     assert "seed" not in resolved.training and "width" not in resolved.training
     (arm,) = resolved.arms

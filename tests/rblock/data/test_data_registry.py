@@ -24,11 +24,13 @@ def test_describe_datasets_is_json() -> None:
         assert entry["description"] and set(entry) == {"description", "params"}
         for param in entry["params"].values():
             assert {"default", "help", "type"} <= set(param) and param["help"]
-            assert set(param) <= {"default", "help", "type", "allowed", "required", "minimum", "maximum", "enum"}
+            allowed_keys = {"default", "help", "type", "allowed", "required", "minimum", "maximum", "enum", "nullable"}
+            assert set(param) <= allowed_keys
     assert described["shapes"]["params"]["n_train"]["minimum"] == 10
     assert described["shapes"]["params"]["difficulty"]["default"] == 0.5
     assert described["imagefolder"]["params"]["path"]["default"] is None
-    assert described["digits"]["params"] == {}
+    assert set(described["digits"]["params"]) == {"image_size"}  # every image set can be resized
+    assert described["digits"]["params"]["image_size"]["default"] is None
 
 
 def test_unknown_dataset_lists_names() -> None:
@@ -40,7 +42,7 @@ def test_unknown_dataset_lists_names() -> None:
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"n_trian": 10}, r"unknown parameter\(s\) \['n_trian'\].*allowed: difficulty, n_test, n_train"),
+        ({"n_trian": 10}, r"unknown parameter\(s\) \['n_trian'\].*allowed: difficulty, image_size, n_test, n_train"),
         ({"n_train": -5}, "n_train.*an integer >= 10"),
         ({"n_train": 12.5}, "n_train"),
         ({"n_train": True}, "n_train"),
@@ -57,8 +59,8 @@ def test_bad_values(params: dict[str, object], match: str) -> None:
         load_dataset("shapes", **params)  # type: ignore[arg-type]
 
 
-def test_unknown_param_for_a_set_without_params() -> None:
-    with pytest.raises(DatasetError, match="allowed: none"):
+def test_unknown_param_for_a_set_with_only_image_size() -> None:
+    with pytest.raises(DatasetError, match=r"allowed: image_size$"):
         load_dataset("digits", n_train=10)
 
 

@@ -113,7 +113,7 @@ def test_image_size_resizes_the_fixed_sets_and_keeps_the_native_size_as_it_was()
     big = load_dataset("shapes", n_train=20, n_test=10, image_size=48)
     assert big.train_x.shape == (20, 3, 48, 48) and big.test_x.shape == (10, 3, 48, 48)
     assert big.crop_padding == 6  # 4 at 32 px, in proportion
-    with pytest.raises(DatasetError, match="image_size must be an integer in"):
+    with pytest.raises(DatasetError, match=r"image_size' of dataset 'digits' must be null or an integer in \[4, 512\]"):
         load_dataset("digits", image_size=2)
 
 
