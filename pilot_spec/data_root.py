@@ -16,6 +16,8 @@ from pathlib import Path
 DATASET_PATH_FIELD = "dataset_params.path"
 # How a refused path is to be given instead, in every message.
 PATH_HINT = "give a folder inside it, e.g. uploads/<folder> as GET /api/v1/datasets shows"
+WEIGHTS_FIELD = "training.weights"
+WEIGHTS_HINT = "put the weights file under the data root (e.g. weights/<file>) and give its path relative to it"
 _SHOWN = 120  # characters of a refused value echoed back (the user's own input, never its target)
 
 
@@ -39,6 +41,6 @@ def resolve_inside(value: str | os.PathLike[str], root: Path) -> Path | None:
     return resolved if resolved.is_relative_to(real_root) else None
 
 
-def outside_message(value: str | os.PathLike[str], root_name: str) -> str:
+def outside_message(value: str | os.PathLike[str], root_name: str, hint: str = PATH_HINT) -> str:
     """Why ``value`` is refused: it leads outside ``root_name`` (the root as the reader may see it)."""
-    return f"{os.fspath(value)[:_SHOWN]!r} leads outside the data root {root_name}: {PATH_HINT}"
+    return f"{os.fspath(value)[:_SHOWN]!r} leads outside the data root {root_name}: {hint}"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -177,11 +177,22 @@ def _unpaired() -> Iterator[None]:
 # Called after each forward pass of an evaluation: a long evaluation (a big test set on a CPU) must let the
 # caller show it is alive (a worker's heartbeat), as training does between batches.
 AfterBatch = Callable[[], object]
+# What the evaluations take: the whole input tensor, or its batches (a test set streamed from disk).
+Inputs = Tensor | Iterable[Tensor]
 
 
-def _forward_logits(model: nn.Module, x: Tensor, batch_size: int, after_batch: AfterBatch | None = None) -> Tensor:
+def _chunks(x: Inputs, batch_size: int) -> Iterable[Tensor]:
+    """``x`` in batches: a tensor split here, or batches already made (a test set streamed from disk)."""
+    if isinstance(x, Tensor):
+        _check_batching(x, batch_size)
+        chunks: tuple[Tensor, ...] = x.split(batch_size)
+        return chunks
+    return x
+
+
+def _forward_logits(model: nn.Module, x: Inputs, batch_size: int, after_batch: AfterBatch | None = None) -> Tensor:
     out = []
-    for chunk in x.split(batch_size):
+    for chunk in _chunks(x, batch_size):
         out.append(model(chunk).float())
         if after_batch is not None:
             after_batch()
@@ -189,19 +200,18 @@ def _forward_logits(model: nn.Module, x: Tensor, batch_size: int, after_batch: A
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: Tensor, *, batch_size: int = 512, after_batch: AfterBatch | None = None) -> Tensor:
+def predict(model: nn.Module, x: Inputs, *, batch_size: int = 512, after_batch: AfterBatch | None = None) -> Tensor:
     """Eval-mode logits of the full model, batched; every module's training flag is restored afterwards.
 
     Args:
         model: A classifier on the device of ``x``.
-        x: Inputs of shape (N, ...).
+        x: Inputs of shape (N, ...), or an iterable of such batches (then ``batch_size`` is theirs).
         batch_size: Samples per forward pass.
         after_batch: Called after each forward pass (e.g. a heartbeat); its result is ignored.
 
     Returns:
         Logits of shape (N, K) in float32, on the device of ``x``.
     """
-    _check_batching(x, batch_size)
     with _preserved_state(model, []):
         model.eval()
         return _forward_logits(model, x, batch_size, after_batch)
@@ -209,7 +219,7 @@ def predict(model: nn.Module, x: Tensor, *, batch_size: int = 512, after_batch: 
 
 @torch.no_grad()
 def sub_model_stability(
-    model: nn.Module, x: Tensor, *, masks: int = 8, batch_size: int = 512, after_batch: AfterBatch | None = None
+    model: nn.Module, x: Inputs, *, masks: int = 8, batch_size: int = 512, after_batch: AfterBatch | None = None
 ) -> Stability | None:
     """How far the sub-models sampled by the drop layers are from the deployed (eval-mode) model.
 
@@ -221,7 +231,7 @@ def sub_model_stability(
 
     Args:
         model: A classifier on the device of ``x`` whose drop sites hold drop layers of this package.
-        x: Inputs of shape (N, ...).
+        x: Inputs of shape (N, ...), or an iterable of such batches (a test set streamed from disk).
         masks: Number of sub-models K drawn per sample (>= 1).
         batch_size: Samples per forward pass.
         after_batch: Called after each chunk's passes (e.g. a heartbeat); its result is ignored.
@@ -233,15 +243,16 @@ def sub_model_stability(
     """
     if isinstance(masks, bool) or not isinstance(masks, int) or masks < 1:
         raise ValueError(f"masks must be an integer >= 1, got {masks!r}")
-    _check_batching(x, batch_size)
+    chunks = _chunks(x, batch_size)
     layers = [m for m in model.modules() if isinstance(m, DropLayer)]
     if all(layer.drop_prob == 0.0 for layer in layers):  # also true for no layers at all
         return None
-    kl_sum = torch.zeros((), dtype=torch.float64, device=x.device)
-    flip_sum = torch.zeros((), dtype=torch.float64, device=x.device)
+    kl_sum: Tensor | None = None
+    flip_sum: Tensor | None = None
+    samples = 0
     with _preserved_state(model, layers), _unpaired():
         model.eval()
-        for chunk in x.split(batch_size):
+        for chunk in chunks:
             for layer in layers:
                 layer.train(False)
             log_full = F.log_softmax(model(chunk).float(), dim=1)
@@ -249,15 +260,21 @@ def sub_model_stability(
             for layer in layers:
                 layer.train(True)
                 layer.rate_scale = 1.0
+            if kl_sum is None or flip_sum is None:
+                kl_sum = torch.zeros((), dtype=torch.float64, device=chunk.device)
+                flip_sum = torch.zeros((), dtype=torch.float64, device=chunk.device)
             for _ in range(masks):
                 log_sub = F.log_softmax(model(chunk).float(), dim=1)
                 # KL(p‖q) = Σ_c p_c (log p_c − log q_c); xlogy-style masking is unnecessary as log_softmax is finite.
                 kl_sum += (log_full.exp() * (log_full - log_sub)).sum(dim=1).double().sum()
                 flip_sum += (log_sub.argmax(dim=1) != full_class).double().sum()
+            samples += chunk.shape[0]
             if after_batch is not None:
                 after_batch()
+    if kl_sum is None or flip_sum is None:
+        raise ValueError("x must hold at least one sample")
     # One host sync at the end, not one per batch.
-    count = x.shape[0] * masks
+    count = samples * masks
     return Stability(
         inconsistency_kl=float((kl_sum / count).item()),
         flip_rate=float((flip_sum / count).item()),

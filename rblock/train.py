@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 import rblock
+from pilot_spec.data_root import WEIGHTS_HINT
 from pilot_spec.metrics import (
     CONSISTENCY_KL,
     DROP_RATE,
@@ -37,15 +38,26 @@ from pilot_spec.metrics import (
     TRAIN_ACC,
     TRAIN_LOSS,
 )
+from pilot_spec.models import HUB_WEIGHTS
 from pilot_spec.status import RunStatus
 from rblock.config import TrainConfig
-from rblock.data import DatasetSplit, TensorBatches, load_dataset
+from rblock.data import DatasetSplit, StreamingSplit, batches_for, open_dataset, resolve_data_root
+from rblock.data.paths import confine
 from rblock.device import CostMeter, device_name, resolve_device, synchronize, tune_cpu_allocator
-from rblock.metrics import AfterBatch, accuracy, expected_calibration_error, nll, predict, sub_model_stability
+from rblock.metrics import (
+    AfterBatch,
+    Inputs,
+    accuracy,
+    expected_calibration_error,
+    nll,
+    predict,
+    sub_model_stability,
+)
 from rblock.models import create_model, drop_sites
 from rblock.regularizer import Regularizer, create_regularizer
 from rblock.schedules import build_optimizer, lr_factor
 from rblock.step_clock import StepClock, robust_cost
+from rblock.zoo import model_normalisation
 
 CHECKPOINT_NAME = "checkpoint.pt"
 # Reading the loss back from a GPU stalls its queue: check for NaN every this many steps (and each epoch end).
@@ -129,18 +141,36 @@ class _State:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
+Split = DatasetSplit | StreamingSplit
+TestInputs = Callable[[], Inputs]
+_EVAL_BATCH = 1024
+
+
+def _test_inputs(data: Split, device: torch.device, batch_size: int) -> TestInputs:
+    """The test images for one evaluation: the tensor of a set in memory, or a fresh pass over the batches of
+    a streamed one (its loader processes persist between evaluations; the training batch size is one the
+    memory budget holds)."""
+    if isinstance(data, DatasetSplit):
+        return lambda: data.test_x.to(device)
+    batches = batches_for(
+        data, batch_size, train=False, shuffle=False, augment=False, seed=0, device=device, drop_last=False
+    )
+    return lambda: (x for x, _ in batches.epoch(0))
+
+
 def _evaluate(
-    model: nn.Module, data: DatasetSplit, device: torch.device, amp: bool, beat: AfterBatch | None = None
+    model: nn.Module, data: Split, inputs: TestInputs, device: torch.device, amp: bool, beat: AfterBatch | None = None
 ) -> tuple[dict[str, float], Tensor]:
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-        logits = predict(model, data.test_x.to(device), batch_size=1024, after_batch=beat)
+        logits = predict(model, inputs(), batch_size=_EVAL_BATCH, after_batch=beat)
     y = data.test_y.to(device)
     return {TEST_LOSS: nll(logits, y), TEST_ACC: accuracy(logits, y)}, logits
 
 
 def _stability(
     model: nn.Module,
-    data: DatasetSplit,
+    data: Split,
+    inputs: TestInputs,
     logits: Tensor,
     device: torch.device,
     masks: int,
@@ -150,7 +180,7 @@ def _stability(
     y = data.test_y.to(device)
     out = {ECE: expected_calibration_error(logits.softmax(1), y), NLL: nll(logits, y)}
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-        stability = sub_model_stability(model, data.test_x.to(device), masks=masks, batch_size=1024, after_batch=beat)
+        stability = sub_model_stability(model, inputs(), masks=masks, batch_size=_EVAL_BATCH, after_batch=beat)
     if stability is not None:
         out[INCONSISTENCY_KL] = stability.inconsistency_kl
         out[FLIP_RATE] = stability.flip_rate
@@ -189,9 +219,24 @@ def _load_checkpoint(
     return _State(**payload["state"])
 
 
-def _build(config: TrainConfig, device: torch.device) -> tuple[DatasetSplit, Regularizer, nn.Module]:
-    data = load_dataset(
-        config.dataset, data_seed=config.data_seed, label_noise=config.label_noise, **config.dataset_params
+def _weights(config: TrainConfig, root: Path) -> str | Path | None:
+    """The starting weights: ``hub``, or the file inside the data root (never a path outside it)."""
+    if config.weights is None or config.weights == HUB_WEIGHTS:
+        return config.weights
+    return confine(config.weights, root, what="weights", hint=WEIGHTS_HINT)
+
+
+def _build(config: TrainConfig, device: torch.device) -> tuple[Split, Regularizer, nn.Module]:
+    weights = _weights(config, resolve_data_root())
+    # Pretrained weights expect the images normalised as in their training, not by this set's statistics.
+    normalisation = model_normalisation(config.model) if weights is not None else None
+    # In memory when the set fits the data memory budget ($DATA_MEMORY_BYTES), else streamed from disk.
+    data = open_dataset(
+        config.dataset,
+        data_seed=config.data_seed,
+        label_noise=config.label_noise,
+        normalisation=normalisation,
+        **config.dataset_params,
     )
     torch.manual_seed(config.seed)
     regularizer = create_regularizer(config.arm, **config.arm_params)
@@ -201,6 +246,7 @@ def _build(config: TrainConfig, device: torch.device) -> tuple[DatasetSplit, Reg
         num_classes=data.num_classes,
         drop_layer=regularizer.drop_layer,
         width=config.width,
+        weights=weights,
     ).to(device)
     if device.type == "cuda" and config.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -239,18 +285,17 @@ def train_run(
     data, regularizer, model = _build(config, device)
     optimizer = build_optimizer(config, model)
     augment = data.augment if config.augment is None else config.augment
-    batches = TensorBatches(
-        data.train_x,
-        data.train_y,
+    batches = batches_for(
+        data,
         config.batch_size,
+        train=True,
         shuffle=True,
         augment=augment,
-        crop_padding=data.crop_padding,
-        flip=data.flip,
         seed=config.seed,
         device=device,
-        drop_last=data.train_x.shape[0] > config.batch_size,
+        drop_last=len(data.train_y) > config.batch_size,
     )
+    test_inputs = _test_inputs(data, device, config.batch_size)
     steps_per_epoch = len(batches)
     total_steps = steps_per_epoch * config.epochs
     warmup_steps = round(config.warmup_epochs * steps_per_epoch)
@@ -329,7 +374,7 @@ def train_run(
         state.energy_joules = meter.energy_joules
         state.samples_trained += seen
 
-        evaluation, logits = _evaluate(model, data, device, amp, beat)
+        evaluation, logits = _evaluate(model, data, test_inputs, device, amp, beat)
         metrics: dict[str, float] = {
             TRAIN_LOSS: float(loss_sum.item()) / max(1, steps),
             TRAIN_ACC: float(correct.item()) / max(1, seen),
@@ -342,7 +387,7 @@ def train_run(
         if regularizer.passes == 2:
             metrics[CONSISTENCY_KL] = float(kl_sum.item()) / max(1, steps)
         if epoch == config.epochs or (config.eval_every and epoch % config.eval_every == 0):
-            metrics.update(_stability(model, data, logits, device, config.stability_masks, amp, beat))
+            metrics.update(_stability(model, data, test_inputs, logits, device, config.stability_masks, amp, beat))
         state.epoch = epoch
         state.history.append({"epoch": float(epoch), **metrics})
         if state.best_test_acc is None or metrics[TEST_ACC] > state.best_test_acc:
@@ -356,13 +401,13 @@ def train_run(
     if not cancelled and state.history and ECE not in final_metrics:
         # Resumed after the last epoch's checkpoint: the stability metrics of the final model were saved
         # with it, so this branch only runs for a run that ended before writing them.
-        _, logits = _evaluate(model, data, device, amp, beat)
-        final_metrics.update(_stability(model, data, logits, device, config.stability_masks, amp, beat))
+        _, logits = _evaluate(model, data, test_inputs, device, amp, beat)
+        final_metrics.update(_stability(model, data, test_inputs, logits, device, config.stability_masks, amp, beat))
     predictions: list[int] = []
     labels: list[int] = []
     if not cancelled and state.history:
         if logits is None:
-            _, logits = _evaluate(model, data, device, amp, beat)
+            _, logits = _evaluate(model, data, test_inputs, device, amp, beat)
         predictions = logits.argmax(1).cpu().tolist()
         labels = data.test_y.tolist()  # the order predict() used: the test set's own
     cost = {

@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pilot_spec.data_root import outside_message, resolve_inside
+from pilot_spec.data_root import PATH_HINT, outside_message, resolve_inside
 from rblock.data.split import DatasetError
 
 
-def confine(value: str | os.PathLike[str], root: Path, *, what: str = "imagefolder: path") -> Path:
+def confine(
+    value: str | os.PathLike[str], root: Path, *, what: str = "imagefolder: path", hint: str = PATH_HINT
+) -> Path:
     """``value`` resolved inside ``root`` (relative to it, or absolute but inside), else a ``DatasetError``.
 
     Args:
@@ -26,7 +28,7 @@ def confine(value: str | os.PathLike[str], root: Path, *, what: str = "imagefold
     """
     resolved = resolve_inside(value, root)
     if resolved is None:
-        raise DatasetError(f"{what} {outside_message(value, str(root))}")
+        raise DatasetError(f"{what} {outside_message(value, str(root), hint)}")
     return resolved
 
 

@@ -249,6 +249,9 @@ class StreamedBatches(EpochBatches):
             prefetch_factor=PREFETCH,
             pin_memory=self.device.type == "cuda",
             worker_init_fn=_one_thread,
+            # Its own generator: a loader without one draws its workers' base seed from the global RNG at every
+            # epoch, which would shift the drop masks and make a streamed run differ from the same run in memory.
+            generator=torch.Generator(),
         )
 
     def _batches(self, draw: EpochDraw) -> Iterator[tuple[Tensor, Tensor]]:
@@ -298,6 +301,7 @@ def sampled_stats(source: Dataset[Tensor], data_seed: int, budget: int) -> tuple
         batch_size=batch,
         num_workers=workers_within(budget, sample.numel(), batch, default_loader_workers(), host_floats=True),
         worker_init_fn=_one_thread,
+        generator=torch.Generator(),  # leaves the global RNG alone (see StreamedBatches)
     )
     freeze_before_fork()
     total = torch.zeros(sample.shape[0], dtype=torch.float64)
