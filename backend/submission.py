@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from backend.analysis.sequential import sequential_state
 from backend.catalog import Catalog, CatalogError, FieldError, ResolvedArm, ResolvedPilot
-from backend.data_paths import DATASET_PATH_FIELD, dataset_path_problem
+from backend.data_paths import data_path_problems
 from backend.dispatch import RunQueue, enqueue_runs
 from backend.estimate import DEVICE_KIND, estimate_pilot
 from backend.queue import QueueUnavailable, resolve_queue
@@ -147,8 +147,8 @@ def plan_pilot(
     A sequential pilot (``request.sequential``) plans its first round only: later rounds are extensions.
     """
     resolved = catalog.validate(request)
-    if (problem := dataset_path_problem(resolved.dataset_params, settings.data_root)) is not None:
-        raise CatalogError([FieldError(DATASET_PATH_FIELD, problem)])  # a server folder outside the data root
+    if paths := data_path_problems(resolved.dataset_params, resolved.training, settings.data_root):
+        raise CatalogError([FieldError(field, problem) for field, problem in paths])  # outside the data root
     seeds = request.seed_list()
     _check_sequential(request, seeds)
     placement = place(

@@ -55,3 +55,19 @@ def test_only_a_path_parameter_is_checked(tmp_path: Path) -> None:
     problem = dataset_path_problem({"path": "/etc/ssl"}, tmp_path)
     assert problem is not None and problem.startswith("'/etc/ssl' leads outside the data root DATA_ROOT")
     assert dataset_path_problem({"path": "a\0b"}, tmp_path) is not None
+
+
+@pytest.mark.parametrize("weights", ["/etc/passwd", "../x.pt", "uploads/link-out/w.pt"])
+def test_weights_outside_the_data_root_are_refused(rooted: Api, weights: str) -> None:
+    body = pilot_body(model="timm/resnet10t", training={"weights": weights}, dry_run=True)
+    response = rooted.client.post(f"{API}/pilots", json=body)
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == "training.weights" and "leads outside the data root DATA_ROOT" in error["message"]
+    assert "secret-place" not in response.text and rooted.queue.sent == []
+
+
+@pytest.mark.parametrize("weights", ["weights/r10.pt", "hub"])
+def test_weights_inside_the_data_root_or_from_the_hub_are_accepted(rooted: Api, weights: str) -> None:
+    body = pilot_body(model="timm/resnet10t", training={"weights": weights}, dry_run=True)
+    assert rooted.client.post(f"{API}/pilots", json=body).status_code == 200
