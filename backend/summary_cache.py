@@ -10,12 +10,18 @@ pilot's creation time, since SQLite may give a deleted pilot's id to a new one.
 
 Entries are kept least recently used first, as JSON bytes (see CachedSummary), and only the newest version
 of each pilot; a summary being built is built once, however many requests ask for it meanwhile.
+
+Each answer carries an ETag naming the pilot's state (:func:`pilot_etag`), and a request that sends it back
+in ``If-None-Match`` while the version is unchanged gets ``304 Not Modified`` for the one primary-key read:
+the pages use that to serve their own cached rendering of the pilot (``frontend/page_cache.py``), and
+browsers and scripts polling a pilot can use it too.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
+from starlette.responses import Response
 
 from backend.reports.export import pilot_summary
 from backend.store import NotFound, Store
@@ -33,6 +40,24 @@ MAX_ENTRIES = 256
 BUILD_WAIT_S = 30.0
 
 Key = tuple[int, int, datetime, tuple[tuple[str, float], ...], tuple[str, ...] | None]
+# Revalidate every time (no-cache), and keep it out of shared caches (private): the answer depends on credentials.
+CACHE_CONTROL = "private, no-cache"
+
+
+def pilot_etag(key: Key) -> str:
+    """The (strong) ETag of one state of a pilot's analysis: its id, version and creation time, and a checksum
+    of the prices and curves asked for, the same in every process (``hash()`` of a str is not)."""
+    pilot_id, version, created, prices, curves = key
+    arguments = zlib.crc32(repr((prices, curves)).encode())
+    return f'"p{pilot_id}.v{version}.c{int(created.timestamp() * 1e6)}.a{arguments:08x}"'
+
+
+def matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``etag`` (a list of tags, ``*``, or weak tags: RFC 9110 13.1.2)."""
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
 
 
 @dataclass(frozen=True)
@@ -41,6 +66,7 @@ class CachedSummary:
     thousands of objects, alive for minutes, would be walked by every full collection of a busy process."""
 
     json: bytes  # what FastAPI's JSONResponse would send for the summary, encoded once
+    etag: str  # pilot_etag of the state it was built from
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -66,15 +92,30 @@ class SummaryCache:
         self.hits = 0
         self.misses = 0
 
+    def response(
+        self,
+        store: Store,
+        pilot_id: int,
+        prices: dict[str, float],
+        curve_keys: Sequence[str] | None = None,
+        if_none_match: str | None = None,
+    ) -> Response:
+        """The summary's HTTP answer: 304 when ``if_none_match`` names the current state, else the JSON bytes."""
+        key = _key(store, pilot_id, prices, curve_keys)
+        etag = pilot_etag(key)
+        headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+        if matches(if_none_match, etag):
+            return Response(status_code=304, headers=headers)
+        return Response(self._get(store, key).json, media_type="application/json", headers=headers)
+
     def get(
         self, store: Store, pilot_id: int, prices: dict[str, float], curve_keys: Sequence[str] | None = None
     ) -> CachedSummary:
         """The pilot's summary as ``pilot_summary`` builds it, from the cache while the pilot is unchanged."""
-        version = store.versions.of(pilot_id=pilot_id)
-        if version is None:
-            raise NotFound(f"pilot {pilot_id} does not exist")
-        curves = None if curve_keys is None else tuple(curve_keys)
-        key: Key = (pilot_id, version[0], version[1], tuple(sorted(prices.items())), curves)
+        return self._get(store, _key(store, pilot_id, prices, curve_keys))
+
+    def _get(self, store: Store, key: Key) -> CachedSummary:
+        pilot_id, curves = key[0], key[4]
         with self._lock:
             entry = self._lookup(key)
             if entry is not None:
@@ -96,7 +137,8 @@ class SummaryCache:
         try:
             # The version was read BEFORE the summary, so a change committed in between leaves this entry
             # under the older version at worst: the next request reads the newer version and misses.
-            entry = CachedSummary(json=encode(pilot_summary(store, pilot_id, prices, curve_keys)))
+            summary = pilot_summary(store, pilot_id, dict(key[3]), None if curves is None else list(curves))
+            entry = CachedSummary(json=encode(summary), etag=pilot_etag(key))
             with self._lock:
                 self.misses += 1
                 # Older versions of this pilot are never asked for again: drop them now.
@@ -119,3 +161,12 @@ class SummaryCache:
             self._entries.move_to_end(key)
             self.hits += 1
         return entry
+
+
+def _key(store: Store, pilot_id: int, prices: dict[str, float], curve_keys: Sequence[str] | None) -> Key:
+    """The cache key of the pilot's current state (one primary-key read); NotFound when it does not exist."""
+    version = store.versions.of(pilot_id=pilot_id)
+    if version is None:
+        raise NotFound(f"pilot {pilot_id} does not exist")
+    curves = None if curve_keys is None else tuple(curve_keys)
+    return (pilot_id, version[0], version[1], tuple(sorted(prices.items())), curves)

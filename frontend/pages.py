@@ -23,6 +23,7 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from backend.figures import FIGURES
 from frontend.client import CSRF_FIELD, ApiResult, PageApi
 from frontend.forms import ROI_FIELDS, ROI_LABELS, TRAINING_FIELDS, dom_id, field_errors, field_id, form_to_body
+from frontend.page_cache import cached_pilot_page
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
@@ -376,11 +377,14 @@ async def _pilot(request: Request, pilot_id: int) -> ApiResult:
 
 @router.get("/pilots/{pilot_id:int}", response_class=HTMLResponse)
 async def pilot_page(request: Request, pilot_id: int) -> Response:
+    return await cached_pilot_page(request, pilot_id, _render_pilot_page)  # frontend/page_cache.py
+
+
+async def _render_pilot_page(request: Request, pilot_id: int, summary: ApiResult) -> Response:
     api = PageApi(request)
     result = await api.get(f"/pilots/{pilot_id}")
     if not result.ok:
         return problem(request, result)
-    summary = await api.get(f"/pilots/{pilot_id}/summary", curves="none")
     decisions = await api.get(f"/pilots/{pilot_id}/decisions")  # the form posts to frontend/decisions.py
     pilot = result.body
     arms, seeds, cells = _grid(pilot)

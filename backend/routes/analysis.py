@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 
 from backend.auth.guard import require
 from backend.auth.roles import Permission
@@ -48,11 +48,17 @@ def _curve_keys(curves: str | None) -> list[str] | None:
 # The cached summary's JSON is sent as encoded once (see backend/summary_cache.py); OpenAPI still says "object".
 @router.get("/{pilot_id}/summary", response_model=dict[str, Any], dependencies=[require(Permission.READ)])
 def summary(
-    pilot_id: PilotId, store: StoreDep, settings: SettingsDep, cache: SummaryCacheDep, curves: CurvesQuery = None
+    pilot_id: PilotId,
+    store: StoreDep,
+    settings: SettingsDep,
+    cache: SummaryCacheDep,
+    curves: CurvesQuery = None,
+    if_none_match: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
-    """Get the whole analysis: per-arm results, tests against the baseline, ROI and verdicts, warnings."""
-    entry = cache.get(store, pilot_id, settings.price_per_hour, _curve_keys(curves))
-    return Response(entry.json, media_type="application/json")
+    """Get the whole analysis: per-arm results, tests against the baseline, ROI and verdicts, warnings.
+
+    Answers carry an ETag of the pilot's state; send it back in If-None-Match to get 304 while nothing changed."""
+    return cache.response(store, pilot_id, settings.price_per_hour, _curve_keys(curves), if_none_match)
 
 
 @router.put("/{pilot_id}/roi", response_model=dict[str, Any], dependencies=[require(Permission.EDIT_ROI)])
