@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import threading
-import zlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from typing import Any
 from fastapi.encoders import jsonable_encoder
 from starlette.responses import Response
 
+from backend.etags import caching_headers, make_etag, not_modified
 from backend.reports.export import pilot_summary
 from backend.store import NotFound, Store
 
@@ -40,24 +40,13 @@ MAX_ENTRIES = 256
 BUILD_WAIT_S = 30.0
 
 Key = tuple[int, int, datetime, tuple[tuple[str, float], ...], tuple[str, ...] | None]
-# Revalidate every time (no-cache), and keep it out of shared caches (private): the answer depends on credentials.
-CACHE_CONTROL = "private, no-cache"
 
 
 def pilot_etag(key: Key) -> str:
-    """The (strong) ETag of one state of a pilot's analysis: its id, version and creation time, and a checksum
-    of the prices and curves asked for, the same in every process (``hash()`` of a str is not)."""
+    """The ETag of one state of a pilot's analysis: its id, version and creation time (which tells a re-used id
+    apart), with the prices and curves asked for."""
     pilot_id, version, created, prices, curves = key
-    arguments = zlib.crc32(repr((prices, curves)).encode())
-    return f'"p{pilot_id}.v{version}.c{int(created.timestamp() * 1e6)}.a{arguments:08x}"'
-
-
-def matches(if_none_match: str | None, etag: str) -> bool:
-    """Whether an ``If-None-Match`` header names ``etag`` (a list of tags, ``*``, or weak tags: RFC 9110 13.1.2)."""
-    if not if_none_match:
-        return False
-    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in tags or etag in tags
+    return make_etag("p", (pilot_id, version, int(created.timestamp() * 1e6)), (prices, curves))
 
 
 @dataclass(frozen=True)
@@ -103,10 +92,10 @@ class SummaryCache:
         """The summary's HTTP answer: 304 when ``if_none_match`` names the current state, else the JSON bytes."""
         key = _key(store, pilot_id, prices, curve_keys)
         etag = pilot_etag(key)
-        headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-        if matches(if_none_match, etag):
-            return Response(status_code=304, headers=headers)
-        return Response(self._get(store, key).json, media_type="application/json", headers=headers)
+        unchanged = not_modified(if_none_match, etag)
+        if unchanged is not None:
+            return unchanged
+        return Response(self._get(store, key).json, media_type="application/json", headers=caching_headers(etag))
 
     def get(
         self, store: Store, pilot_id: int, prices: dict[str, float], curve_keys: Sequence[str] | None = None

@@ -8,6 +8,7 @@ so the pages never touch the store. Pages that the browser polls return fragment
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from backend.figures import FIGURES
 from frontend.client import CSRF_FIELD, ApiResult, PageApi
 from frontend.forms import ROI_FIELDS, ROI_LABELS, TRAINING_FIELDS, dom_id, field_errors, field_id, form_to_body
-from frontend.page_cache import cached_pilot_page
+from frontend.page_cache import cached_page
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
@@ -180,10 +181,14 @@ def _is_htmx(request: Request) -> bool:
 @router.get("/", response_class=HTMLResponse)
 async def pilots_page(request: Request, status: str = "", page: int = 1) -> Response:
     """Every pilot, newest first, paginated; verdicts are loaded per row afterwards (one summary each)."""
-    api = PageApi(request)
     page = max(1, min(page, 10**6))
     status = status if status in STATUSES else ""
-    result = await api.get("/pilots", status=status or None, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    query = {"offset": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE, **({"status": status} if status else {})}
+    render = functools.partial(_render_pilots_page, request, page, status)
+    return await cached_page(request, "/pilots", query, render)  # frontend/page_cache.py
+
+
+async def _render_pilots_page(request: Request, page: int, status: str, result: ApiResult) -> Response:
     if not result.ok:
         return problem(request, result)
     total = result.body["total"]
@@ -377,7 +382,8 @@ async def _pilot(request: Request, pilot_id: int) -> ApiResult:
 
 @router.get("/pilots/{pilot_id:int}", response_class=HTMLResponse)
 async def pilot_page(request: Request, pilot_id: int) -> Response:
-    return await cached_pilot_page(request, pilot_id, _render_pilot_page)  # frontend/page_cache.py
+    render = functools.partial(_render_pilot_page, request, pilot_id)
+    return await cached_page(request, f"/pilots/{pilot_id}/summary", {"curves": "none"}, render)  # page_cache.py
 
 
 async def _render_pilot_page(request: Request, pilot_id: int, summary: ApiResult) -> Response:

@@ -1,11 +1,14 @@
-"""The pilot page's cache (frontend/page_cache.py): a repeated page is served from the cache while the pilot is
-unchanged, and never older than the database, with two processes on one database; each viewer has their own."""
+"""The page cache (frontend/page_cache.py): a repeated pilot page or pilots page is served from the cache while the
+pilots are unchanged, and never older than the database, with two processes on one database; each viewer has
+their own."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 from fastapi.testclient import TestClient
 
 from backend.store import Store
@@ -85,11 +88,69 @@ def test_each_viewer_has_their_own_page_and_unknown_pilots_are_404(sqlite_url: s
             assert missing.status_code == 404 and "does not exist" in missing.text
 
 
+def test_the_pilots_page_is_cached_until_any_pilot_changes(sqlite_url: str) -> None:
+    with open_site(sqlite_url) as site, second_site(site) as other:
+        first = create_pilot(site, name="the first pilot")["id"]
+        page = site.client.get("/").text
+        assert "the first pilot" in page and site.client.get("/").text == page
+        assert _cache(site.client).hits == 1
+        other.get("/")
+        # A new pilot, a run of another pilot starting, a deletion: each shows at once in both processes.
+        second = create_pilot(site, name="the second pilot")["id"]
+        for client in (site.client, other):
+            assert "the second pilot" in client.get("/").text
+        for client in (site.client, other):
+            assert "the first pilot" not in client.get("/", params={"status": "running"}).text
+        start(site.store, site.store.list_runs(pilot_id=first)[0].id)
+        for client in (site.client, other):
+            assert "the first pilot" in client.get("/", params={"status": "running"}).text
+        assert other.post(f"{API}/pilots/{second}/cancel").status_code == 200
+        assert other.delete(f"{API}/pilots/{second}").status_code == 204
+        for client in (site.client, other):
+            assert "the second pilot" not in client.get("/").text
+        # The htmx fragment of the rows is another page than the whole page.
+        rows = site.client.get("/", headers={"HX-Request": "true"}).text
+        assert "<html" not in rows and "the first pilot" in rows
+
+
+def test_the_pilots_list_answers_304_until_a_change(sqlite_url: str) -> None:
+    with open_site(sqlite_url) as site:
+        pilot_id = create_pilot(site)["id"]
+        answer = site.client.get(f"{API}/pilots")
+        etag = answer.headers["etag"]
+        assert answer.headers["cache-control"] == "private, no-cache"
+        assert site.client.get(f"{API}/pilots", headers={"If-None-Match": etag}).status_code == 304
+        # Another query is another answer, with another tag.
+        assert site.client.get(f"{API}/pilots", params={"limit": 5}).headers["etag"] != etag
+        start(site.store, site.store.list_runs(pilot_id=pilot_id)[0].id)
+        again = site.client.get(f"{API}/pilots", headers={"If-None-Match": etag})
+        assert again.status_code == 200 and again.headers["etag"] != etag
+
+
 def test_an_entry_expires_after_its_age() -> None:
     cache = PageCache(max_age_s=0.0)
-    cache.put((1, "me"), '"v1"', b"<html>")
-    assert cache.get((1, "me")) is None
+    cache.put(("/pilots/1/summary?curves=none", False, "me"), '"v1"', b"<html>")
+    assert cache.get(("/pilots/1/summary?curves=none", False, "me")) is None
     small = PageCache(max_entries=1)
-    small.put((1, "a"), '"v1"', b"a")
-    small.put((2, "a"), '"v1"', b"b")
-    assert small.get((1, "a")) is None and small.get((2, "a")) is not None
+    small.put(("/pilots?limit=50", False, "a"), '"v1"', b"a")
+    small.put(("/pilots?limit=5", False, "a"), '"v1"', b"b")
+    assert small.get(("/pilots?limit=50", False, "a")) is None and small.get(("/pilots?limit=5", False, "a"))
+
+
+def test_requests_that_miss_together_render_the_page_once(sqlite_url: str) -> None:
+    with open_site(sqlite_url) as site:
+        pilot_id = create_pilot(site)["id"]
+        app, headers = site.client.app, dict(site.client.headers)
+
+        async def eight_at_once() -> list[str]:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers) as client:
+                answers = await asyncio.gather(*(client.get(f"/pilots/{pilot_id}") for _ in range(8)))
+            assert all(answer.status_code == 200 for answer in answers)
+            return [answer.text for answer in answers]
+
+        pages = asyncio.run(eight_at_once())
+        assert len(set(pages)) == 1 and _cache(site.client).renders == 1
+        start(site.store, site.store.list_runs(pilot_id=pilot_id)[0].id)  # a new version: all eight miss
+        pages = asyncio.run(eight_at_once())
+        assert len(set(pages)) == 1 and "running" in pages[0] and _cache(site.client).renders == 2
