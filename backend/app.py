@@ -3,7 +3,8 @@
 At start it upgrades the database schema and starts the reconciler, a background task that requeues the
 runs of lost workers every ``RECONCILE_EVERY_S`` seconds and moves sequential pilots on to their next
 round. The JSON API lives under ``/api/v1``, with its
-OpenAPI document at ``/api/v1/openapi.json`` and interactive docs at ``/api/v1/docs``.
+OpenAPI document at ``/api/v1/openapi.json`` and interactive docs at ``/api/v1/docs`` (``backend.api_docs``:
+Swagger UI served by the app itself, no CDN).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from backend import observability
+from backend.api_docs import install_docs
 from backend.auth.gate import CredentialsFirst
 from backend.auth.guard import require, route_permissions
 from backend.auth.roles import Permission
@@ -93,7 +95,7 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # FastAPI's page loads Swagger UI from a CDN; install_docs serves it from the app
         redoc_url=None,
     )
     app.state.settings = settings
@@ -102,6 +104,7 @@ def create_app(
     app.state.catalog = catalog_
     app.state.summary_cache = SummaryCache()  # this process's; keyed by the pilots' versions in the database
     install_error_handlers(app)
+    docs_script_hashes = install_docs(app, docs_path=f"{API_PREFIX}/docs")
     app.state.public_paths = set()  # (method, path) anyone may send a body to (CredentialsFirst)
     for module in (auth, users, pilots, extend, analysis, decisions, runs, catalog, datasets, workers, health):
         state_permissions(module.router)
@@ -115,7 +118,10 @@ def create_app(
     state_permissions(metrics_route.router, inherited=Permission.READ)
     app.include_router(metrics_route.router, dependencies=[require(Permission.READ)])
     app.add_middleware(
-        SecurityHeaders, docs_path=f"{API_PREFIX}/docs", private_prefixes=(f"{API_PREFIX}/auth", f"{API_PREFIX}/users")
+        SecurityHeaders,
+        docs_path=f"{API_PREFIX}/docs",
+        docs_script_hashes=docs_script_hashes,
+        private_prefixes=(f"{API_PREFIX}/auth", f"{API_PREFIX}/users"),
     )
     return app
 

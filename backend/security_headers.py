@@ -3,8 +3,9 @@
 The pages load htmx, plotly.js and charts.js from ``/static`` and have no inline script or event handler,
 so ``script-src 'self'`` holds. Styles allow 'unsafe-inline' because plotly.js writes style elements and
 attributes as it draws; a style cannot run code. Framing is denied (clickjacking), MIME sniffing is off,
-and the referrer never leaves the origin. The API's interactive docs (Swagger UI) load their script and
-style from a CDN with an inline bootstrap script, so that one page gets a policy that permits exactly that.
+and the referrer never leaves the origin. The API's interactive docs (Swagger UI, ``backend.api_docs``) are
+served from the app too; their page has one inline script, Swagger UI's start-up call, so that one page
+gets the same policy plus exactly that script by its hash (:func:`docs_policy`): no CDN, no 'unsafe-inline'.
 
 ``Cache-Control: no-store`` on every page (each carries the session's CSRF token) and on the account API
 (``private_prefixes``: who am I with the CSRF token, tokens, users), so that neither a shared cache nor the
@@ -20,11 +21,14 @@ APP_POLICY = (
     "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-DOCS_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
-)
+
+
+def docs_policy(script_hashes: list[str]) -> str:
+    """The app's policy, whose scripts may also be the inline ones with these hashes ('sha256-...')."""
+    sources = " ".join(["'self'", *script_hashes])
+    return APP_POLICY.replace("script-src 'self';", f"script-src {sources};")
+
+
 COMMON = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -37,16 +41,19 @@ COMMON = [
 class SecurityHeaders:
     """Pure ASGI middleware (no buffering of bodies, so streamed reports and uploads are unaffected)."""
 
-    def __init__(self, app: ASGIApp, *, docs_path: str, private_prefixes: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, *, docs_path: str, docs_script_hashes: list[str], private_prefixes: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
         self.docs_path = docs_path
+        self.docs_policy = docs_policy(docs_script_hashes)
         self.private_prefixes = private_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = DOCS_POLICY if scope.get("path") == self.docs_path else APP_POLICY
+        policy = self.docs_policy if scope.get("path") == self.docs_path else APP_POLICY
         https = scope.get("scheme") == "https"
         private = str(scope.get("path", "")).startswith(self.private_prefixes)
 

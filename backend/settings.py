@@ -6,7 +6,8 @@ data, kombu's SQLAlchemy transport on a second SQLite file for the broker, artif
 Production sets ``DATABASE_URL=postgresql+psycopg://...`` and ``BROKER_URL=redis://...``.
 
 Environment names are the field names in upper case: ``DATABASE_URL``, ``BROKER_URL``, ``ARTIFACT_DIR``,
-``DATA_ROOT``, ``PRICE_PER_HOUR`` (JSON, e.g. ``{"cpu": 0.05, "cuda": 2.5}``), ``HEARTBEAT_TIMEOUT_S``,
+``DATA_ROOT``, ``PRICE_PER_HOUR`` (JSON, e.g. ``{"cpu": 0.05, "cuda": 2.5}``), ``CURRENCY`` (``CODE:SYMBOL``, e.g.
+``EUR:€``; the prices, costs and ROI are in it), ``HEARTBEAT_TIMEOUT_S``,
 ``MAX_ATTEMPTS``, ``RECONCILE_EVERY_S``, and the dataset upload caps ``UPLOAD_MAX_BYTES``,
 ``UPLOAD_MAX_UNCOMPRESSED_BYTES``, ``UPLOAD_MAX_FILES``, ``UPLOAD_MAX_RATIO``, and sign-in's
 ``SESSION_HOURS``, ``COOKIE_SECURE``, ``LOGIN_MAX_FAILURES``, ``LOGIN_WINDOW_S``, and ``API_THREADS``, and
@@ -21,11 +22,13 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from backend.files import private_file
+from pilot_spec.money import DEFAULT_CURRENCY, Currency
 
 # Currency per device-hour by device kind (the part of a device string before ':'); a full device string
 # such as "cuda:NVIDIA H100 80GB HBM3" overrides its kind. Rough cloud list prices; set your own.
@@ -55,6 +58,11 @@ class Settings(BaseSettings):
     price_per_hour: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_PRICES),
         description="currency per device-hour by device kind ('cpu', 'cuda') or full device string",
+    )
+    # NoDecode: the environment's "USD:$" reaches the validator as it is, not as JSON.
+    currency: Annotated[Currency, NoDecode] = Field(
+        default=DEFAULT_CURRENCY,
+        description="the currency of prices, costs and ROI inputs, as CODE:SYMBOL (USD:$, EUR:€, GBP:£) or CODE",
     )
     heartbeat_timeout_s: float = Field(default=60.0, gt=0, description="a running run with an older heartbeat is stale")
     max_attempts: int = Field(default=3, ge=1, description="attempts before a run whose worker keeps vanishing fails")
@@ -127,6 +135,11 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"prices per hour must be finite numbers >= 0 (got {bad})")
         return prices
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _parse_currency(cls, value: object) -> object:
+        return Currency.parse(value) if isinstance(value, str) else value
 
     def price_for(self, device: str) -> float | None:
         """Price per hour of a device string ('cuda:NVIDIA H100 ...', 'cuda', 'cpu'); None if not priced."""

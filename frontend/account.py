@@ -1,7 +1,6 @@
-"""Signing in and out, one's own account (password, API tokens), and the admins' users page.
+"""One's own account (password, API tokens), and the admins' users page (signing in and out: ``frontend.signin``).
 
-Like every page, these only call the JSON API (``/api/v1/auth/...``, ``/api/v1/users``); the session cookie
-the API sets on sign-in is passed on to the browser unchanged.
+Like every page, these only call the JSON API (``/api/v1/auth/...``, ``/api/v1/users``).
 """
 
 from __future__ import annotations
@@ -9,64 +8,22 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
-from frontend.client import ApiResult, PageApi
-from frontend.pages import form_items, render, signed_in
+from backend.auth.schemas import NewTokenOut, TokenOut, TokensOut, UsersOut, UserWithPasswordOut
+from frontend.client import PageApi
+from frontend.posted_form import form_items
+from frontend.rendering import render
+from frontend.signin import redirect_with_cookies, signed_in
 
 ROLES = ("viewer", "engineer", "admin")
 
-# /login is the one page open to everybody; the rest need a session like any page.
-public = APIRouter(include_in_schema=False)
 router = APIRouter(include_in_schema=False, dependencies=[Depends(signed_in)])
-
-
-def local_path(text: str) -> str:
-    """``next`` only ever leads back into this site: a path, never another origin ("//evil", "https:...")."""
-    if text.startswith("/") and not text.startswith("//") and "\\" not in text and "\n" not in text:
-        return text
-    return "/"
-
-
-def redirect_with_cookies(url: str, result: ApiResult) -> RedirectResponse:
-    response = RedirectResponse(url, status_code=303)
-    for cookie in result.set_cookies:
-        response.headers.append("set-cookie", cookie)
-    return response
-
-
-@public.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request, next: str = "/") -> Response:
-    return render(request, "login.html", next=local_path(next), error="", user_name="")
-
-
-@public.post("/login", response_class=HTMLResponse)
-async def login(request: Request) -> Response:
-    form = dict(await form_items(request))
-    name, target = form.get("name", "").strip(), local_path(form.get("next", "/"))
-    result = await PageApi(request).post("/auth/login", json={"name": name, "password": form.get("password", "")})
-    if result.ok:
-        changing = result.body["user"]["must_change_password"]
-        return redirect_with_cookies("/account" if changing else target, result)
-    status = result.status if result.status in (401, 422, 429) else 503
-    error = "Enter your user name and password." if result.status == 422 else result.detail
-    return render(request, "login.html", status_code=status, next=target, error=error, user_name=name)
-
-
-@router.post("/logout")
-async def logout(request: Request) -> Response:
-    await form_items(request)  # the CSRF field of a form posted without JavaScript
-    result = await PageApi(request).post("/auth/logout")
-    if not result.ok and result.status != 401:
-        return render(request, "error.html", status_code=result.status, status=result.status, detail=result.detail)
-    response = redirect_with_cookies("/login", result)
-    response.delete_cookie("rbp_session", path="/")
-    return response
 
 
 async def _account(request: Request, status_code: int = 200, **context: Any) -> Response:
     tokens = await PageApi(request).get("/auth/tokens")
-    items = tokens.body.get("tokens", []) if tokens.ok else []
+    items = tokens.parsed(TokensOut).tokens if tokens.ok else []
     context.setdefault("password_error", "")
     context.setdefault("token_error", "")
     context.setdefault("new_token", None)
@@ -87,9 +44,7 @@ async def change_password(request: Request) -> Response:
     body = {"current_password": form.get("current_password", ""), "new_password": form.get("new_password", "")}
     result = await PageApi(request).put("/auth/password", json=body)
     if not result.ok:
-        errors = result.body.get("errors", []) if isinstance(result.body, dict) else []
-        detail = "; ".join(e["message"] for e in errors) if errors else result.detail
-        return await _account(request, result.status, password_error=detail)
+        return await _account(request, result.status, password_error=result.errors_text(fields=False))
     return redirect_with_cookies("/", result)
 
 
@@ -99,7 +54,7 @@ async def create_token(request: Request) -> Response:
     result = await PageApi(request).post("/auth/tokens", json={"name": form.get("name", "").strip()})
     if not result.ok:
         return await _account(request, result.status, token_error=result.detail or "give the token a name")
-    return await _account(request, 201, new_token=result.body)
+    return await _account(request, 201, new_token=result.parsed(NewTokenOut))
 
 
 @router.post("/account/tokens/{token_id:int}/revoke", response_class=HTMLResponse)
@@ -108,16 +63,14 @@ async def revoke_token(request: Request, token_id: int) -> Response:
     result = await PageApi(request).delete(f"/auth/tokens/{token_id}")
     if not result.ok:
         return await _account(request, result.status, token_error=result.detail)
-    return await _account(request, message=f"Token {result.body['prefix']}… revoked.")
+    return await _account(request, message=f"Token {result.parsed(TokenOut).prefix}… revoked.")
 
 
 async def _users(request: Request, status_code: int = 200, **context: Any) -> Response:
-    result = await PageApi(request).get("/users")
-    if not result.ok:
-        return render(request, "error.html", status_code=result.status, status=result.status, detail=result.detail)
+    listed = await PageApi(request).read("/users", UsersOut)
     context.setdefault("error", "")
     context.setdefault("created", None)
-    return render(request, "users.html", status_code=status_code, users=result.body["users"], roles=ROLES, **context)
+    return render(request, "users.html", status_code=status_code, users=listed.users, roles=ROLES, **context)
 
 
 @router.get("/users", response_class=HTMLResponse)
@@ -131,10 +84,8 @@ async def add_user(request: Request) -> Response:
     body = {"name": form.get("name", "").strip(), "role": form.get("role", "")}
     result = await PageApi(request).post("/users", json=body)
     if not result.ok:
-        errors = result.body.get("errors", []) if isinstance(result.body, dict) else []
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) if errors else result.detail
-        return await _users(request, result.status, error=detail)
-    return await _users(request, 201, created=result.body)
+        return await _users(request, result.status, error=result.errors_text())
+    return await _users(request, 201, created=result.parsed(UserWithPasswordOut))
 
 
 @router.post("/users/{name}", response_class=HTMLResponse)
@@ -150,4 +101,5 @@ async def change_user(request: Request, name: str) -> Response:
     result = await PageApi(request).patch(f"/users/{name}", json=body)
     if not result.ok:
         return await _users(request, result.status, error=result.detail)
-    return await _users(request, created=result.body if result.body.get("one_time_password") else None)
+    changed = result.parsed(UserWithPasswordOut)
+    return await _users(request, created=changed if changed.one_time_password else None)

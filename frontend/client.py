@@ -22,18 +22,22 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from fastapi import Request
+from pydantic import BaseModel, ValidationError
 
 from backend.internal_calls import INTERNAL_CALL
+from backend.schemas import ErrorItem, ErrorOut
 
 API = "/api/v1"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"  # the same token in a form field, for forms posted without JavaScript
 _FORWARDED = ("cookie", "authorization")
 SHARED_STATE = "api_calls_state"  # the page request's state attribute that its API calls share
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,34 @@ class ApiResult:
         if isinstance(self.body, dict):
             return str(self.body.get("detail", ""))
         return str(self.body)
+
+    @property
+    def errors(self) -> list[ErrorItem]:
+        """An error answer's ``errors[]`` (a 422 names each field); empty for other answers."""
+        if self.ok:
+            return []
+        try:
+            return ErrorOut.model_validate(self.body).errors
+        except ValidationError:
+            return []
+
+    def errors_text(self, *, fields: bool = True) -> str:
+        """The errors in one line (``field: message; ...``), or ``detail`` when the answer names no field."""
+        parts = [f"{error.field}: {error.message}" if fields else error.message for error in self.errors]
+        return "; ".join(parts) if parts else self.detail
+
+    def parsed(self, model: type[ModelT]) -> ModelT:
+        """The body as the API's response model (``PilotDetail``, ``RunOut``, ...) the route declares."""
+        return model.model_validate(self.body)
+
+
+class ApiRefused(Exception):
+    """The API refused a call the page cannot go on without (404 for an unknown id, 503 when the database is
+    down, an error other than 401 on the sign-in check): the page becomes the error page (``frontend.errors``).
+    """
+
+    def __init__(self, result: ApiResult) -> None:
+        self.result = result
 
 
 class PageApi:
@@ -122,6 +154,13 @@ class PageApi:
 
     async def get(self, path: str, **params: Any) -> ApiResult:
         return await self.call("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    async def read(self, path: str, model: type[ModelT], **params: Any) -> ModelT:
+        """GET ``path`` as ``model``; an error answer raises :class:`ApiRefused` (the page shows it)."""
+        result = await self.get(path, **params)
+        if not result.ok:
+            raise ApiRefused(result)
+        return result.parsed(model)
 
     async def post(self, path: str, json: Any = None) -> ApiResult:
         return await self.call("POST", path, json=json)

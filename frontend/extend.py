@@ -12,22 +12,25 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from backend.auth.schemas import MeOut
 from backend.schemas import MAX_SEEDS
 from frontend.client import PageApi
-from frontend.pages import form_items, refused, render, signed_in, templates
+from frontend.errors import error_page, refused
+from frontend.posted_form import form_items
+from frontend.rendering import templates
+from frontend.signin import signed_in
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(signed_in)])
 
 MANAGE = "manage_own_pilots"
 
 
-def may_manage(me: dict[str, Any] | None, owner: str | None) -> bool:
+def may_manage(me: MeOut | None, owner: str | None) -> bool:
     """Whether the signed-in user may change a pilot of ``owner``: the API's rule (owner or admin), so the
     page offers only what the API would accept."""
-    if not me or MANAGE not in me.get("permissions", ()):
+    if me is None or MANAGE not in me.permissions:
         return False
-    user = me.get("user", {})
-    return bool(user.get("role") == "admin" or (owner is not None and user.get("name") == owner))
+    return me.user.role == "admin" or (owner is not None and me.user.name == owner)
 
 
 def more_seeds(summary: dict[str, Any], roi: dict[str, Any]) -> int | None:
@@ -48,7 +51,7 @@ def addable_seeds(summary: dict[str, Any]) -> int:
     return max(0, MAX_SEEDS - most)
 
 
-def can_extend(me: dict[str, Any] | None, summary: dict[str, Any]) -> bool:
+def can_extend(me: MeOut | None, summary: dict[str, Any]) -> bool:
     """Offer the form: the user may manage the pilot, and it is not a sequential pilot still in its rounds."""
     plan = summary.get("sequential")
     return may_manage(me, summary.get("created_by")) and not (plan and not plan.get("stopped"))
@@ -66,11 +69,8 @@ async def extend_pilot(request: Request, pilot_id: int) -> Response:
     try:
         seeds = int(raw)
     except ValueError:
-        detail = f"Enter how many seeds to add as a whole number (got {raw[:40]!r})."
-        return render(request, "error.html", status_code=422, status=422, detail=detail)
+        return error_page(request, 422, f"Enter how many seeds to add as a whole number (got {raw[:40]!r}).")
     result = await PageApi(request).post(f"/pilots/{pilot_id}/extend", json={"seeds": seeds})
     if not result.ok:
-        errors = result.body.get("errors", []) if isinstance(result.body, dict) else []
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) if errors else result.detail
-        return render(request, "error.html", status_code=result.status, status=result.status, detail=detail)
+        return error_page(request, result.status, result.errors_text())
     return RedirectResponse(f"/pilots/{pilot_id}", status_code=303)

@@ -14,8 +14,11 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from backend.schemas import ErrorItem
+
 TRAINING_FIELDS = ("epochs", "batch_size", "lr")
 ROI_FIELDS = ("predictions_per_year", "cost_per_error", "cost_per_changed_prediction", "retrains_per_year")
+ROI_INPUTS = (*ROI_FIELDS, "price_per_device_hour")  # the pilot's ROI fields and its own device-hour price
 ROI_LABELS = {
     "predictions_per_year": "Predictions per year",
     "cost_per_error": "Cost of one wrong prediction",
@@ -83,12 +86,11 @@ def form_to_body(form: Iterable[tuple[str, Any]], *, dry_run: bool) -> tuple[dic
 _ARM_PATH = re.compile(r"^arms\[(\d+)\](?:\.params\.(\w+))?")
 
 
-def field_errors(errors: list[dict[str, Any]], arm_order: list[str]) -> dict[str, list[str]]:
+def field_errors(errors: list[ErrorItem], arm_order: list[str]) -> dict[str, list[str]]:
     """API error paths → form field keys (``name``, ``training.epochs``, ``arm.dropout.drop_prob`` ...)."""
     out: dict[str, list[str]] = {}
     for error in errors:
-        path = str(error.get("field", ""))
-        message = str(error.get("message", ""))
+        path, message = error.field, error.message
         key = path
         match = _ARM_PATH.match(path)
         if match:

@@ -32,6 +32,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 
 from frontend.client import ApiResult, PageApi
 
@@ -101,8 +102,9 @@ def page_cache(request: Request) -> PageCache:
 
 
 def viewer_key(request: Request) -> str:
-    """The viewer as the template sees them: the whole ``/auth/me`` answer (``frontend.pages.signed_in``)."""
-    return json.dumps(getattr(request.state, "me", None), sort_keys=True, separators=(",", ":"))
+    """The viewer as the templates see them: the whole ``/auth/me`` answer (``frontend.signin.signed_in``)."""
+    me = getattr(request.state, "me", None)
+    return me.model_dump_json() if isinstance(me, BaseModel) else json.dumps(me, sort_keys=True)
 
 
 async def cached_page(request: Request, path: str, params: dict[str, Any], render: Renderer) -> Response:

@@ -1,10 +1,11 @@
 """``rblock-pilot up | api | worker``: run the service on one machine, or each part alone in production.
 
-``up`` is DESIGN §6's "one command, no servers installed": it puts the database, the broker and the
-artifacts under ``--data-dir`` (SQLite, kombu's SQLAlchemy transport on a second SQLite file, a folder)
-unless the environment names others, migrates the schema, starts the API (uvicorn) and one worker
-(Celery, solo pool) as child processes, waits until the API answers its health check and the worker has
-reported itself, prints the URL, and stops both cleanly on Ctrl-C or SIGTERM.
+``up`` is DESIGN §6's "one command, no servers installed": it puts the database, the broker, the
+artifacts and the datasets (``DATA_ROOT``, uploads included) under ``--data-dir`` (SQLite, kombu's
+SQLAlchemy transport on a second SQLite file, two folders) unless the environment names others, migrates
+the schema, starts the API (uvicorn) and one worker (Celery, solo pool) as child processes, waits until
+the API answers its health check and the worker has reported itself, prints the URL, and stops both
+cleanly on Ctrl-C or SIGTERM.
 
 ``api`` and ``worker`` replace this process with uvicorn or a Celery worker (exec), configured from the
 environment, for process managers and containers.
@@ -61,8 +62,8 @@ def _up_parser() -> argparse.ArgumentParser:
         prog="rblock-pilot up",
         description=(
             "Start the whole service on this machine: migrations, the API and one worker. With no DATABASE_URL, "
-            "BROKER_URL or ARTIFACT_DIR in the environment, everything lives under --data-dir (SQLite database, "
-            "SQLite broker, artifacts). Ctrl-C or SIGTERM stops both processes."
+            "BROKER_URL, ARTIFACT_DIR or DATA_ROOT in the environment, everything lives under --data-dir (SQLite "
+            "database, SQLite broker, artifacts, datasets and uploads). Ctrl-C or SIGTERM stops both processes."
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address the API listens on (default 127.0.0.1)")
@@ -117,7 +118,10 @@ def _up(argv: list[str]) -> int:
             )
             return 1
         print(f"R-Block Pilot is running at {base}", flush=True)
-        print(f"  data: {settings.database_url}   artifacts: {settings.artifact_dir}", flush=True)
+        print(
+            f"  data: {settings.database_url}   artifacts: {settings.artifact_dir}   datasets: {settings.data_root}",
+            flush=True,
+        )
         if first_password:
             _print_first_admin(first_password)
         print("  Press Ctrl-C to stop.", flush=True)
@@ -206,6 +210,9 @@ def embedded_defaults(environ: Mapping[str, str], data_dir: Path) -> dict[str, s
         "DATABASE_URL": f"sqlite:///{data_dir / 'pilot.db'}",
         "BROKER_URL": f"sqla+sqlite:///{data_dir / 'broker.db'}",
         "ARTIFACT_DIR": str(data_dir / "artifacts"),
+        # Datasets and uploads (<DATA_ROOT>/uploads); the Settings default, var/data, is relative to the
+        # current folder, so without this `up --data-dir D` put them outside D.
+        "DATA_ROOT": str(data_dir / "data"),
         "PYTHONUNBUFFERED": "1",  # the children's logs appear as they happen
     }
     return {name: value for name, value in defaults.items() if not environ.get(name)}

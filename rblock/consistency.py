@@ -4,8 +4,10 @@ The loss convention of the whole project lives here (DESIGN §2). Per sample::
 
     L = ½ (CE(z₁, y) + CE(z₂, y)) + α · ½ (KL(p₁‖p₂) + KL(p₂‖p₁))
 
-averaged over the batch. This is R-Drop's per-sample loss divided by two with the same α, so α = 1 here
-weighs the KL term as R-Drop's α = 1 does. Both terms are computed in float32 whatever the input dtype.
+averaged over the batch. R-Drop's paper writes ``CE(z₁, y) + CE(z₂, y) + α_R · ½ (KL(p₁‖p₂) + KL(p₂‖p₁))``;
+ours is that divided by two with α = α_R / 2. Relative to the cross-entropy, α here therefore weighs the KL
+twice as much as the same number does in R-Drop: to reproduce a paper's α_R, set α = α_R / 2. (The mean CE
+keeps the learning rate calibrated for the single-pass arms.) Both terms are computed in float32.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ instead: ``Authorization: Bearer rbp_...``; a token is shown once, when made, an
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from datetime import timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.auth.accounts import AccountError, SignInFailed, issue_token, open_session, set_password, sign_in
 from backend.auth.guard import SESSION_COOKIE, Principal, require
 from backend.auth.roles import GRANTS, ROLE_NAMES, Permission, Role
+from backend.auth.schemas import MeOut, NewTokenOut, TokenOut, TokensOut, UserOut
 from backend.auth.secrets import MAX_PASSWORD_LENGTH, digest, verify_password
 from backend.auth.throttle import LoginThrottle, TooManyAttempts
 from backend.errors import error_responses
@@ -44,39 +45,6 @@ class PasswordChange(BaseModel):
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Label = Field(description="what the token is for, e.g. 'laptop CLI'")
-
-
-class UserOut(BaseModel):
-    name: str
-    role: Literal["admin", "engineer", "viewer"]
-    must_change_password: bool
-    disabled: bool
-    created_at: datetime
-
-
-class MeOut(BaseModel):
-    user: UserOut
-    via: Literal["token", "session"]
-    permissions: list[str]
-    csrf_token: str | None = Field(description="send it in X-CSRF-Token with every change (sessions only)")
-
-
-class TokenOut(BaseModel):
-    id: int
-    user: str
-    name: str
-    prefix: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-
-
-class NewTokenOut(TokenOut):
-    token: str = Field(description="the token itself: shown this once, never again")
-
-
-class TokensOut(BaseModel):
-    tokens: list[TokenOut]
 
 
 def user_out(user: User) -> UserOut:

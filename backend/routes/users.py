@@ -17,9 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.auth.accounts import AccountError, create_user, reset_password
 from backend.auth.guard import Principal, require
 from backend.auth.roles import Permission, parse_role
+from backend.auth.schemas import UsersOut, UserWithPasswordOut
 from backend.errors import error_responses
 from backend.quotas import LIMITS, check_limit_value
-from backend.routes.auth import Password, UserOut, user_out
+from backend.routes.auth import Password, user_out
 from backend.routes.deps import StoreDep
 
 router = APIRouter(prefix="/users", tags=["users"], responses=error_responses(401, 403, 404, 409, 413, 415, 422, 503))
@@ -46,16 +47,6 @@ class UserChange(BaseModel):
         description=f"raise (or lower) this user's spending limits: {', '.join(LIMITS)}; null for a key: "
         "back to the setting's default",
     )
-
-
-class UserWithPasswordOut(BaseModel):
-    user: UserOut
-    one_time_password: str | None = Field(description="shown this once; the user must change it at sign-in")
-    limits: dict[str, float] = Field(default_factory=dict, description="the user's own limits (others: defaults)")
-
-
-class UsersOut(BaseModel):
-    users: list[UserOut]
 
 
 @router.get("", response_model=UsersOut, dependencies=[require(Permission.ADMIN)])

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.backend.api_support import Api, open_api
+from tests.support.api import Api, open_api
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from backend.store import RunStatus
-from tests.backend.api_support import API, Api, create_pilot, start
+from tests.support.api import API, Api, create_pilot, start
 
 ACCURACY = {"none": (0.950, 0.955, 0.948), "rblock_s": (0.975, 0.980, 0.972)}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from backend.store.decisions import summary_sha256
-from tests.backend.api_support import API, Api, create_pilot, finish
+from tests.support.api import API, Api, create_pilot, finish
 
 
 def decide(api: Api, pilot_id: int, headers: dict[str, str] | None = None, **body: Any) -> Any:

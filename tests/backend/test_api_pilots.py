@@ -10,7 +10,7 @@ import pytest
 from backend.estimate import STEP_FACTOR
 from backend.store import RunStatus
 from backend.submission import CONFIG_FIELDS
-from tests.backend.api_support import API, Api, create_pilot, finish, open_api, pilot_body, start
+from tests.support.api import API, Api, create_pilot, finish, open_api, pilot_body, start
 
 
 def test_dry_run_estimates_and_queues_nothing(api: Api) -> None:

@@ -13,7 +13,7 @@ from backend.app import create_app
 from backend.dispatch import reconcile_once
 from backend.settings import Settings
 from backend.store import RunStatus, Store
-from tests.backend.api_support import API, Api, RecordingQueue, create_pilot, finish, open_api, start
+from tests.support.api import API, Api, RecordingQueue, create_pilot, finish, open_api, start
 
 
 def _run_ids(api: Api, **overrides: object) -> list[int]:

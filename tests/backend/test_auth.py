@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from backend.auth.accounts import ensure_first_admin
 from backend.auth.throttle import LoginThrottle, TooManyAttempts
-from tests.backend.api_support import API, PASSWORD, Api, add_user, bearer, open_api, pilot_body
-from tests.frontend.support import open_site
+from tests.support.api import API, PASSWORD, Api, add_user, bearer, open_api, pilot_body
+from tests.support.site import open_site
 
 
 @pytest.fixture

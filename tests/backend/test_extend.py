@@ -13,7 +13,8 @@ from backend.dispatch import resend_lost
 from backend.queue import QueueClient
 from backend.settings import Settings
 from backend.store import RunStatus, Store
-from tests.backend.api_support import (
+from tests.backend.test_queue import _received
+from tests.support.api import (
     ADMIN,
     API,
     Api,
@@ -24,7 +25,6 @@ from tests.backend.api_support import (
     pilot_body,
     start,
 )
-from tests.backend.test_queue import _received
 
 THREE_ARMS = [{"regularizer": "none"}, {"regularizer": "dropout"}, {"regularizer": "rblock_s"}]
 

@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from backend.auth.accounts import AccountError, issue_token
 from backend.settings import Settings
 from backend.store import Store
-from tests.backend.api_support import API, PASSWORD, Api, add_user, create_pilot, open_api
 from tests.backend.test_hostile_input import asgi_post, endless
-from tests.frontend.support import open_site
+from tests.support.api import API, PASSWORD, Api, add_user, create_pilot, open_api
+from tests.support.site import open_site
 
 
 @pytest.fixture
@@ -205,7 +205,7 @@ def test_account_answers_and_pages_with_a_csrf_token_are_not_cached(sqlite_url: 
 def test_health_tells_anonymous_callers_the_status_and_nothing_about_the_database() -> None:
     url = "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"
     from backend.app import create_app
-    from tests.backend.api_support import RecordingQueue
+    from tests.support.api import RecordingQueue
 
     store = Store(url)
     app = create_app(Settings(database_url=url, broker_url="memory://"), store=store, queue=RecordingQueue())

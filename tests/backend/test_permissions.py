@@ -18,10 +18,10 @@ from fastapi.testclient import TestClient
 
 from backend.auth.guard import route_permissions
 from backend.auth.roles import Permission
-from frontend import account, decisions, extend, pages
-from tests.backend.api_support import API, Api, create_pilot, pilot_body
+from frontend import pages
 from tests.backend.test_uploads import good_entries, make_zip
-from tests.frontend.support import open_site
+from tests.support.api import API, Api, create_pilot, pilot_body
+from tests.support.site import open_site
 
 MUTATIONS = {"post", "put", "patch", "delete"}
 # Changes a viewer may make, by the issue: ROI inputs and decisions (the manager's), their own account and session.
@@ -204,13 +204,8 @@ def test_an_ownerless_pilot_is_managed_by_admins_only(world: World) -> None:
 def page_routes() -> list[tuple[str, str, bool]]:
     """(method, path, public) of every page route."""
     found = []
-    for router, public in (
-        (account.public, True),
-        (account.router, False),
-        (pages.router, False),
-        (decisions.router, False),
-        (extend.router, False),
-    ):
+    routers = [(router, True) for router in pages.PUBLIC] + [(router, False) for router in pages.SIGNED_IN]
+    for router, public in routers:
         for route in router.routes:
             assert isinstance(route, APIRoute)
             for method in sorted(route.methods):

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from backend.app import create_app
 from backend.dispatch import RECONCILER_LEASE
 from backend.store import RunStatus, Store
-from tests.backend.api_support import RecordingQueue, create_pilot, open_api, start
+from tests.support.api import RecordingQueue, create_pilot, open_api, start
 
 ROUND_S = 0.1
 

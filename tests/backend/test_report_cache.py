@@ -18,8 +18,8 @@ import pytest
 from backend.reports.cache import REPORTS, ReportCache, report_key
 from backend.reports.charts import RENDERER, ChartRenderer
 from backend.store.entities import RunStatus
-from tests.backend.api_support import API, Api, create_pilot, finish, open_api, start
-from tests.backend.test_reports import CHROMIUM
+from tests.support.api import API, Api, create_pilot, finish, open_api, start
+from tests.support.chromium import CHROMIUM
 
 PNG = b"\x89PNG\r\n\x1a\n"
 needs_browser = pytest.mark.skipif(

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from pilot_cli.main import main
-from tests.backend.api_support import open_api
 from tests.backend.test_api_analysis import _finished_pilot
+from tests.support.api import open_api
 
 
 def test_report_formats_from_the_database(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from backend.reports.headline import decision_lines
-from tests.backend.api_support import API, Api, create_pilot, finish, open_api
-from tests.backend.test_reports import CHROMIUM
+from tests.support.api import API, Api, create_pilot, finish, open_api
+from tests.support.chromium import CHROMIUM
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ from backend.reports.headline import verdict_sentences
 from backend.reports.render import render_epochs_csv, render_html, render_pdf, render_runs_csv
 from backend.store.entities import MetricPoint, RunStatus
 from tests.backend.test_analysis import _pilot, _run
-
-CHROMIUM = "/usr/bin/chromium"
+from tests.support.chromium import CHROMIUM
 
 
 @pytest.fixture(scope="module")

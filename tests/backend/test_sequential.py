@@ -22,7 +22,7 @@ from backend.analysis.sequential import (
 from backend.catalog import get_catalog
 from backend.rounds import advance_sequential
 from backend.store import Run, RunStatus
-from tests.backend.api_support import API, Api, pilot_body, start
+from tests.support.api import API, Api, pilot_body, start
 
 
 def test_the_spending_sums_to_alpha_and_spends_little_early() -> None:

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from backend.settings import Settings, resolve_sqlite_url
+from pilot_spec.money import Currency
 
 ENV_NAMES = (
     "DATABASE_URL",
@@ -18,6 +19,7 @@ ENV_NAMES = (
     "HEARTBEAT_TIMEOUT_S",
     "MAX_ATTEMPTS",
     "RECONCILE_EVERY_S",
+    "CURRENCY",
 )
 
 
@@ -99,3 +101,20 @@ def test_sqlite_urls_become_absolute(tmp_path: Path) -> None:
     assert (tmp_path / "a").is_dir()
     assert resolve_sqlite_url(f"sqlite+pysqlite:///{tmp_path}/c/d.db") == f"sqlite+pysqlite:///{tmp_path}/c/d.db"
     assert resolve_sqlite_url("sqla+sqlite:///q.db") == f"sqla+sqlite:///{tmp_path}/q.db"
+
+
+def test_currency_is_code_and_symbol_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().currency == Currency("USD", "$")  # the default
+    monkeypatch.setenv("CURRENCY", "EUR:€")
+    assert Settings().currency == Currency("EUR", "€")
+    monkeypatch.setenv("CURRENCY", " chf ".upper())
+    assert Settings().currency == Currency("CHF", "CHF")  # a bare code is its own symbol
+
+
+@pytest.mark.parametrize("value", ["dollars", "US:$", "USD:", "USD:$ $", "usd:$", ":$"])
+def test_a_bad_currency_names_the_setting_and_the_fix(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("CURRENCY", value)
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    message = str(error.value)
+    assert "currency" in message and "CURRENCY must be CODE:SYMBOL such as USD:$ or EUR:€" in message, message

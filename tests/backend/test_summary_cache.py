@@ -16,7 +16,7 @@ from backend.app import create_app
 from backend.reports.export import pilot_summary
 from backend.store import RunStatus, Store
 from backend.summary_cache import SummaryCache, encode
-from tests.backend.api_support import (
+from tests.support.api import (
     API,
     Api,
     RecordingQueue,

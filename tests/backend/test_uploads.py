@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from backend.uploads import IMAGE_EXTENSIONS
-from tests.backend.api_support import API, Api, open_api
+from tests.support.api import API, Api, open_api
 
 
 def png(color: tuple[int, int, int] = (200, 10, 10), size: int = 8) -> bytes:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.support import PG_ADMIN_URL, REDIS_HOST, REDIS_PORT, Processes
+from tests.support.processes import PG_ADMIN_URL, REDIS_HOST, REDIS_PORT, Processes
 
 
 @pytest.fixture

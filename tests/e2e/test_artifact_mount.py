@@ -21,7 +21,7 @@ import pytest
 
 from backend.store import Store
 from pilot_cli.artifact_store import MARKER, read_marker
-from tests.e2e.support import Processes, base_env, free_port, wait_for
+from tests.support.processes import Processes, base_env, free_port, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 

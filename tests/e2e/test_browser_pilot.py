@@ -27,9 +27,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser import CHROMIUM, chromium
-from tests.e2e.support import Proc, Processes, base_env, bearer, first_admin_password, free_port, wait_for
-from tests.frontend.browser_support import Console, chart_points, wait_for_chart_points
+from tests.support.browser import Console, chart_points, wait_for_chart_points
+from tests.support.chromium import CHROMIUM, chromium
+from tests.support.processes import Proc, Processes, base_env, bearer, first_admin_password, free_port, wait_for
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 

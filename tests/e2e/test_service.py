@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from backend.store import Store
-from tests.backend.api_support import PASSWORD
-from tests.e2e.support import (
+from tests.support.api import PASSWORD
+from tests.support.processes import (
     TWO_PASS_KEYS,
     Proc,
     Processes,

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from backend.store import Store
-from tests.e2e.support import (
+from tests.support.processes import (
     FIRST_ADMIN_LINE,
     Proc,
     Processes,

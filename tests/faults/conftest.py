@@ -1,7 +1,7 @@
 """Fixtures of the fault tests: private Redis and PostgreSQL servers (per session), a service on them (per test).
 
 Each test gets a fresh database on the private PostgreSQL and an emptied private Redis; its processes are
-stopped, and their logs printed when it failed (``tests.faults.harness.Service``).
+stopped, and their logs printed when it failed (``tests.support.faults.Service``).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from sqlalchemy.pool import NullPool
 from backend.queue import QueueClient
 from backend.settings import Settings
 from backend.store import Store
-from tests.e2e.support import Processes, base_env
-from tests.faults.harness import HEARTBEAT_TIMEOUT_S, RECONCILE_EVERY_S, Service
-from tests.faults.servers import PostgresServer, RedisServer, postgres_missing, redis_missing
+from tests.support.faults import HEARTBEAT_TIMEOUT_S, RECONCILE_EVERY_S, Service
+from tests.support.processes import Processes, base_env
+from tests.support.servers import PostgresServer, RedisServer, postgres_missing, redis_missing
 
 # -- servers -------------------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from backend.dispatch import reconcile_once, resend_after_s, resend_lost
 from backend.settings import Settings
 from backend.store import ArmInput, RunInput, RunStatus, Store
 from backend.store.models import SqlRun
-from tests.faults.servers import PostgresServer
+from tests.support.servers import PostgresServer
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Faults of the servers under a working service: Redis and PostgreSQL restarted mid-pilot (issue 7 §3).
 
-The servers are private (``tests.faults.servers``): restarting them leaves the shared ones, and the tests
+The servers are private (``tests.support.servers``): restarting them leaves the shared ones, and the tests
 running against those in parallel, alone. Each test prints one ``FAULT ...`` summary line (also appended to
 the file ``FAULT_REPORT`` names).
 """
@@ -12,8 +12,8 @@ import time
 import pytest
 
 from backend.store import RunStatus
-from tests.e2e.support import wait_for
-from tests.faults.harness import Service, check_and_report
+from tests.support.faults import Service, check_and_report
+from tests.support.processes import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e"), pytest.mark.timeout(150)]
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from backend.store import RunStatus
-from tests.e2e.support import wait_for
-from tests.faults.harness import Service, check_and_report
+from tests.support.faults import Service, check_and_report
+from tests.support.processes import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e"), pytest.mark.timeout(150)]
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser import chromium
-from tests.frontend.browser_support import Console, Site, serve
+from tests.support.browser import Console, Site, serve
+from tests.support.chromium import chromium
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from backend.store import RunStatus, Store
-from tests.backend.api_support import pilot_body, start
-from tests.browser import CHROMIUM
-from tests.frontend.browser_support import ENGINEER, Console, Site, add_session, wait_for_chart_points
+from tests.support.api import pilot_body, start
+from tests.support.browser import ENGINEER, Console, Site, add_session, wait_for_chart_points
+from tests.support.chromium import CHROMIUM
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 

@@ -18,9 +18,8 @@ import pytest
 
 from backend.auth.guard import SESSION_COOKIE
 from backend.store import RunStatus
-from tests.backend.api_support import PASSWORD, pilot_body, start
-from tests.browser import CHROMIUM
-from tests.frontend.browser_support import (
+from tests.support.api import PASSWORD, pilot_body, start
+from tests.support.browser import (
     ENGINEER,
     VIEWER,
     Console,
@@ -30,6 +29,7 @@ from tests.frontend.browser_support import (
     sign_in,
     submit_login,
 )
+from tests.support.chromium import CHROMIUM
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser import CHROMIUM
-from tests.frontend.browser_support import ENGINEER, Console, Site, sign_in
+from tests.support.browser import ENGINEER, Console, Site, sign_in
+from tests.support.chromium import CHROMIUM
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.browser import CHROMIUM
-from tests.frontend.browser_support import ENGINEER, Console, Site, add_session, sign_in
 from tests.frontend.test_browser_auth import _pilot
+from tests.support.browser import ENGINEER, Console, Site, add_session, sign_in
+from tests.support.chromium import CHROMIUM
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

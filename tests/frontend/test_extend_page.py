@@ -6,8 +6,8 @@ import re
 
 from backend.schemas import MAX_SEEDS
 from backend.store import RunStatus
-from tests.backend.api_support import API, Api, create_pilot, pilot_body, start
-from tests.frontend.support import open_site
+from tests.support.api import API, Api, create_pilot, pilot_body, start
+from tests.support.site import open_site
 
 ROI = {"predictions_per_year": 1e6, "cost_per_error": 1.0, "retrains_per_year": 1.0}
 # Seeds 0 and 1: rblock_s 1 and 3 points better than none, too few seeds to settle it.

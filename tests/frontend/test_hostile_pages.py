@@ -1,7 +1,7 @@
 """Hostile input on the pages: markup and exotic Unicode in every text field is escaped wherever it is shown
 (and reads as typed), and absurd page numbers or ids are a 4xx or clamped, never a 5xx.
 
-The site comes from ``tests.frontend.support.open_site`` (its client carries the admin's credentials).
+The site comes from ``tests.support.site.open_site`` (its client carries the admin's credentials).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.backend.api_support import Api
 from tests.backend.test_hostile_input import (
     BASE_ARM,
     DESCRIPTION,
@@ -26,7 +25,8 @@ from tests.backend.test_hostile_input import (
     hostile_pilot,
 )
 from tests.backend.test_uploads import make_zip, png
-from tests.frontend.support import open_site
+from tests.support.api import Api
+from tests.support.site import open_site
 
 HUGE = str(10**30)
 

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from backend.store import Store
 from frontend.page_cache import PageCache
 from pilot_cli.webapp import create_app
-from tests.backend.api_support import ADMIN, API, Api, RecordingQueue, add_user, bearer, create_pilot, finish, start
-from tests.frontend.support import open_site
+from tests.support.api import ADMIN, API, Api, RecordingQueue, add_user, bearer, create_pilot, finish, start
+from tests.support.site import open_site
 
 
 @contextmanager

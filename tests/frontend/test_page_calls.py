@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import event
 
 from backend.store import Store
-from tests.backend.api_support import API, create_pilot
 from tests.backend.test_metrics_endpoint import scrape
-from tests.frontend.support import open_site
+from tests.support.api import API, create_pilot
+from tests.support.site import open_site
 
 TOTAL = "rblock_pilot_http_requests_total"
 

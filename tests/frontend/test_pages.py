@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from backend.store import RunStatus
-from tests.backend.api_support import create_pilot, finish, start
-from tests.frontend.support import open_site
+from tests.support.api import create_pilot, finish, start
+from tests.support.site import open_site
 
 
 def test_pages_render_and_escape(sqlite_url: str) -> None:

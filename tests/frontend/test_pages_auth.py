@@ -6,8 +6,8 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tests.backend.api_support import API, PASSWORD, add_user
-from tests.frontend.support import open_site
+from tests.support.api import API, PASSWORD, add_user
+from tests.support.site import open_site
 
 
 def csrf_of(html: str) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from backend.store import RunStatus
-from tests.backend.api_support import create_pilot, start
-from tests.frontend.support import open_site
+from tests.support.api import create_pilot, start
+from tests.support.site import open_site
 
 
 def test_run_page_shows_device_time_beside_wall_time(sqlite_url: str) -> None:

@@ -30,7 +30,7 @@ from backend.store import RunStatus, Store
 from backend.store.schema import head_revision, upgrade
 from pilot_cli.artifact_store import read_marker, write_marker
 from pilot_cli.main import main
-from tests.backend.api_support import API, RecordingQueue, bearer, create_pilot, open_api, start
+from tests.support.api import API, RecordingQueue, bearer, create_pilot, open_api, start
 
 ACCURACY = {"none": (0.950, 0.955, 0.948), "rblock_s": (0.975, 0.980, 0.972)}
 

@@ -25,12 +25,13 @@ def test_embedded_defaults_live_under_the_data_dir(tmp_path: Path) -> None:
     assert defaults["DATABASE_URL"] == f"sqlite:///{tmp_path}/pilot.db"
     assert defaults["BROKER_URL"] == f"sqla+sqlite:///{tmp_path}/broker.db"
     assert defaults["ARTIFACT_DIR"] == str(tmp_path / "artifacts")
+    assert defaults["DATA_ROOT"] == str(tmp_path / "data")  # datasets and uploads (<DATA_ROOT>/uploads)
 
 
 def test_the_environment_wins_over_the_embedded_defaults(tmp_path: Path) -> None:
-    env = {"DATABASE_URL": "postgresql+psycopg://u@db/pilot", "BROKER_URL": "redis://r:6379/0"}
+    env = {"DATABASE_URL": "postgresql+psycopg://u@db/pilot", "BROKER_URL": "redis://r:6379/0", "DATA_ROOT": "/d"}
     defaults = embedded_defaults(env, tmp_path)
-    assert "DATABASE_URL" not in defaults and "BROKER_URL" not in defaults
+    assert "DATABASE_URL" not in defaults and "BROKER_URL" not in defaults and "DATA_ROOT" not in defaults
     assert defaults["ARTIFACT_DIR"] == str(tmp_path / "artifacts")
 
 

@@ -23,8 +23,8 @@ import uvicorn
 from backend.auth.guard import SESSION_COOKIE
 from backend.store import Store
 from pilot_cli.webapp import create_app
-from tests.backend.api_support import PASSWORD, RecordingQueue, add_user, bearer
-from tests.frontend.support import site_settings
+from tests.support.api import PASSWORD, RecordingQueue, add_user, bearer
+from tests.support.site import site_settings
 
 ENGINEER = "ada"
 VIEWER = "vic"

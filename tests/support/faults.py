@@ -1,7 +1,7 @@
 """The service of a fault test: workers, the reconciler and the store, on the private servers.
 
 The service is what production runs, minus the HTTP layer: Celery worker processes started as the e2e
-tests start them (``tests.e2e.support``), pilots submitted by the backend's own submission functions
+tests start them (``tests.support.processes``), pilots submitted by the backend's own submission functions
 (``plan_pilot`` and ``submit_pilot``, what ``POST /api/v1/pilots`` calls), and the reconciler the API
 process runs (``backend.dispatch.reconcile_forever``, started by ``backend.app``'s lifespan) on a thread
 of the test process, with its own store and queue client, as the API holds them.
@@ -24,8 +24,8 @@ from backend.schemas import PilotCreate
 from backend.settings import Settings
 from backend.store import FINISHED_STATUSES, Run, RunStatus, Store
 from backend.submission import plan_pilot, submit_pilot
-from tests.e2e.support import EPOCH_KEYS, Proc, Processes, pilot_body, wait_for, worker_command
-from tests.faults.servers import PostgresServer, RedisServer
+from tests.support.processes import EPOCH_KEYS, Proc, Processes, pilot_body, wait_for, worker_command
+from tests.support.servers import PostgresServer, RedisServer
 
 # Small on purpose: a lost worker is noticed within seconds (production: a minute). Not smaller: a run
 # heart-beats between batches only, and on a loaded machine an epoch's evaluation alone can take seconds.

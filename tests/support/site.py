@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from backend.settings import Settings
 from backend.store import Store
 from pilot_cli.webapp import create_app
-from tests.backend.api_support import ADMIN, Api, RecordingQueue, add_user, bearer
+from tests.support.api import ADMIN, Api, RecordingQueue, add_user, bearer
 
 
 def site_settings(database_url: str) -> Settings:

@@ -1,0 +1,184 @@
+"""The new-pilot page: the form (its fields from the catalog), the live estimate, queueing the pilot, the
+chosen dataset's extra fields, and the ImageFolder zip upload that fills the dataset path.
+
+A dry run (``POST /api/v1/pilots`` with ``dry_run``) answers a ``PilotSubmission`` with the estimate; a
+refusal's ``errors[]`` are mapped back onto the form fields (``frontend.forms``). The catalog is read as
+the plain dict the API serves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile as StarletteUploadFile
+
+from backend.schemas import PilotSubmission
+from frontend.client import CSRF_FIELD, ApiResult, PageApi
+from frontend.errors import refused
+from frontend.forms import ROI_INPUTS, ROI_LABELS, TRAINING_FIELDS, field_errors, form_to_body
+from frontend.posted_form import form_items
+from frontend.rendering import is_htmx, render
+from frontend.signin import signed_in
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(signed_in)])
+
+
+async def _catalog(api: PageApi) -> dict[str, Any]:
+    result = await api.get("/catalog")
+    return result.body if result.ok else {}
+
+
+def _form_defaults(catalog: dict[str, Any]) -> dict[str, Any]:
+    training = catalog.get("training", {})
+    return {
+        "name": "",
+        "dataset": "digits" if "digits" in catalog.get("datasets", {}) else next(iter(catalog.get("datasets", {})), ""),
+        "model": "small_cnn",
+        "seeds": "3",
+        "queue": "auto",
+        "baseline_arm": "none",
+        **{f"training.{key}": str(training.get(key, {}).get("default", "")) for key in TRAINING_FIELDS},
+        **{f"roi.{key}": "" for key in ROI_INPUTS},
+        "budget_cap": "",
+    }
+
+
+def _upload_cap(request: Request) -> int:
+    return int(getattr(request.app.state.settings, "upload_max_bytes", 200 * 2**20))
+
+
+def _limits_text(request: Request) -> str:
+    return f"{_upload_cap(request) / 2**20:,.0f} MiB"
+
+
+def _form_page(
+    request: Request, catalog: dict[str, Any], values: dict[str, Any], arms: list[str], **context: Any
+) -> HTMLResponse:
+    """The whole new-pilot page with ``values`` in its fields and the ``arms`` ticked."""
+    context.setdefault("errors", {})
+    context.setdefault("general", [])
+    return render(
+        request,
+        "new_pilot.html",
+        upload_limits=_limits_text(request),
+        catalog=catalog,
+        values=values,
+        chosen=set(arms),
+        training_fields=TRAINING_FIELDS,
+        roi_fields=ROI_INPUTS,
+        roi_labels=ROI_LABELS,
+        **context,
+    )
+
+
+@router.get("/pilots/new", response_class=HTMLResponse)
+async def new_pilot_page(request: Request) -> Response:
+    catalog = await _catalog(PageApi(request))
+    return _form_page(request, catalog, _form_defaults(catalog), list(catalog.get("arms", {})))
+
+
+@router.post("/pilots/new/estimate", response_class=HTMLResponse)
+async def new_pilot_estimate(request: Request) -> Response:
+    """Dry run of the form as it stands: the estimate, or each field's message (out-of-band swaps)."""
+    form = await form_items(request)
+    body, order = form_to_body(form, dry_run=True)
+    if not str(body.get("name", "")).strip():
+        body["name"] = "(unnamed)"  # a name is required to queue, not to estimate: no error while it is blank
+    result = await PageApi(request).post("/pilots", json=body)
+    errors = field_errors(result.errors, order) if result.status == 422 else {}
+    submission = result.parsed(PilotSubmission) if result.ok else None
+    # Only slots that exist in the form: an out-of-band swap without a target is an htmx console error.
+    form_keys = {key for key, _ in form if key != "arm"}
+    all_keys = form_keys | {"arms"} | {f"arm.{arm}" for arm in order}
+    all_keys |= {".".join(key.split(".")[:2]) for key in form_keys if key.startswith("arm.")}
+    return render(
+        request,
+        "_estimate.html",
+        estimate=submission.estimate if submission else None,
+        submission=submission,
+        errors=errors,
+        slots=sorted(all_keys),
+        detail=None if result.ok or result.status == 422 else result.detail,
+    )
+
+
+@router.post("/pilots/new", response_class=HTMLResponse)
+async def new_pilot_submit(request: Request) -> Response:
+    form = await form_items(request)
+    body, order = form_to_body(form, dry_run=False)
+    api = PageApi(request)
+    result = await api.post("/pilots", json=body)
+    if result.status == 201 and (pilot := result.parsed(PilotSubmission).pilot) is not None:
+        return RedirectResponse(f"/pilots/{pilot.id}", status_code=303)
+    catalog = await _catalog(api)
+    errors = field_errors(result.errors, order) if result.status == 422 else {}
+    values = {key: value for key, value in form if key != "arm"}
+    general = [] if errors else [result.detail]
+    return _form_page(request, catalog, values, order, status_code=result.status, errors=errors, general=general)
+
+
+@router.get("/pilots/new/dataset-params", response_class=HTMLResponse)
+async def new_pilot_dataset_params(request: Request, dataset: str = "") -> Response:
+    """The chosen dataset's extra fields (the imagefolder path and its zip upload), swapped in by htmx."""
+    return render(
+        request,
+        "_dataset_params.html",
+        dataset=dataset,
+        values={},
+        errors={},
+        upload_limits=_limits_text(request),
+    )
+
+
+async def _upload(request: Request, api: PageApi) -> ApiResult:
+    """The posted zip → ``POST /api/v1/datasets``, or the refusal (too large, no file) without calling it."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > _upload_cap(request) + 64 * 1024:
+        return ApiResult(status=413, body={"detail": f"the upload is over the limit of {_limits_text(request)}"})
+    async with request.form(max_files=1, max_fields=10) as form:
+        upload = form.get("file")
+        name = form.get("name")
+        if isinstance(csrf := form.get(CSRF_FIELD), str):
+            request.state.form_csrf = csrf
+        if not isinstance(upload, StarletteUploadFile) or not upload.filename:
+            return ApiResult(status=422, body={"detail": "choose a .zip file to upload"})
+        files = {"file": (upload.filename, upload.file, upload.content_type or "application/zip")}
+        fields = {"name": name if isinstance(name, str) else ""}
+        return await api.upload("/datasets", files=files, data=fields)
+
+
+@router.post("/pilots/new/upload", response_class=HTMLResponse)
+async def new_pilot_upload(request: Request) -> Response:
+    """An ImageFolder zip → ``POST /api/v1/datasets``; the reason next to the field, or the path filled in.
+
+    htmx gets the ``#upload-result`` line (and, on success, the path input swapped out of band); a browser
+    without JavaScript gets the new-pilot page with the path filled or the reason shown.
+    """
+    if denied := refused(request, "submit"):
+        return denied
+    api = PageApi(request)
+    result = await _upload(request, api)
+    # The dataset's answer (backend/routes/datasets.py DatasetOut) is read as a dict: its model lives with
+    # the route, which imports the store, so the pages cannot import it.
+    path = result.body.get("path", "") if result.ok and isinstance(result.body, dict) else ""
+    message = ""
+    if path:
+        classes = result.body.get("classes", {})
+        counts = ", ".join(f"{label} ({count})" for label, count in classes.items())
+        message = f"Uploaded {result.body.get('images', 0)} images in {len(classes)} classes: {counts}."
+    error = "" if result.ok else result.detail
+    if is_htmx(request):
+        return render(request, "_upload_result.html", status_code=200, message=message, error=error, path=path)
+    catalog = await _catalog(api)
+    values = {**_form_defaults(catalog), "dataset": "imagefolder", "dataset_params.path": path}
+    return _form_page(
+        request,
+        catalog,
+        values,
+        list(catalog.get("arms", {})),
+        status_code=result.status if not result.ok else 200,
+        errors={"upload": [error]} if error else {},
+        upload_message=message,
+    )

@@ -1,0 +1,165 @@
+"""The pilots: their list, one pilot's page and the fragments it polls (runs, comparison, verdicts), its ROI
+inputs, and cancelling or retrying its runs.
+
+The pilot and its runs are read as the API's ``PilotPage``/``PilotDetail`` models; the summary is still a
+plain dict (its typed model is being written in ``pilot_spec.analysis``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import math
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from backend.figures import FIGURES
+from backend.schemas import DecisionList, PilotDetail, PilotPage, RunOut
+from frontend.client import ApiRefused, ApiResult, PageApi
+from frontend.errors import problem
+from frontend.forms import ROI_INPUTS, ROI_LABELS, field_errors
+from frontend.page_cache import cached_page
+from frontend.posted_form import form_items
+from frontend.rendering import is_htmx, render
+from frontend.signin import signed_in
+from pilot_spec.status import PilotStatus
+
+PAGE_SIZE = 50
+PILOT_STATUSES = frozenset(PilotStatus)  # the list's status filter: anything else shows every pilot
+# Figures shown under the comparison (curves are drawn live from the metrics instead).
+COMPARISON_FIGURES = [name for name in ("accuracy_vs_cost", "stability", "roi") if name in FIGURES]
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(signed_in)])
+
+
+@router.get("/", response_class=HTMLResponse)
+async def pilots_page(request: Request, status: str = "", page: int = 1) -> Response:
+    """Every pilot, newest first, paginated; verdicts are loaded per row afterwards (one summary each)."""
+    page = max(1, min(page, 10**6))
+    status = status if status in PILOT_STATUSES else ""
+    query = {"offset": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE, **({"status": status} if status else {})}
+    return await cached_page(request, "/pilots", query, functools.partial(_pilots_page, request, page, status))
+
+
+async def _pilots_page(request: Request, page: int, status: str, result: ApiResult) -> Response:
+    """The pilots page from the API's list (``cached_page`` asked for it, and keeps the page)."""
+    if not result.ok:
+        raise ApiRefused(result)
+    listed = result.parsed(PilotPage)
+    pages = max(1, math.ceil(listed.total / PAGE_SIZE))
+    name = "_pilot_rows.html" if is_htmx(request) else "pilots.html"
+    return render(request, name, pilots=listed.items, total=listed.total, page=page, pages=pages, status=status)
+
+
+@router.get("/pilots/{pilot_id:int}/verdict", response_class=HTMLResponse)
+async def pilot_verdict(request: Request, pilot_id: int) -> Response:
+    result = await PageApi(request).get(f"/pilots/{pilot_id}/summary", curves="none")
+    if not result.ok:
+        return HTMLResponse("")
+    return render(request, "_verdicts.html", summary=result.body)
+
+
+def _grid(pilot: PilotDetail) -> dict[str, Any]:
+    """The runs as an arm × seed grid: the context of ``_runs.html``."""
+    seeds = sorted({run.seed for run in pilot.runs})
+    cells = {(run.arm, run.seed): run for run in pilot.runs}
+    return {"pilot": pilot, "arms": [arm.name for arm in pilot.arms], "seeds": seeds, "cells": cells}
+
+
+async def _pilot(request: Request, pilot_id: int) -> PilotDetail:
+    return await PageApi(request).read(f"/pilots/{pilot_id}", PilotDetail)
+
+
+@router.get("/pilots/{pilot_id:int}", response_class=HTMLResponse)
+async def pilot_page(request: Request, pilot_id: int) -> Response:
+    page = functools.partial(_pilot_page, request, pilot_id)
+    return await cached_page(request, f"/pilots/{pilot_id}/summary", {"curves": "none"}, page)  # page_cache.py
+
+
+async def _pilot_page(request: Request, pilot_id: int, summary: ApiResult) -> Response:
+    """The pilot page from its summary (``cached_page`` asked for it, and keeps the page), its runs and decisions."""
+    # Both at once (each runs on the API's thread pool): one wait instead of two behind the other requests.
+    decisions_call = PageApi(request).get(f"/pilots/{pilot_id}/decisions")  # its form posts to frontend/decisions.py
+    pilot, decisions = await asyncio.gather(_pilot(request, pilot_id), decisions_call)
+    return render(
+        request,
+        "pilot.html",
+        **_grid(pilot),
+        summary=summary.body if summary.ok else None,
+        summary_error=None if summary.ok else summary.detail,
+        decisions=decisions.parsed(DecisionList).decisions if decisions.ok else [],
+        run_arms=json.dumps({run.id: run.arm for run in pilot.runs}),
+        figures=COMPARISON_FIGURES,
+        roi_fields=ROI_INPUTS,
+        roi_labels=ROI_LABELS,
+    )
+
+
+@router.get("/pilots/{pilot_id:int}/runs", response_class=HTMLResponse)
+async def pilot_runs_fragment(request: Request, pilot_id: int) -> Response:
+    return render(request, "_runs.html", **_grid(await _pilot(request, pilot_id)))
+
+
+@router.get("/pilots/{pilot_id:int}/comparison", response_class=HTMLResponse)
+async def pilot_comparison_fragment(request: Request, pilot_id: int) -> Response:
+    result = await PageApi(request).get(f"/pilots/{pilot_id}/summary", curves="none")
+    return render(
+        request,
+        "_comparison.html",
+        pilot_id=pilot_id,
+        summary=result.body if result.ok else None,
+        summary_error=None if result.ok else result.detail,
+    )
+
+
+@router.post("/pilots/{pilot_id:int}/roi", response_class=HTMLResponse)
+async def pilot_roi(request: Request, pilot_id: int) -> Response:
+    """The manager's ROI inputs (form) → PUT /api/v1/pilots/{id}/roi → the comparison, recomputed."""
+    form = dict(await form_items(request))
+    inputs: dict[str, Any] = {}
+    for key in ROI_INPUTS:
+        raw = form.get(key)
+        if isinstance(raw, str) and raw.strip():
+            try:
+                inputs[key] = float(raw)
+            except ValueError:
+                inputs[key] = raw
+    result = await PageApi(request).put(f"/pilots/{pilot_id}/roi", json=inputs)
+    errors = field_errors(result.errors, []) if result.status == 422 else {}
+    summary = (
+        result.body if result.ok else (await PageApi(request).get(f"/pilots/{pilot_id}/summary", curves="none")).body
+    )
+    return render(
+        request, "_comparison.html", pilot_id=pilot_id, summary=summary, summary_error=None, roi_errors=errors
+    )
+
+
+async def _action(request: Request, path: str, pilot_id: int | None) -> Response:
+    """A cancel or retry: htmx gets the runs grid again (with the refusal in it), a plain form a redirect."""
+    result = await PageApi(request).post(path)
+    if pilot_id is None and result.ok:
+        pilot_id = result.parsed(RunOut).pilot_id  # a run's cancel or retry answers with the run
+    if is_htmx(request) and pilot_id is not None:
+        message = None if result.ok else result.detail
+        return render(request, "_runs.html", **_grid(await _pilot(request, pilot_id)), message=message)
+    if not result.ok:
+        return problem(request, result)
+    return RedirectResponse(f"/pilots/{pilot_id}" if pilot_id else "/", status_code=303)
+
+
+@router.post("/pilots/{pilot_id:int}/cancel")
+async def cancel_pilot(request: Request, pilot_id: int) -> Response:
+    return await _action(request, f"/pilots/{pilot_id}/cancel", pilot_id)
+
+
+@router.post("/runs/{run_id:int}/cancel")
+async def cancel_run(request: Request, run_id: int) -> Response:
+    return await _action(request, f"/runs/{run_id}/cancel", None)
+
+
+@router.post("/runs/{run_id:int}/retry")
+async def retry_run(request: Request, run_id: int) -> Response:
+    return await _action(request, f"/runs/{run_id}/retry", None)

@@ -1,0 +1,42 @@
+"""The pages' templates (Jinja2, autoescaped) and ``render``: every page and fragment is drawn through it, with
+the signed-in user and their CSRF token in its context."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from backend.auth.schemas import MeOut
+from frontend.filters import duration, eta, minute, money, num, pct
+from frontend.forms import dom_id, field_id
+from pilot_spec.status import ACTIVE_STATUSES, PilotStatus
+
+HERE = Path(__file__).parent
+
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters.update(num=num, money=money, pct=pct, minute=minute, field_id=field_id, dom_id=dom_id)
+templates.env.globals.update(
+    duration=duration, eta=eta, statuses=tuple(status.value for status in PilotStatus), active=ACTIVE_STATUSES
+)
+
+
+def signed_in_user(request: Request) -> MeOut | None:
+    """Who the page is for (set by ``frontend.signin.signed_in``); None on the sign-in page."""
+    me = getattr(request.state, "me", None)
+    return me if isinstance(me, MeOut) else None
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    me = signed_in_user(request)
+    context.setdefault("me", me)
+    context.setdefault("csrf", (me.csrf_token if me else None) or "")
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def is_htmx(request: Request) -> bool:
+    """Whether htmx asked (it swaps the answer into the page): a fragment, not a whole page or a redirect."""
+    return request.headers.get("HX-Request") == "true"
