@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from backend.analysis.sequential import current_look, is_settled, state_confidence
+from backend.analysis.service import analyse_pilot
 from backend.catalog import Catalog, CatalogError
 from backend.dispatch import RunQueue
 from backend.extension import apply_extension, plan_extension
 from backend.queue import QueueUnavailable
-from backend.reports.export import pilot_summary
 from backend.schemas import PilotExtend
 from backend.settings import Settings
 from backend.store import ACTIVE_STATUSES, RunStatus, Store, StoreError
@@ -60,14 +60,14 @@ def advance_one(pilot_id: int, *, store: Store, queue: RunQueue, settings: Setti
     seeds = len(pilot.seeds)
     look, looks = current_look(state, seeds), int(state["looks"])
     confidence = state_confidence(state, seeds)
-    summary = pilot_summary(store, pilot_id, settings.price_per_hour, [])
-    settled = is_settled(summary)
+    analysis = analyse_pilot(store, pilot_id, settings.price_per_hour, [])
+    settled = is_settled(analysis)
     entry: dict[str, Any] = {
         "look": look,
         "seeds": seeds,
         "confidence": confidence,
         "settled": settled,
-        "verdicts": {r["arm"]: r["verdict"] for r in summary["roi"]},
+        "verdicts": {r.arm: r.verdict for r in analysis.roi},
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     at = f"look {look} of {looks} ({seeds} seeds, {confidence:.2%} confidence)"

@@ -15,21 +15,12 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 
-MAX_SEED = 2**31 - 1
+from pilot_spec.text import clean_text
+from pilot_spec.training import MAX_SEED as MAX_SEED  # re-exported: the API's seeds are the runs' seeds
+
 MAX_SEEDS = 50
 MAX_ARMS = 20
 PILOT_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "partial")
-
-
-def clean_text(value: str) -> str:
-    """Reject text that no database can store (NUL, lone surrogates)."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode (no lone surrogates)") from None
-    return value
 
 
 # Length limits come before the text check, so that their messages speak of characters.

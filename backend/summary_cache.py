@@ -25,14 +25,13 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from fastapi.encoders import jsonable_encoder
 from starlette.responses import Response
 
+from backend.analysis.service import analyse_pilot
 from backend.etags import caching_headers, make_etag, not_modified
-from backend.reports.export import pilot_summary
 from backend.store import NotFound, Store
+from pilot_spec.analysis import PilotAnalysis
 
 # A summary without curves is a few kilobytes and one with every curve rarely more than a megabyte.
 MAX_ENTRIES = 256
@@ -51,22 +50,22 @@ def pilot_etag(key: Key) -> str:
 
 @dataclass(frozen=True)
 class CachedSummary:
-    """A summary as its JSON bytes only: bytes are invisible to the garbage collector, whereas the dict's
+    """A summary as its JSON bytes only: bytes are invisible to the garbage collector, whereas the analysis's
     thousands of objects, alive for minutes, would be walked by every full collection of a busy process."""
 
     json: bytes  # what FastAPI's JSONResponse would send for the summary, encoded once
     etag: str  # pilot_etag of the state it was built from
 
     @property
-    def summary(self) -> dict[str, Any]:
-        """A fresh copy of the summary as a dict (for in-process readers such as the figures)."""
-        value: dict[str, Any] = json.loads(self.json)
-        return value
+    def analysis(self) -> PilotAnalysis:
+        """The analysis parsed afresh (for in-process readers such as the figures)."""
+        return PilotAnalysis.model_validate_json(self.json)
 
 
-def encode(summary: dict[str, Any]) -> bytes:
-    """The JSON body of ``summary``, byte for byte as ``fastapi.responses.JSONResponse`` renders it."""
-    content = jsonable_encoder(summary)
+def encode(analysis: PilotAnalysis) -> bytes:
+    """The JSON body of ``analysis``, byte for byte as ``fastapi.responses.JSONResponse`` renders its plain
+    JSON values (``PilotAnalysis.to_jsonable``)."""
+    content = analysis.to_jsonable()
     return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
 
 
@@ -100,7 +99,7 @@ class SummaryCache:
     def get(
         self, store: Store, pilot_id: int, prices: dict[str, float], curve_keys: Sequence[str] | None = None
     ) -> CachedSummary:
-        """The pilot's summary as ``pilot_summary`` builds it, from the cache while the pilot is unchanged."""
+        """The pilot's analysis as ``analyse_pilot`` builds it, from the cache while the pilot is unchanged."""
         return self._get(store, _key(store, pilot_id, prices, curve_keys))
 
     def _get(self, store: Store, key: Key) -> CachedSummary:
@@ -126,8 +125,8 @@ class SummaryCache:
         try:
             # The version was read BEFORE the summary, so a change committed in between leaves this entry
             # under the older version at worst: the next request reads the newer version and misses.
-            summary = pilot_summary(store, pilot_id, dict(key[3]), None if curves is None else list(curves))
-            entry = CachedSummary(json=encode(summary), etag=pilot_etag(key))
+            analysis = analyse_pilot(store, pilot_id, dict(key[3]), None if curves is None else list(curves))
+            entry = CachedSummary(json=encode(analysis), etag=pilot_etag(key))
             with self._lock:
                 self.misses += 1
                 # Older versions of this pilot are never asked for again: drop them now.

@@ -25,12 +25,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from backend.analysis.service import analyse_pilot
 from backend.figures import build_figure
 from backend.reports import render
 from backend.reports.cache import REPORTS
 from backend.reports.charts import RENDERER
-from backend.reports.export import export_report, pilot_summary
+from backend.reports.export import export_report
 from backend.store import ArmInput, RunInput, RunStatus, Store
+from pilot_spec.analysis import PilotAnalysis
 
 ARMS = ["none", "rblock_s", "rblock_b", "rdrop", "dropblock"]
 SEEDS, EPOCHS = 5, 50
@@ -67,7 +69,7 @@ def _fill(store: Store) -> tuple[int, int]:
     return pilot.id, runs[0].id
 
 
-def _old_chart_images(summary: dict[str, Any]) -> list[tuple[str, str]]:
+def _old_chart_images(summary: PilotAnalysis) -> list[tuple[str, str]]:
     """The charts as the old path drew them: ``to_image`` per chart, a Chromium each, one after another."""
     import plotly.io as pio
 
@@ -125,8 +127,8 @@ def main() -> None:
         for epoch in range(EPOCHS + 1, EPOCHS + 1 + CHANGES):
             store.write_points(run_id=run_id, points=[("test_acc", epoch, 0.95)])
             after_change.append(_seconds(pdf))
-            summary = pilot_summary(store, pilot_id, PRICES, render.REPORT_CURVES)
-            summaries.append(_seconds(lambda: pilot_summary(store, pilot_id, PRICES, render.REPORT_CURVES)))
+            summary = analyse_pilot(store, pilot_id, PRICES, render.REPORT_CURVES)
+            summaries.append(_seconds(lambda: analyse_pilot(store, pilot_id, PRICES, render.REPORT_CURVES)))
             charts.append(_seconds(lambda: render.chart_images(summary)))  # noqa: B023 - called at once
         _line("first report.pdf after a change (browser warm)", after_change, "(goal <= 3 s)")
         _line("  of which the summary (test_acc curves)", summaries)

@@ -7,8 +7,6 @@ back to the pilot page, or shows the API's refusal (403, 409, 422) as it is.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -19,6 +17,7 @@ from frontend.errors import error_page, refused
 from frontend.posted_form import form_items
 from frontend.rendering import templates
 from frontend.signin import signed_in
+from pilot_spec.analysis import PilotAnalysis
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(signed_in)])
 
@@ -33,31 +32,19 @@ def may_manage(me: MeOut | None, owner: str | None) -> bool:
     return me.user.role == "admin" or (owner is not None and me.user.name == owner)
 
 
-def more_seeds(summary: dict[str, Any], roi: dict[str, Any]) -> int | None:
-    """The N of a verdict's "run N more seeds": the ROI's ``more_seeds``, else seeds needed − seeds run."""
-    if "more_seeds" in roi:
-        return roi["more_seeds"] or None
-    needed = roi.get("seeds_needed")
-    if not needed or roi.get("verdict") != "inconclusive":
-        return None
-    runs = {a["arm"]: a["test_acc"]["n"] for a in summary.get("arms", [])}
-    now = min(runs.get(roi["arm"], 0), runs.get(summary.get("baseline_arm", ""), 0))
-    return max(0, int(needed) - now) or None
-
-
-def addable_seeds(summary: dict[str, Any]) -> int:
+def addable_seeds(summary: PilotAnalysis) -> int:
     """How many seeds the pilot can still take: every arm's seeds count towards the pilot's ``MAX_SEEDS``."""
-    most = max((len(a.get("seeds", [])) for a in summary.get("arms", [])), default=0)
+    most = max((len(a.seeds) for a in summary.arms), default=0)
     return max(0, MAX_SEEDS - most)
 
 
-def can_extend(me: MeOut | None, summary: dict[str, Any]) -> bool:
+def can_extend(me: MeOut | None, summary: PilotAnalysis) -> bool:
     """Offer the form: the user may manage the pilot, and it is not a sequential pilot still in its rounds."""
-    plan = summary.get("sequential")
-    return may_manage(me, summary.get("created_by")) and not (plan and not plan.get("stopped"))
+    plan = summary.sequential
+    return may_manage(me, summary.created_by) and not (plan is not None and not plan.stopped)
 
 
-templates.env.globals.update(more_seeds=more_seeds, can_extend=can_extend, addable_seeds=addable_seeds)
+templates.env.globals.update(can_extend=can_extend, addable_seeds=addable_seeds)
 
 
 @router.post("/pilots/{pilot_id:int}/extend", response_class=HTMLResponse)

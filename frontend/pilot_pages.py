@@ -1,8 +1,8 @@
 """The pilots: their list, one pilot's page and the fragments it polls (runs, comparison, verdicts), its ROI
 inputs, and cancelling or retrying its runs.
 
-The pilot and its runs are read as the API's ``PilotPage``/``PilotDetail`` models; the summary is still a
-plain dict (its typed model is being written in ``pilot_spec.analysis``).
+The pilot and its runs are read as the API's ``PilotPage``/``PilotDetail`` models, the summary as
+``pilot_spec.analysis.PilotAnalysis`` (the summary endpoint's response model).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from frontend.page_cache import cached_page
 from frontend.posted_form import form_items
 from frontend.rendering import is_htmx, render
 from frontend.signin import signed_in
+from pilot_spec.analysis import PilotAnalysis
 from pilot_spec.status import PilotStatus
 
 PAGE_SIZE = 50
@@ -54,12 +55,19 @@ async def _pilots_page(request: Request, page: int, status: str, result: ApiResu
     return render(request, name, pilots=listed.items, total=listed.total, page=page, pages=pages, status=status)
 
 
+def _summary(result: ApiResult) -> dict[str, Any]:
+    """The template context of a summary answer: the analysis, or None and the API's refusal."""
+    if not result.ok:
+        return {"summary": None, "summary_error": result.detail}
+    return {"summary": result.parsed(PilotAnalysis), "summary_error": None}
+
+
 @router.get("/pilots/{pilot_id:int}/verdict", response_class=HTMLResponse)
 async def pilot_verdict(request: Request, pilot_id: int) -> Response:
     result = await PageApi(request).get(f"/pilots/{pilot_id}/summary", curves="none")
     if not result.ok:
         return HTMLResponse("")
-    return render(request, "_verdicts.html", summary=result.body)
+    return render(request, "_verdicts.html", summary=result.parsed(PilotAnalysis))
 
 
 def _grid(pilot: PilotDetail) -> dict[str, Any]:
@@ -88,8 +96,7 @@ async def _pilot_page(request: Request, pilot_id: int, summary: ApiResult) -> Re
         request,
         "pilot.html",
         **_grid(pilot),
-        summary=summary.body if summary.ok else None,
-        summary_error=None if summary.ok else summary.detail,
+        **_summary(summary),
         decisions=decisions.parsed(DecisionList).decisions if decisions.ok else [],
         run_arms=json.dumps({run.id: run.arm for run in pilot.runs}),
         figures=COMPARISON_FIGURES,
@@ -106,13 +113,7 @@ async def pilot_runs_fragment(request: Request, pilot_id: int) -> Response:
 @router.get("/pilots/{pilot_id:int}/comparison", response_class=HTMLResponse)
 async def pilot_comparison_fragment(request: Request, pilot_id: int) -> Response:
     result = await PageApi(request).get(f"/pilots/{pilot_id}/summary", curves="none")
-    return render(
-        request,
-        "_comparison.html",
-        pilot_id=pilot_id,
-        summary=result.body if result.ok else None,
-        summary_error=None if result.ok else result.detail,
-    )
+    return render(request, "_comparison.html", pilot_id=pilot_id, **_summary(result))
 
 
 @router.post("/pilots/{pilot_id:int}/roi", response_class=HTMLResponse)
@@ -129,12 +130,9 @@ async def pilot_roi(request: Request, pilot_id: int) -> Response:
                 inputs[key] = raw
     result = await PageApi(request).put(f"/pilots/{pilot_id}/roi", json=inputs)
     errors = field_errors(result.errors, []) if result.status == 422 else {}
-    summary = (
-        result.body if result.ok else (await PageApi(request).get(f"/pilots/{pilot_id}/summary", curves="none")).body
-    )
-    return render(
-        request, "_comparison.html", pilot_id=pilot_id, summary=summary, summary_error=None, roi_errors=errors
-    )
+    # The PUT answers with the recomputed analysis; refused, the comparison shows the analysis as it stands.
+    summary = result if result.ok else await PageApi(request).get(f"/pilots/{pilot_id}/summary", curves="none")
+    return render(request, "_comparison.html", pilot_id=pilot_id, roi_errors=errors, **_summary(summary))
 
 
 async def _action(request: Request, path: str, pilot_id: int | None) -> Response:

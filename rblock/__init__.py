@@ -22,12 +22,13 @@ from rblock.metrics import (
     seed_churn,
     sub_model_stability,
 )
-from rblock.models import MODELS, create_model, describe_models, drop_sites
+from rblock.models import HUB_WEIGHTS, MODELS, create_model, describe_models, drop_sites
 from rblock.pairing import PAIRINGS, paired_forward
 from rblock.regularizer import ARMS, Regularizer, create_regularizer, describe_arms
 
 __all__ = [
     "ARMS",
+    "HUB_WEIGHTS",
     "MODELS",
     "PAIRINGS",
     "ChannelGroupDrop2d",

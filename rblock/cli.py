@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rblock.config import LR_SCHEDULES, OPTIMIZERS, TrainConfig
+from pilot_spec.training import TRAINING
+from rblock.config import TrainConfig
 from rblock.metrics import seed_churn
 from rblock.regularizer import ARMS
 
@@ -45,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataset-param", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
         help="a dataset parameter, e.g. n_train=2000 or path=/data/pets (repeatable)",
     )  # fmt: skip
-    train.add_argument("--data-seed", type=int, default=0, help="fixes the split and generated data")
-    train.add_argument("--label-noise", type=float, default=0.0, help="fraction of train labels replaced")
+    for name in ("data_seed", "label_noise"):
+        _add_setting(train, name)
     train.add_argument("--model", default="small_cnn", help="small_cnn or resnet18")
     train.add_argument("--width", type=int, default=None, help="base width of the model (default: the model's)")
     train.add_argument("--arms", default="none,dropblock,rblock_s", help=f"comma-separated arms of {', '.join(ARMS)}")
@@ -55,20 +56,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="an arm parameter, e.g. rblock_s.alpha=0.5 or dropblock.block_size=5 (repeatable)",
     )  # fmt: skip
     train.add_argument("--seeds", type=int, default=3, help="seeds per arm (0 .. N-1)")
-    train.add_argument("--epochs", type=int, default=15)
-    train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
-    train.add_argument("--lr", type=float, default=0.05, help="peak learning rate")
-    train.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="cosine")
-    train.add_argument("--warmup-epochs", type=float, default=0.0)
-    train.add_argument("--weight-decay", type=float, default=5e-4)
-    train.add_argument("--label-smoothing", type=float, default=0.0)
-    train.add_argument("--eval-every", type=int, default=0, help="stability metrics every N epochs (0: at the end)")
+    for name in (
+        "epochs", "batch_size", "optimizer", "lr", "lr_schedule", "warmup_epochs", "weight_decay", "label_smoothing",
+        "eval_every",
+    ):  # fmt: skip
+        _add_setting(train, name)
     train.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     train.add_argument("--no-bf16", action="store_true", help="train in float32 on CUDA too")
     train.add_argument("--checkpoint-dir", type=Path, default=None, help="checkpoint each run here and resume")
     train.add_argument("--json", type=Path, default=None, metavar="FILE", help="write every run's result here")
     return parser
+
+
+def _add_setting(parser: argparse.ArgumentParser, name: str) -> None:
+    """An option for one of the training settings, with its default, help and choices from pilot_spec."""
+    setting = TRAINING[name]
+    kind = {"integer": int, "number": float, "string": str}[setting.kind]
+    choices = None if setting.enum is None else list(setting.enum)
+    flag = "--" + name.replace("_", "-")
+    parser.add_argument(flag, type=kind, default=setting.default, choices=choices, help=setting.help)
 
 
 def _configs(args: argparse.Namespace) -> list[TrainConfig]:

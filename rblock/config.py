@@ -7,15 +7,17 @@ a pilot shares all fields but ``arm``/``arm_params`` and ``seed``, so the compar
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from rblock.models import MODELS
+from pilot_spec.models import MODELS, model_problem
+from pilot_spec.training import LR_SCHEDULES, OPTIMIZERS, TRAINING, training_problems
 from rblock.regularizer import resolve_params
 
-OPTIMIZERS = ("sgd", "adamw")
-LR_SCHEDULES = ("cosine", "onecycle", "constant")
+__all__ = ["LR_SCHEDULES", "OPTIMIZERS", "ConfigError", "TrainConfig"]
+
+# The defaults of the settings a pilot shares: pilot_spec.training's, so the API and the library agree.
+_DEFAULT = {name: setting.default for name, setting in TRAINING.items()}
 
 
 class ConfigError(ValueError):
@@ -46,29 +48,29 @@ class TrainConfig:
 
     dataset: str = "digits"
     dataset_params: dict[str, Any] = field(default_factory=dict)
-    data_seed: int = 0
-    label_noise: float = 0.0
-    augment: bool | None = None
+    data_seed: int = _DEFAULT["data_seed"]
+    label_noise: float = _DEFAULT["label_noise"]
+    augment: bool | None = _DEFAULT["augment"]
     model: str = "small_cnn"
-    width: int | None = None
+    width: int | None = _DEFAULT["width"]
     arm: str = "none"
     arm_params: dict[str, Any] = field(default_factory=dict)
-    epochs: int = 15
-    batch_size: int = 64
-    optimizer: str = "sgd"
-    lr: float = 0.05
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    lr_schedule: str = "cosine"
-    warmup_epochs: float = 0.0
-    label_smoothing: float = 0.0
-    seed: int = 0
-    eval_every: int = 0
-    stability_masks: int = 8
+    epochs: int = _DEFAULT["epochs"]
+    batch_size: int = _DEFAULT["batch_size"]
+    optimizer: str = _DEFAULT["optimizer"]
+    lr: float = _DEFAULT["lr"]
+    momentum: float = _DEFAULT["momentum"]
+    nesterov: bool = _DEFAULT["nesterov"]
+    weight_decay: float = _DEFAULT["weight_decay"]
+    lr_schedule: str = _DEFAULT["lr_schedule"]
+    warmup_epochs: float = _DEFAULT["warmup_epochs"]
+    label_smoothing: float = _DEFAULT["label_smoothing"]
+    seed: int = _DEFAULT["seed"]
+    eval_every: int = _DEFAULT["eval_every"]
+    stability_masks: int = _DEFAULT["stability_masks"]
     device: str = "auto"
-    bf16: bool = True
-    channels_last: bool = True
+    bf16: bool = _DEFAULT["bf16"]
+    channels_last: bool = _DEFAULT["channels_last"]
 
     def __post_init__(self) -> None:
         self._validate()
@@ -78,10 +80,9 @@ class TrainConfig:
     def _validate(self) -> None:
         from rblock.data import DATASETS  # deferred: rblock.data imports sklearn and torchvision
 
-        for name, spec in training_fields().items():
-            value = getattr(self, name)
-            if not _field_ok(spec, value):
-                raise ConfigError(f"{name} must be {spec['allowed']} (got {value!r})")
+        for name, setting in TRAINING.items():
+            if (problem := setting.check(getattr(self, name))) is not None:
+                raise ConfigError(f"{name} {problem}")
         if self.dataset not in DATASETS:
             raise ConfigError(f"dataset must be one of {', '.join(DATASETS)} (got {self.dataset!r})")
         if not isinstance(self.dataset_params, dict):
@@ -90,14 +91,12 @@ class TrainConfig:
             )
         if not isinstance(self.arm_params, dict):
             raise ConfigError(f"arm_params must be an object of the arm's parameters (got {self.arm_params!r})")
-        if self.model not in MODELS:
+        if model_problem(self.model) is not None:
             raise ConfigError(f"model must be one of {', '.join(MODELS)} (got {self.model!r})")
         if not _valid_device(self.device):
             raise ConfigError(f"device must be auto, cpu, cuda or cuda:N (got {self.device!r})")
-        if not self.warmup_epochs < self.epochs:
-            raise ConfigError(f"warmup_epochs must be a number from 0 to less than epochs (got {self.warmup_epochs!r})")
-        if self.optimizer == "sgd" and self.nesterov and self.momentum == 0:
-            raise ConfigError("nesterov needs momentum > 0: set momentum (e.g. 0.9) or nesterov=false")
+        for rule in training_problems(self.to_dict()):
+            raise ConfigError(f"{rule.field} {rule.message}")
         try:
             resolve_params(self.arm, dict(self.arm_params))
         except ValueError as error:
@@ -127,74 +126,6 @@ class TrainConfig:
         except json.JSONDecodeError as error:
             raise ConfigError(f"the training config is not valid JSON: {error}") from None
         return cls.from_dict(data)
-
-
-def _field(kind: str, allowed: str, help: str, **bounds: Any) -> dict[str, Any]:
-    return {"type": kind, "allowed": allowed, "help": help, **bounds}
-
-
-# The settings a pilot shares across its runs, with machine-readable bounds: TrainConfig checks them here,
-# and the service's catalog (which cannot import torch) validates pilots against the same table.
-_TRAINING_FIELDS: dict[str, dict[str, Any]] = {
-    "data_seed": _field("integer", "an integer >= 0", "fixes the split and generated data", minimum=0),
-    "label_noise": _field(
-        "number", "a fraction in [0, 1)", "share of training labels replaced", minimum=0, exclusive_maximum=1
-    ),
-    "augment": _field(
-        "boolean", "true, false or null", "crop/flip augmentation (null: dataset default)", nullable=True
-    ),
-    "width": _field(
-        "integer", "null or 1..1024", "model base width (null: model default)", minimum=1, maximum=1024, nullable=True
-    ),
-    "epochs": _field("integer", "an integer from 1 to 10000", "training epochs", minimum=1, maximum=10_000),
-    "batch_size": _field("integer", "an integer from 2 to 65536", "unique samples per step", minimum=2, maximum=65_536),
-    "optimizer": _field("string", f"one of {', '.join(OPTIMIZERS)}", "optimizer", enum=list(OPTIMIZERS)),
-    "lr": _field("number", "a number in (0, 100]", "peak learning rate", exclusive_minimum=0, maximum=100),
-    "momentum": _field("number", "a number in [0, 1)", "SGD momentum", minimum=0, exclusive_maximum=1),
-    "nesterov": _field("boolean", "true or false", "Nesterov momentum (SGD)"),
-    "weight_decay": _field("number", "a number in [0, 1]", "weight decay", minimum=0, maximum=1),
-    "lr_schedule": _field(
-        "string", f"one of {', '.join(LR_SCHEDULES)}", "learning-rate schedule", enum=list(LR_SCHEDULES)
-    ),
-    "warmup_epochs": _field("number", "a number from 0 to less than epochs", "linear warm-up", minimum=0),
-    "label_smoothing": _field("number", "in [0, 1)", "label smoothing", minimum=0, exclusive_maximum=1),
-    "seed": _field("integer", "an integer from 0 to 2^31-1", "run seed", minimum=0, maximum=2**31 - 1),
-    "eval_every": _field(
-        "integer", "an integer >= 0 (0: only at the end)", "stability metrics every N epochs", minimum=0
-    ),
-    "stability_masks": _field("integer", "1..64", "sub-model masks K for stability metrics", minimum=1, maximum=64),
-    "bf16": _field("boolean", "true or false", "bfloat16 autocast on CUDA"),
-    "channels_last": _field("boolean", "true or false", "channels-last memory format on CUDA"),
-}
-
-
-def training_fields() -> dict[str, dict[str, Any]]:
-    """The shared training settings with their type, bounds, default and help (JSON-serialisable)."""
-    defaults = {f.name: f.default for f in fields(TrainConfig)}
-    return {name: {**spec, "default": defaults[name]} for name, spec in _TRAINING_FIELDS.items()}
-
-
-def _field_ok(spec: dict[str, Any], value: Any) -> bool:
-    if value is None:
-        return bool(spec.get("nullable"))
-    kind = spec["type"]
-    if kind == "boolean":
-        return isinstance(value, bool)
-    if kind == "string":
-        return isinstance(value, str) and value in spec.get("enum", [value])
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    if kind == "integer" and not isinstance(value, int):
-        return False
-    if not math.isfinite(value):
-        return False
-    checks = (
-        ("minimum", lambda b: value >= b),
-        ("maximum", lambda b: value <= b),
-        ("exclusive_minimum", lambda b: value > b),
-        ("exclusive_maximum", lambda b: value < b),
-    )
-    return all(check(spec[key]) for key, check in checks if key in spec)
 
 
 def _valid_device(device: Any) -> bool:

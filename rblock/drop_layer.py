@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from pilot_spec.arms import DROP_PROB
 from rblock.pairing import active_pairing, check_pairing_rate
 from rblock.shared_trunk import split_trunk
 
@@ -18,8 +19,8 @@ from rblock.shared_trunk import split_trunk
 def check_drop_prob(drop_prob: float) -> float:
     """Return ``drop_prob`` as a float if it lies in [0, 1), else raise ``ValueError``."""
     value = float(drop_prob)
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"drop_prob must be in [0, 1) (got {drop_prob})")
+    if (problem := DROP_PROB.check(value)) is not None:
+        raise ValueError(f"drop_prob {problem}")
     return value
 
 

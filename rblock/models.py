@@ -7,6 +7,8 @@
   a 3×3 stride-1 first convolution and no max-pool, so a 32×32 input reaches ``layer4`` at 4×4. Stage widths
   are ``w, 2w, 4w, 8w``; at ``w = 64`` the parameter names and shapes are exactly those of torchvision's
   ``resnet18(weights=None)`` with that stem, so its state dicts load either way.
+* ``timm/<name>``: any timm model with feature maps at two reductions, built by :mod:`rblock.zoo` with its drop
+  sites hooked on from outside; ``weights`` starts any model from a file (:mod:`rblock.zoo_weights`).
 
 Drop sites. Every model has a drop site after each of its last two resolution stages (DropBlock practice,
 arXiv 1810.12890; DESIGN §2), each filled by one call of the ``drop_layer`` factory (by default
@@ -16,47 +18,28 @@ arXiv 1810.12890; DESIGN §2), each filled by one call of the ``drop_layer`` fac
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, conv1x1
 
+from pilot_spec.models import MAX_WIDTH
+from pilot_spec.models import MODELS as MODEL_TABLE
+from pilot_spec.zoo import TIMM_PREFIX, timm_name
 from rblock.channel_drop import ChannelGroupDrop2d
 from rblock.drop_layer import DropLayer
 
 DropFactory = Callable[[], nn.Module]
+# ``weights="hub"``: timm's pretrained weights, downloaded from the Hugging Face hub.
+HUB_WEIGHTS = "hub"
 
-MAX_WIDTH = 1024
+_log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class _ModelSpec:
-    description: str
-    default_width: int
-    width_help: str
-    drop_sites: str
-
-
-_SPECS: dict[str, _ModelSpec] = {
-    "small_cnn": _ModelSpec(
-        "three conv3x3-BN-ReLU stages (1, 2, 2 convs; widths w, 2w, 4w) with 2×2 max-pool between them, "
-        "global average pool, linear; trains on a CPU",
-        32,
-        "width of the first stage; the stages have w, 2w and 4w channels",
-        "after stage 2 (2w channels, 1/2 of the input side) and stage 3 (4w channels, 1/4 of the input side)",
-    ),
-    "resnet18": _ModelSpec(
-        "ResNet-18 (arXiv 1512.03385) with torchvision's BasicBlock and a small-image stem: 3×3 stride-1 "
-        "first conv, no max-pool",
-        64,
-        "base width; the four stages have w, 2w, 4w and 8w channels (64 is torchvision's ResNet-18)",
-        "after layer3 (4w channels, 1/4 of the input side) and layer4 (8w channels, 1/8 of the input side)",
-    ),
-}
-
-MODELS: tuple[str, ...] = tuple(_SPECS)
+# Each model's description, default width and drop sites are pilot_spec's table (the API lists them too).
+MODELS: tuple[str, ...] = tuple(MODEL_TABLE)
 
 
 def _init_weights(model: nn.Module) -> None:
@@ -172,8 +155,20 @@ def _check_int(name: str, value: Any, lower: int, upper: int | None = None) -> i
     return int(value)
 
 
-def _site_channels(name: str, width: int) -> tuple[int, int]:
-    return (2 * width, 4 * width) if name == "small_cnn" else (4 * width, 8 * width)
+def _site_channels(name: str, width: int) -> list[int]:
+    return [2 * width, 4 * width] if name == "small_cnn" else [4 * width, 8 * width]
+
+
+def _build_builtin(
+    name: str, in_channels: int, num_classes: int, make_site: DropFactory, width: int | None
+) -> tuple[nn.Module, list[int], str]:
+    if name not in MODEL_TABLE:
+        raise ValueError(
+            f"unknown model {name!r}: use one of {', '.join(MODELS)}, or {TIMM_PREFIX}<name> for a timm model"
+        )
+    width = _check_int("width", MODEL_TABLE[name].default_width if width is None else width, 1, MAX_WIDTH)
+    cls = SmallCNN if name == "small_cnn" else ResNet18
+    return cls(in_channels, num_classes, make_site, width), _site_channels(name, width), f"{name} with width {width}"
 
 
 def create_model(
@@ -183,31 +178,36 @@ def create_model(
     num_classes: int,
     drop_layer: Callable[[], nn.Module] | None = None,
     width: int | None = None,
+    weights: str | Path | None = None,
 ) -> nn.Module:
-    """Build a model of :data:`MODELS` with its two drop sites filled by ``drop_layer()``.
+    """Build a model of :data:`MODELS` or the timm zoo with its two drop sites filled by ``drop_layer()``.
 
     Args:
-        name: ``small_cnn`` or ``resnet18``.
+        name: ``small_cnn``, ``resnet18``, or ``timm/<name>`` for a timm model (:mod:`rblock.zoo`).
         in_channels: Channels of the input images (any number >= 1).
         num_classes: Number of classes (>= 2).
         drop_layer: Factory of one drop-site module, e.g. ``create_regularizer(arm).drop_layer``; called once
             per site. ``None`` leaves the sites as ``nn.Identity``.
-        width: Base width (``small_cnn``: 32, ``resnet18``: 64 when ``None``), from 1 to 1024.
+        width: Base width (``small_cnn``: 32, ``resnet18``: 64 when ``None``), from 1 to 1024; must be
+            ``None`` for a timm model (its widths are its own).
+        weights: Starting weights: a state dict or checkpoint file (:mod:`rblock.zoo_weights`; the head is
+            re-initialised when its class count differs), ``"hub"`` for timm's pretrained weights (network
+            needed), or ``None`` for a fresh initialisation.
 
     Returns:
         An ``nn.Module`` mapping (B, in_channels, H, W) to logits (B, num_classes), in training mode.
 
     Raises:
-        ValueError: For an unknown name or a bad argument, naming what is allowed; also when a channel-group
-            drop layer's ``groups`` does not divide a drop site's channels.
+        ValueError: For an unknown name or a bad argument, naming what is allowed; when a channel-group
+            drop layer's ``groups`` does not divide a drop site's channels; when the weights cannot be had or
+            do not fit the model.
     """
-    if name not in _SPECS:
-        raise ValueError(f"unknown model {name!r}: use one of {', '.join(MODELS)}")
     in_channels = _check_int("in_channels", in_channels, 1)
     num_classes = _check_int("num_classes", num_classes, 2)
-    width = _check_int("width", _SPECS[name].default_width if width is None else width, 1, MAX_WIDTH)
     if drop_layer is not None and not callable(drop_layer):
         raise ValueError(f"drop_layer must be a callable returning an nn.Module (or None), got {drop_layer!r}")
+    if weights is not None and not isinstance(weights, str | Path):
+        raise ValueError(f"weights must be a file path, 'hub' or None, got {weights!r}")
     factory: DropFactory = nn.Identity if drop_layer is None else drop_layer
     sites: list[nn.Module] = []
 
@@ -218,32 +218,41 @@ def create_model(
         sites.append(layer)
         return layer
 
-    model: nn.Module
-    if name == "small_cnn":
-        model = SmallCNN(in_channels, num_classes, make_site, width)
+    hub = weights == HUB_WEIGHTS
+    if timm_name(name) is not None:
+        # Imported here: timm takes seconds to import, and a pilot of the built-ins never needs it.
+        from rblock.zoo import create_timm_model
+
+        if width is not None:
+            raise ValueError(f"width is for the built-in models; {name} has its own widths: leave width unset")
+        model, channels = create_timm_model(
+            name, in_channels=in_channels, num_classes=num_classes, make_site=make_site, pretrained=hub
+        )
+        what = name
     else:
-        model = ResNet18(in_channels, num_classes, make_site, width)
+        if hub:
+            raise ValueError(f"weights {HUB_WEIGHTS!r} is for timm/ models; {name} can start from a weights file")
+        model, channels, what = _build_builtin(name, in_channels, num_classes, make_site, width)
 
     # Catch a channel-group layer whose groups do not fit a site now rather than at the first training step.
-    for site, channels in zip(sites, _site_channels(name, width), strict=True):
-        if isinstance(site, ChannelGroupDrop2d) and channels % site.groups != 0:
+    for site, site_channels in zip(sites, channels, strict=True):
+        if isinstance(site, ChannelGroupDrop2d) and site_channels % site.groups != 0:
             raise ValueError(
-                f"{name} with width {width} has {channels} channels at a drop site, which groups={site.groups} "
-                f"does not divide: pick a width or groups that fit"
+                f"{what} has {site_channels} channels at a drop site, which groups={site.groups} does not divide: "
+                f"pick {'groups' if timm_name(name) else 'a width or groups'} that fit"
             )
+    if weights is not None and not hub:
+        from rblock.zoo import first_conv
+        from rblock.zoo_weights import load_weights
+
+        loaded = load_weights(model, weights, stem=first_conv(name))
+        _log.info("%s: %s", name, loaded.note())
     return model
 
 
 def describe_models() -> dict[str, dict[str, Any]]:
     """Every model with its description, drop sites and parameters (default and help), JSON-serialisable."""
-    return {
-        name: {
-            "description": spec.description,
-            "drop_sites": spec.drop_sites,
-            "params": {"width": {"default": spec.default_width, "help": spec.width_help}},
-        }
-        for name, spec in _SPECS.items()
-    }
+    return {name: model.catalog_entry() for name, model in MODEL_TABLE.items()}
 
 
 def drop_sites(model: nn.Module) -> list[DropLayer]:

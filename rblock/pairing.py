@@ -12,6 +12,8 @@ two halves together, by one of these rules:
 * ``"disjoint"``: no unit is dropped in both halves; each half alone drops the target rate.
 * ``"complementary"``: every unit is kept by exactly one half (needs a constant drop rate of 0.5).
 
+Which rates each rule can realise is ``pilot_spec.pairing``'s (the API checks the same rules).
+
 The R-Block paper's text was not available to us; its abstract calls the sub-models "difference
 maximizing", so the rule is a setting a pilot can compare (DESIGN §2).
 """
@@ -21,18 +23,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import Final, Literal
+from typing import Literal
+
+from pilot_spec.pairing import PAIRINGS, pairing_problems
+
+__all__ = ["PAIRINGS", "Pairing", "active_pairing", "check_pairing", "check_pairing_rate", "paired_forward"]
 
 Pairing = Literal["independent", "disjoint", "complementary"]
-PAIRINGS: Final[tuple[str, ...]] = ("independent", "disjoint", "complementary")
-
-# The largest target rate at which a disjoint second mask can still reach the target: for channels and
-# elements the second mask can only drop what the first kept (p ≤ 1 - p); for spatial blocks the
-# second mask's seeds must keep a whole block away from the first mask's blocks, which leaves too little
-# room above about 0.3.
-DISJOINT_LIMIT_UNITS: Final[float] = 0.5
-DISJOINT_LIMIT_BLOCKS: Final[float] = 0.3
-COMPLEMENTARY_RATE: Final[float] = 0.5
 
 _active_pairing: ContextVar[str | None] = ContextVar("rblock_active_pairing", default=None)
 
@@ -54,22 +51,9 @@ def check_pairing_rate(pairing: str, drop_prob: float, *, spatial_blocks: bool, 
         constant: False when the drop rate ramps during training (complementary needs it constant).
     """
     check_pairing(pairing)
-    if pairing == "complementary":
-        if abs(drop_prob - COMPLEMENTARY_RATE) > 1e-9:
-            raise ValueError(
-                f"pairing 'complementary' keeps every unit in exactly one half, so drop_prob must be 0.5 "
-                f"(got {drop_prob})"
-            )
-        if not constant:
-            raise ValueError("pairing 'complementary' needs schedule='constant': a ramped rate cannot stay at 0.5")
-    elif pairing == "disjoint":
-        limit = DISJOINT_LIMIT_BLOCKS if spatial_blocks else DISJOINT_LIMIT_UNITS
-        if drop_prob > limit + 1e-9:
-            kind = "spatial blocks" if spatial_blocks else "channels and elements"
-            raise ValueError(
-                f"pairing 'disjoint' needs drop_prob <= {limit} for {kind} (got {drop_prob}): a second mask "
-                f"that avoids the first cannot reach a higher rate"
-            )
+    schedule = "constant" if constant else "linear"
+    for problem in pairing_problems(pairing, drop_prob, spatial_blocks=spatial_blocks, schedule=schedule):
+        raise ValueError(problem.message)
 
 
 @contextlib.contextmanager

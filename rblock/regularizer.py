@@ -20,6 +20,9 @@ rest of the network runs twice: by FLOP count a two-pass step costs 1.49x its on
 and 1.24x on resnet18 (the trunk is 51% and 76% of their FLOPs), and ``bench/regularizers.py`` measured
 1.42-1.47x and 1.14-1.17x on the CPU (against 2.0x when the whole network ran on ``cat([x, x])``).
 
+Each arm's name, passes and parameters are ``pilot_spec.arms.ARMS`` (the API validates pilots against the
+same table); this module adds what needs torch: the drop layer of each arm and its loss.
+
 R-Block's pairing defaults to ``disjoint``: the abstract calls the sub-models "difference maximizing",
 and disjoint drop regions differ as much as two masks can while each keeps the target rate
 (``complementary`` is available at p = 0.5). That choice is ours, not the paper's (whose text we lack).
@@ -30,190 +33,33 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pilot_spec.arms import ARMS, arm_rule_problems
 from rblock.channel_drop import ChannelGroupDrop2d, SpatialDropout2d
 from rblock.consistency import two_pass_loss
 from rblock.drop_block import DropBlock2d
 from rblock.drop_layer import DropLayer
 from rblock.element_dropout import ElementDropout
-from rblock.pairing import PAIRINGS, check_pairing_rate, paired_forward
+from rblock.pairing import paired_forward
 from rblock.shared_trunk import two_pass_forward
 
-SCHEDULES = ("linear", "constant")
+__all__ = ["ARMS", "DROP_LAYERS", "Regularizer", "create_regularizer", "describe_arms", "resolve_params"]
 
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One parameter of an arm: its default and the check that gives an error message."""
-
-    default: Any
-    check: Callable[[Any], Any]
-    help: str
-    schema: dict[str, Any] = field(default_factory=dict)  # type and bounds, for clients without rblock
-
-
-def _prob(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"must be a number in [0, 1), got {value!r}")
-    return float(value)
-
-
-def _positive_int(upper: int) -> Callable[[Any], int]:
-    def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= upper:
-            raise ValueError(f"must be an integer from 1 to {upper}, got {value!r}")
-        return int(value)
-
-    return check
-
-
-def _alpha(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not (0.0 <= float(value) <= 100.0):
-        raise ValueError(f"must be a number from 0 to 100, got {value!r}")
-    return float(value)
-
-
-def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
-        if value not in options:
-            raise ValueError(f"must be one of {', '.join(options)}, got {value!r}")
-        return str(value)
-
-    return check
-
-
-def _flag(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"must be true or false, got {value!r}")
-    return value
-
-
-def _drop_prob(default: float) -> ParamSpec:
-    return ParamSpec(
-        default,
-        _prob,
-        "target fraction of dropped units at each drop site",
-        {"type": "number", "minimum": 0, "exclusive_maximum": 1},
-    )
-
-
-_SCHEDULE = ParamSpec(
-    "linear",
-    _choice(SCHEDULES),
-    "'linear' ramps the drop rate from 0 over training",
-    {"type": "string", "enum": list(SCHEDULES)},
-)
-_ALPHA = ParamSpec(
-    1.0, _alpha, "weight of the symmetric KL between the two passes", {"type": "number", "minimum": 0, "maximum": 100}
-)
-_BLOCK_SIZE = ParamSpec(
-    3,
-    _positive_int(64),
-    "side of the dropped square blocks (clipped to the map)",
-    {"type": "integer", "minimum": 1, "maximum": 64},
-)
-_SHARED = ParamSpec(False, _flag, "one block mask per sample for all channels", {"type": "boolean"})
-_GROUPS = ParamSpec(
-    8,
-    _positive_int(4096),
-    "number of channel groups (each C/groups channels)",
-    {"type": "integer", "minimum": 1, "maximum": 4096},
-)
-
-
-def _pairing(default: str) -> ParamSpec:
-    return ParamSpec(
-        default, _choice(PAIRINGS), "how the two passes' masks relate", {"type": "string", "enum": list(PAIRINGS)}
-    )
-
-
-@dataclass(frozen=True)
-class ArmSpec:
-    """What an arm is: its drop layer, its number of passes and its parameters."""
-
-    name: str
-    description: str
-    # Sub-model passes per sample: 2 for R-Drop and R-Block. Not a cost multiplier: a two-pass step runs
-    # its trunk once (rblock.shared_trunk), so it costs 1.2-1.5x its one-pass twin, not 2x.
-    passes: int
-    params: dict[str, ParamSpec] = field(default_factory=dict)
-    make_layer: Callable[[dict[str, Any]], nn.Module] = lambda _params: nn.Identity()
-    spatial_blocks: bool = False
-
-
-ARMS: dict[str, ArmSpec] = {
-    spec.name: spec
-    for spec in (
-        ArmSpec("none", "no regularizer (baseline)", 1),
-        ArmSpec(
-            "dropout",
-            "element-wise dropout",
-            1,
-            {"drop_prob": _drop_prob(0.1), "schedule": _SCHEDULE},
-            lambda p: ElementDropout(p["drop_prob"]),
-        ),
-        ArmSpec(
-            "spatial_dropout",
-            "SpatialDropout: whole channels",
-            1,
-            {"drop_prob": _drop_prob(0.1), "schedule": _SCHEDULE},
-            lambda p: SpatialDropout2d(p["drop_prob"]),
-        ),
-        ArmSpec(
-            "dropblock",
-            "DropBlock: contiguous square regions, calibrated rate",
-            1,
-            {
-                "drop_prob": _drop_prob(0.1),
-                "block_size": _BLOCK_SIZE,
-                "shared_channels": _SHARED,
-                "schedule": _SCHEDULE,
-            },
-            lambda p: DropBlock2d(p["drop_prob"], p["block_size"], p["shared_channels"]),
-            spatial_blocks=True,
-        ),
-        ArmSpec(
-            "rdrop",
-            "R-Drop: element-wise dropout, two passes, consistency loss",
-            2,
-            {"drop_prob": _drop_prob(0.1), "alpha": _ALPHA, "pairing": _pairing("independent"), "schedule": _SCHEDULE},
-            lambda p: ElementDropout(p["drop_prob"]),
-        ),
-        ArmSpec(
-            "rblock_b",
-            "R-Block BDropDML: sub-models drop whole channel groups",
-            2,
-            {
-                "drop_prob": _drop_prob(0.25),
-                "groups": _GROUPS,
-                "alpha": _ALPHA,
-                "pairing": _pairing("disjoint"),
-                "schedule": _SCHEDULE,
-            },
-            lambda p: ChannelGroupDrop2d(p["drop_prob"], p["groups"]),
-        ),
-        ArmSpec(
-            "rblock_s",
-            "R-Block SDropDML: sub-models drop contiguous spatial blocks",
-            2,
-            {
-                "drop_prob": _drop_prob(0.1),
-                "block_size": _BLOCK_SIZE,
-                "shared_channels": _SHARED,
-                "alpha": _ALPHA,
-                "pairing": _pairing("disjoint"),
-                "schedule": _SCHEDULE,
-            },
-            lambda p: DropBlock2d(p["drop_prob"], p["block_size"], p["shared_channels"]),
-            spatial_blocks=True,
-        ),
-    )
+# The drop layer of each arm of ``pilot_spec.arms.ARMS`` (which holds its name, passes and parameters),
+# built from the arm's resolved parameters; None leaves the drop sites as nn.Identity.
+DROP_LAYERS: dict[str, Callable[[dict[str, Any]], nn.Module] | None] = {
+    "none": None,
+    "dropout": lambda p: ElementDropout(p["drop_prob"]),
+    "spatial_dropout": lambda p: SpatialDropout2d(p["drop_prob"]),
+    "dropblock": lambda p: DropBlock2d(p["drop_prob"], p["block_size"], p["shared_channels"]),
+    "rdrop": lambda p: ElementDropout(p["drop_prob"]),
+    "rblock_b": lambda p: ChannelGroupDrop2d(p["drop_prob"], p["groups"]),
+    "rblock_s": lambda p: DropBlock2d(p["drop_prob"], p["block_size"], p["shared_channels"]),
 }
 
 
@@ -227,18 +73,14 @@ def resolve_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
         allowed = ", ".join(spec.params) or "none"
         raise ValueError(f"unknown parameter(s) {', '.join(unknown)} for {name!r}: allowed are {allowed}")
     resolved: dict[str, Any] = {}
-    for key, param in spec.params.items():
-        try:
-            resolved[key] = param.check(params.get(key, param.default))
-        except ValueError as error:
-            raise ValueError(f"{name}.{key} {error}") from None
-    if "pairing" in resolved:
-        check_pairing_rate(
-            resolved["pairing"],
-            resolved["drop_prob"],
-            spatial_blocks=spec.spatial_blocks,
-            constant=resolved["schedule"] == "constant",
-        )
+    for key, field in spec.params.items():
+        value = params.get(key, field.default)
+        if (problem := field.check(value)) is not None:
+            raise ValueError(f"{name}.{key} {problem}")
+        # The layers compute with floats: an integral rate or weight (0, 1) arrives as a JSON integer.
+        resolved[key] = float(value) if field.kind == "number" else value
+    for rule in arm_rule_problems(spec, resolved):
+        raise ValueError(f"{name}.{rule.field}: {rule.message}")
     return resolved
 
 
@@ -268,7 +110,8 @@ class Regularizer:
 
     def drop_layer(self) -> nn.Module:
         """A fresh module for one drop site (``nn.Identity`` for ``none``)."""
-        layer = self.spec.make_layer(self.params)
+        make = DROP_LAYERS[self.name]
+        layer = nn.Identity() if make is None else make(self.params)
         if isinstance(layer, DropLayer):
             layer.constant_schedule = self.schedule == "constant"
             layer.rate_scale = self._rate_scale()
@@ -340,12 +183,4 @@ def create_regularizer(name: str, **params: Any) -> Regularizer:
 
 def describe_arms() -> dict[str, dict[str, Any]]:
     """Every arm with its passes and parameters (default and help), JSON-serialisable, for UIs and APIs."""
-    return {
-        name: {
-            "description": spec.description,
-            "passes": spec.passes,
-            "spatial_blocks": spec.spatial_blocks,
-            "params": {key: {"default": p.default, "help": p.help, **p.schema} for key, p in spec.params.items()},
-        }
-        for name, spec in ARMS.items()
-    }
+    return {name: arm.catalog_entry() for name, arm in ARMS.items()}

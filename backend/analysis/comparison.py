@@ -9,11 +9,9 @@ arms as a family-wise column. The seed planner uses the same model.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,35 +20,7 @@ from backend.analysis.results import churn as seed_churn
 from backend.analysis.samples import ArmSamples, RunSet, arm_samples, contrast
 from backend.analysis.variance import Contrast
 from backend.store.entities import Run
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """One arm against the baseline. ``delta_acc_ci`` is the interval on the population (seeds and, where
-    the runs kept their labels, the finite test set); ``p_value`` is the t test dual to it (it decides, with
-    the interval); ``welch_p`` and ``paired_p`` are the seed-only textbook tests, kept for reference."""
-
-    arm: str
-    baseline: str
-    delta_acc: float | None
-    delta_acc_ci: tuple[float, float] | None
-    welch_p: float | None
-    paired_p: float | None
-    p_value: float | None  # dual to delta_acc_ci: p < 1 - confidence exactly when it excludes 0
-    p_holm: float | None
-    cohens_d: float | None
-    seeds_needed: int | None
-    note: str = ""
-    paired: bool = False
-    acc_seed_half: float | None = None  # the interval's parts: ± this much from the seeds ...
-    acc_test_half: float | None = None  # ... and ± this much from the test set's size (None: no labels)
-    test_examples: int | None = None
-    delta_churn: float | None = None  # churn(baseline) - churn(arm): positive when the arm changes fewer answers
-    delta_churn_ci: tuple[float, float] | None = None
-    churn_seed_half: float | None = None
-    churn_test_half: float | None = None
-    churn_p: float | None = None
-    test_set_limited: bool = False  # more seeds cannot settle it: the test-set part alone is too wide
+from pilot_spec.analysis import Comparison
 
 
 def compare(
@@ -69,7 +39,7 @@ def compare(
         row, contrasts[arm] = _compare_arm(arm, baseline, RunSet.of(by_arm.get(arm, [])), base, confidence)
         rows.append(row)
     adjusted = stats.holm([row.p_value for row in rows])
-    return [dataclasses.replace(row, p_holm=p) for row, p in zip(rows, adjusted, strict=True)], contrasts
+    return [row.model_copy(update={"p_holm": p}) for row, p in zip(rows, adjusted, strict=True)], contrasts
 
 
 @functools.lru_cache(maxsize=256)

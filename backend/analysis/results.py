@@ -6,55 +6,19 @@ import itertools
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from backend.analysis import stats
 from backend.analysis.samples import arm_samples
 from backend.store.entities import MetricPoint, Run, RunStatus
+from pilot_spec.analysis import ArmResult, CurvePoint, Curves
 
 # Final metrics summarised per arm (mean over seeds), beside accuracy and cost.
 STABILITY_KEYS = ("inconsistency_kl", "flip_rate", "ece", "nll")
 # Metrics that are shares: their intervals are cut to [0, 1] (a t-interval of 99% accuracy over 3 seeds
 # otherwise reads "98.21% - 100.31%").
 SHARE_METRICS = frozenset({"train_acc", "test_acc", "flip_rate", "ece", "drop_rate"})
-
-
-@dataclass(frozen=True)
-class ArmResult:
-    arm: str
-    regularizer: str
-    seeds: list[int]
-    test_acc: stats.Describe
-    error: float | None
-    device_hours: stats.Describe
-    cost: float | None  # mean money per training run
-    samples_per_second: float | None
-    stability: dict[str, float | None]
-    seed_churn: float | None
-    acc_std: float | None
-    device_kinds: list[str]
-
-
-@dataclass(frozen=True)
-class CurvePoint:
-    """One epoch of one metric of one arm, over its seeds."""
-
-    epoch: int
-    n: int
-    mean: float
-    std: float | None
-    sem: float | None
-    ci_low: float | None
-    ci_high: float | None
-
-
-@dataclass(frozen=True)
-class Curves:
-    """Per arm and metric key: the seed aggregate at every epoch (DESIGN §4)."""
-
-    by_arm: dict[str, dict[str, list[CurvePoint]]] = field(default_factory=dict)
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
@@ -150,10 +114,10 @@ def curves(
     *,
     confidence: float = stats.CONFIDENCE,
 ) -> Curves:
-    """Mean and t-interval over seeds, per arm, metric and epoch (finished and running runs alike); the
-    intervals of shares (``SHARE_METRICS``) are cut to [0, 1]."""
+    """Mean and t-interval over seeds, per arm, metric and epoch (finished and running runs alike, DESIGN §4);
+    the intervals of shares (``SHARE_METRICS``) are cut to [0, 1]."""
     if keys is not None and not keys:
-        return Curves()  # none asked for (the pages' summary): not a pass over every point for nothing
+        return {}  # none asked for (the pages' summary): not a pass over every point for nothing
     wanted = None if keys is None else set(keys)
     arm_of = {run.id: run.arm for run in runs if run.status != RunStatus.QUEUED}
     grouped: dict[str, dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
@@ -164,13 +128,17 @@ def curves(
         if arm is None or not math.isfinite(point.value):
             continue
         grouped[arm][point.key][point.epoch].append(point.value)
-    out: dict[str, dict[str, list[CurvePoint]]] = {}
+    out: Curves = {}
     for arm, by_key in grouped.items():
         out[arm] = {}
         for key, by_epoch in by_key.items():
             series = []
             for epoch in sorted(by_epoch):
                 d = stats.describe(by_epoch[epoch], confidence, stats.UNIT if key in SHARE_METRICS else None)
-                series.append(CurvePoint(epoch, d.n, d.mean or 0.0, d.std, d.sem, d.ci_low, d.ci_high))
+                series.append(
+                    CurvePoint(
+                        epoch=epoch, n=d.n, mean=d.mean or 0.0, std=d.std, sem=d.sem, ci_low=d.ci_low, ci_high=d.ci_high
+                    )
+                )
             out[arm][key] = series
-    return Curves(out)
+    return out

@@ -25,11 +25,11 @@ interval scaled and shifted.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from backend.analysis import stats
 from backend.analysis.variance import Contrast
+from pilot_spec.analysis import Bounded, Roi, Verdict
 
 ROI_DEFAULTS: dict[str, float] = {
     "predictions_per_year": 0.0,
@@ -37,36 +37,6 @@ ROI_DEFAULTS: dict[str, float] = {
     "cost_per_changed_prediction": 0.0,
     "retrains_per_year": 0.0,
 }
-
-
-@dataclass(frozen=True)
-class Bounded:
-    """A value with the bounds of its interval (None where undefined)."""
-
-    value: float | None
-    low: float | None
-    high: float | None
-
-
-@dataclass(frozen=True)
-class Roi:
-    arm: str
-    benefit_per_year: Bounded
-    extra_cost_per_year: float
-    net_per_year: Bounded
-    roi: Bounded
-    break_even_predictions_per_year: float | None
-    payback_days: float | None
-    cost_per_accuracy_point: float | None
-    verdict: str  # adopt | reject | inconclusive
-    reason: str
-    seeds_needed: int | None  # seeds per arm at which the net interval would exclude 0 (80% power)
-    more_seeds: int | None = None  # inconclusive: seeds to add per arm (seeds_needed - seeds now)
-    test_set_limited: bool = False  # inconclusive, and more seeds cannot settle it
-    net_seed_half: float | None = None  # the net interval's parts: ± from the seeds ...
-    net_test_half: float | None = None  # ... and ± from the test set's size (None: no labels)
-    test_examples: int | None = None
-    delta_churn: float | None = None
 
 
 def _weights(values: dict[str, float]) -> tuple[float, float]:
@@ -118,6 +88,7 @@ def compute_roi(
     net_value, net_low, net_high = net(benefit), net(benefit_low), net(benefit_high)
 
     more = None
+    verdict: Verdict
     if delta_acc is None:
         verdict, reason = "inconclusive", "no finished runs to compare"
     elif values["predictions_per_year"] == 0 or (
@@ -148,10 +119,10 @@ def compute_roi(
             reason = "the net benefit's interval spans zero and the observed difference is too small to plan for"
     return Roi(
         arm=arm,
-        benefit_per_year=Bounded(benefit, benefit_low, benefit_high),
+        benefit_per_year=Bounded(value=benefit, low=benefit_low, high=benefit_high),
         extra_cost_per_year=extra,
-        net_per_year=Bounded(net_value, net_low, net_high),
-        roi=Bounded(ratio(benefit), ratio(benefit_low), ratio(benefit_high)),
+        net_per_year=Bounded(value=net_value, low=net_low, high=net_high),
+        roi=Bounded(value=ratio(benefit), low=ratio(benefit_low), high=ratio(benefit_high)),
         break_even_predictions_per_year=break_even,
         payback_days=payback if payback is None or math.isfinite(payback) else None,
         cost_per_accuracy_point=per_point,

@@ -17,13 +17,16 @@ anyway) and most at the end: with K = 5, looks at 99.8%, 99.4%, 99.0%, 98.6%, 98
 is possible, so the accuracy difference decides: settled when its interval excludes zero (the same test at
 the same confidence, which is what an adopt/reject rests on).
 
-Pure functions over the summary (``backend.analysis.summary.build_summary``) and the stored state: no I/O.
+Pure functions over the analysis (``pilot_spec.analysis.PilotAnalysis``) and the stored state: no I/O.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
+
+from pilot_spec.analysis import ArmResult, PilotAnalysis, RoiInputValues, SequentialLook, SequentialSection
 
 ALPHA = 0.05
 RHO = 2.0
@@ -73,72 +76,63 @@ def state_confidence(state: dict[str, Any], seeds: int) -> float:
     return look_confidence(current_look(state, seeds), int(state["looks"]), float(state["alpha"]), float(state["rho"]))
 
 
-def _verdict(roi: dict[str, Any]) -> str:
-    return str(roi.get("verdict") or "").split(":")[0].strip()
-
-
-def _priced(inputs: dict[str, Any]) -> bool:
+def _priced(inputs: RoiInputValues) -> bool:
     """Whether the ROI inputs allow a verdict at all (``backend.analysis.roi``'s rule)."""
     volume = inputs.get("predictions_per_year") or 0
     return bool(volume) and bool(inputs.get("cost_per_error") or inputs.get("cost_per_changed_prediction"))
 
 
-def arm_settled(summary: dict[str, Any], arm: str) -> bool:
+def arm_settled(analysis: PilotAnalysis, arm: str) -> bool:
     """Whether ``arm``'s verdict against the baseline is settled (see the module's docstring)."""
-    if _priced(summary.get("roi_inputs") or {}):
-        return any(r["arm"] == arm and _verdict(r) in SETTLED for r in summary.get("roi") or [])
-    for row in summary.get("comparisons") or []:
-        if row["arm"] == arm and row.get("delta_acc_ci") is not None:
-            low, high = row["delta_acc_ci"]
-            return bool(low is not None and high is not None and (low > 0 or high < 0))
-    return False
+    if _priced(analysis.roi_inputs):
+        return any(r.arm == arm and r.verdict in SETTLED for r in analysis.roi)
+    row = analysis.comparison(arm)
+    if row is None or row.delta_acc_ci is None:
+        return False
+    low, high = row.delta_acc_ci
+    return bool(low is not None and high is not None and (low > 0 or high < 0))
 
 
-def is_settled(summary: dict[str, Any]) -> bool:
+def is_settled(analysis: PilotAnalysis) -> bool:
     """Every non-baseline arm settled (and there is at least one to settle)."""
-    arms = [r["arm"] for r in summary.get("comparisons") or []]
-    return bool(arms) and all(arm_settled(summary, arm) for arm in arms)
+    arms = [r.arm for r in analysis.comparisons]
+    return bool(arms) and all(arm_settled(analysis, arm) for arm in arms)
 
 
-def device_hours_used(summary: dict[str, Any]) -> float:
+def device_hours_used(arms: Sequence[ArmResult]) -> float:
     """Measured device-hours of the pilot's finished runs (per arm: mean × n)."""
-    total = 0.0
-    for arm in summary.get("arms") or []:
-        hours = arm.get("device_hours") or {}
-        if hours.get("mean") is not None:
-            total += float(hours["mean"]) * int(hours.get("n") or 0)
-    return total
+    return sum((arm.device_hours.mean * arm.device_hours.n for arm in arms if arm.device_hours.mean is not None), 0.0)
 
 
-def device_hours_saved(summary: dict[str, Any], max_seeds: int) -> float | None:
+def device_hours_saved(arms: Sequence[ArmResult], max_seeds: int) -> float | None:
     """Device-hours of the seeds not run, against running all ``max_seeds``: per arm, its measured mean per
     seed × the seeds it did not run. None while an arm has no measured run to take the mean from."""
     saved = 0.0
-    for arm in summary.get("arms") or []:
-        mean = (arm.get("device_hours") or {}).get("mean")
+    for arm in arms:
+        mean = arm.device_hours.mean
         if mean is None:
             return None
-        saved += float(mean) * max(0, max_seeds - len(arm.get("seeds") or []))
+        saved += mean * max(0, max_seeds - len(arm.seeds))
     return saved
 
 
-def sequential_section(state: dict[str, Any], summary: dict[str, Any], seeds: int) -> dict[str, Any]:
+def sequential_section(state: dict[str, Any], analysis: PilotAnalysis, seeds: int) -> SequentialSection:
     """The summary's ``sequential`` block: the plan, this look and its confidence, the rule that stopped the
     pilot, and the device-hours used and saved against running all M seeds."""
     look, looks = current_look(state, seeds), int(state["looks"])
     stopped = bool(state.get("stopped"))
-    return {
-        "max_seeds": int(state["max_seeds"]),
-        "round": int(state["round"]),
-        "looks": looks,
-        "look": look,
-        "confidence": state_confidence(state, seeds),
-        "alpha": float(state["alpha"]),
-        "spending": f"power family, ρ = {float(state['rho']):g}: α_j = α·((j/K)^ρ − ((j−1)/K)^ρ), union bound",
-        "seeds": seeds,
-        "stopped": stopped,
-        "rule": state.get("rule"),
-        "device_hours_used": device_hours_used(summary),
-        "device_hours_saved": device_hours_saved(summary, int(state["max_seeds"])) if stopped else None,
-        "history": list(state.get("history") or []),
-    }
+    return SequentialSection(
+        max_seeds=int(state["max_seeds"]),
+        round=int(state["round"]),
+        looks=looks,
+        look=look,
+        confidence=state_confidence(state, seeds),
+        alpha=float(state["alpha"]),
+        spending=f"power family, ρ = {float(state['rho']):g}: α_j = α·((j/K)^ρ − ((j−1)/K)^ρ), union bound",
+        seeds=seeds,
+        stopped=stopped,
+        rule=state.get("rule"),
+        device_hours_used=device_hours_used(analysis.arms),
+        device_hours_saved=device_hours_saved(analysis.arms, int(state["max_seeds"])) if stopped else None,
+        history=[SequentialLook.model_validate(entry) for entry in state.get("history") or []],
+    )

@@ -29,24 +29,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from pilot_spec.analysis import Describe
+
 CONFIDENCE = 0.95
 ALPHA = 0.05
 POWER = 0.80
 MAX_PLANNED_SEEDS = 1000
 UNIT = (0.0, 1.0)  # where an accuracy (or any share) lies
 SIGNED_UNIT = (-1.0, 1.0)  # where a difference of two shares lies
-
-
-@dataclass(frozen=True)
-class Describe:
-    """n, mean, std (n-1), standard error and the t-interval of a sample (None where undefined)."""
-
-    n: int
-    mean: float | None
-    std: float | None
-    sem: float | None
-    ci_low: float | None
-    ci_high: float | None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -71,15 +61,15 @@ def describe(
     x = [float(v) for v in values if v is not None and math.isfinite(v)]
     n = len(x)
     if n == 0:
-        return Describe(0, None, None, None, None, None)
+        return Describe(n=0, mean=None, std=None, sem=None, ci_low=None, ci_high=None)
     mean = math.fsum(x) / n
     if n == 1:
-        return Describe(1, mean, None, None, None, None)
+        return Describe(n=1, mean=mean, std=None, sem=None, ci_low=None, ci_high=None)
     std = math.sqrt(math.fsum((v - mean) ** 2 for v in x) / (n - 1))
     sem = std / math.sqrt(n)
     half = t_quantile(n - 1, confidence) * sem
     low, high = clip(mean - half, mean + half, bounds)
-    return Describe(n, mean, std, sem, low, high)
+    return Describe(n=n, mean=mean, std=std, sem=sem, ci_low=low, ci_high=high)
 
 
 def satterthwaite(parts: Sequence[tuple[float, float]]) -> float:

@@ -1,11 +1,9 @@
-"""The whole analysis of one pilot, as one JSON-serialisable object: what the summary endpoint returns."""
+"""The whole analysis of one pilot from its runs and points, as one :class:`PilotAnalysis` (the summary endpoint's
+answer); ``backend.analysis.service`` reads them from the store."""
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from backend.analysis.comparison import compare
 from backend.analysis.results import arm_results, curves, pareto_front
@@ -13,6 +11,7 @@ from backend.analysis.roi import compute_roi
 from backend.analysis.stats import CONFIDENCE
 from backend.analysis.warnings import DROP_RATE, comparability_warnings
 from backend.store.entities import ACTIVE_STATUSES, MetricPoint, MetricSeries, Pilot, Run
+from pilot_spec.analysis import PilotAnalysis
 
 
 def _price_for(pilot: Pilot, prices: dict[str, float]) -> dict[str, float]:
@@ -20,19 +19,6 @@ def _price_for(pilot: Pilot, prices: dict[str, float]) -> dict[str, float]:
     if override is not None:
         return {kind: float(override) for kind in (*prices, "cpu", "cuda")}
     return {"cpu": prices.get("cpu", 0.0), "cuda": prices.get("cuda", 0.0), **prices}
-
-
-def jsonable(value: Any) -> Any:
-    """Dataclasses to dicts; NaN and infinities to None (JSON has neither)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def summary_points(series: Iterable[MetricSeries], curve_keys: Sequence[str] | None = None) -> list[MetricPoint]:
@@ -66,7 +52,7 @@ def build_summary(
     prices: dict[str, float],
     curve_keys: Sequence[str] | None = None,
     confidence: float = CONFIDENCE,
-) -> dict[str, Any]:
+) -> PilotAnalysis:
     """Per-arm results, comparisons with the baseline, ROI and verdicts, Pareto front, warnings, and per arm,
     metric and epoch the seed aggregate (n, mean, std, standard error, t-interval) of every metric
     (``curve_keys`` limits them). Every interval and verdict is at ``confidence`` (stated in the summary)."""
@@ -96,20 +82,17 @@ def build_summary(
             )
         )
     provisional = any(run.status in ACTIVE_STATUSES for run in runs)
-    summary: dict[str, Any] = jsonable(
-        {
-            "pilot_id": pilot.id,
-            "name": pilot.name,
-            "baseline_arm": pilot.baseline_arm,
-            "provisional": provisional,
-            "confidence": confidence,
-            "arms": list(results.values()),
-            "comparisons": comparisons,
-            "roi": rois,
-            "roi_inputs": pilot.roi,
-            "pareto_front": pareto_front(results),
-            "curves": curves(runs, points, curve_keys, confidence=confidence).by_arm,
-            "warnings": comparability_warnings(runs, points, {a.name: a.params for a in pilot.arms}),
-        }
+    return PilotAnalysis(
+        pilot_id=pilot.id,
+        name=pilot.name,
+        baseline_arm=pilot.baseline_arm,
+        provisional=provisional,
+        confidence=confidence,
+        arms=list(results.values()),
+        comparisons=comparisons,
+        roi=rois,
+        roi_inputs=pilot.roi,
+        pareto_front=pareto_front(results),
+        curves=curves(runs, points, curve_keys, confidence=confidence),
+        warnings=comparability_warnings(runs, points, {a.name: a.params for a in pilot.arms}),
     )
-    return summary

@@ -1,4 +1,4 @@
-"""Figure builders: each takes a pilot summary (``backend.analysis.summary.build_summary``) and returns a figure.
+"""Figure builders: each takes a pilot's analysis (``pilot_spec.analysis.PilotAnalysis``) and returns a figure.
 
 Names: ``accuracy_curves``, ``loss_curves``, ``accuracy_vs_cost``, ``cost_per_run``, ``stability``, ``roi``.
 """
@@ -6,27 +6,27 @@ Names: ``accuracy_curves``, ``loss_curves``, ``accuracy_vs_cost``, ``cost_per_ru
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from backend.figures.style import arm_colours, arm_label, downsample, layout, rgba
+from pilot_spec.analysis import PilotAnalysis
 
 
-def _curve_figure(summary: dict[str, Any], key: str, title: str, y_title: str) -> go.Figure:
-    colours = arm_colours(summary["arms"])
+def _curve_figure(summary: PilotAnalysis, key: str, title: str, y_title: str) -> go.Figure:
+    colours = arm_colours(summary.arms)
     fig = go.Figure()
-    for arm in summary["arms"]:
-        name = arm["arm"]
-        series = summary["curves"].get(name, {}).get(key, [])
+    for arm in summary.arms:
+        name = arm.arm
+        series = summary.curves.get(name, {}).get(key, [])
         if not series:
             continue
         xs, mean, low, high = downsample(
-            [p["epoch"] for p in series],
-            [p["mean"] for p in series],
-            [p["ci_low"] if p["ci_low"] is not None else p["mean"] for p in series],
-            [p["ci_high"] if p["ci_high"] is not None else p["mean"] for p in series],
+            [p.epoch for p in series],
+            [p.mean for p in series],
+            [p.ci_low if p.ci_low is not None else p.mean for p in series],
+            [p.ci_high if p.ci_high is not None else p.mean for p in series],
         )
         colour, shown = colours[name], arm_label(name)
         fig.add_trace(
@@ -40,38 +40,38 @@ def _curve_figure(summary: dict[str, Any], key: str, title: str, y_title: str) -
     return fig
 
 
-def accuracy_curves(summary: dict[str, Any]) -> go.Figure:
+def accuracy_curves(summary: PilotAnalysis) -> go.Figure:
     return _curve_figure(
         summary, "test_acc", "Test accuracy over training (mean and 95% CI over seeds)", "test accuracy"
     )
 
 
-def loss_curves(summary: dict[str, Any]) -> go.Figure:
+def loss_curves(summary: PilotAnalysis) -> go.Figure:
     return _curve_figure(summary, "train_loss", "Training loss (mean and 95% CI over seeds)", "training loss")
 
 
-def accuracy_vs_cost(summary: dict[str, Any]) -> go.Figure:
-    colours = arm_colours(summary["arms"])
+def accuracy_vs_cost(summary: PilotAnalysis) -> go.Figure:
+    colours = arm_colours(summary.arms)
     fig = go.Figure()
-    arms = [a for a in summary["arms"] if a["test_acc"]["mean"] is not None]
+    arms = [a for a in summary.arms if a.test_acc.mean is not None]
     for arm in arms:
-        acc, shown = arm["test_acc"], arm_label(arm["arm"])
+        acc, shown = arm.test_acc, arm_label(arm.arm)
         error = None
-        if acc["ci_high"] is not None:
-            error = {"type": "data", "symmetric": False, "array": [acc["ci_high"] - acc["mean"]],
-                     "arrayminus": [acc["mean"] - acc["ci_low"]]}  # fmt: skip
+        if acc.mean is not None and acc.ci_low is not None and acc.ci_high is not None:
+            error = {"type": "data", "symmetric": False, "array": [acc.ci_high - acc.mean],
+                     "arrayminus": [acc.mean - acc.ci_low]}  # fmt: skip
         fig.add_trace(
             go.Scatter(
-                x=[arm["device_hours"]["mean"]], y=[acc["mean"]], mode="markers+text", text=[shown],
-                textposition="top center", name=shown, marker={"size": 12, "color": colours[arm["arm"]]},
+                x=[arm.device_hours.mean], y=[acc.mean], mode="markers+text", text=[shown],
+                textposition="top center", name=shown, marker={"size": 12, "color": colours[arm.arm]},
                 error_y=error,
             )
         )  # fmt: skip
-    front = [a for name in summary["pareto_front"] for a in arms if a["arm"] == name]
+    front = [a for name in summary.pareto_front for a in arms if a.arm == name]
     if len(front) > 1:
         fig.add_trace(
             go.Scatter(
-                x=[a["device_hours"]["mean"] for a in front], y=[a["test_acc"]["mean"] for a in front],
+                x=[a.device_hours.mean for a in front], y=[a.test_acc.mean for a in front],
                 mode="lines", name="Pareto front", line={"dash": "dash", "color": "#111827"},
             )
         )  # fmt: skip
@@ -80,14 +80,14 @@ def accuracy_vs_cost(summary: dict[str, Any]) -> go.Figure:
     return fig
 
 
-def cost_per_run(summary: dict[str, Any]) -> go.Figure:
-    colours = arm_colours(summary["arms"])
-    names = [a["arm"] for a in summary["arms"]]
+def cost_per_run(summary: PilotAnalysis) -> go.Figure:
+    colours = arm_colours(summary.arms)
+    names = [a.arm for a in summary.arms]
     fig = go.Figure(
         go.Bar(
-            x=[arm_label(n) for n in names], y=[a["cost"] for a in summary["arms"]],
+            x=[arm_label(n) for n in names], y=[a.cost for a in summary.arms],
             marker={"color": [colours[n] for n in names]},
-            text=[None if a["cost"] is None else f"{a['cost']:.4f}" for a in summary["arms"]], name="cost per run",
+            text=[None if a.cost is None else f"{a.cost:.4f}" for a in summary.arms], name="cost per run",
         )
     )  # fmt: skip
     fig.update_layout(**layout("Training cost per run (mean over seeds)", "arm", "cost per run (currency)"))
@@ -102,14 +102,14 @@ _STABILITY = (
 )
 
 
-def stability(summary: dict[str, Any]) -> go.Figure:
-    colours = arm_colours(summary["arms"])
+def stability(summary: PilotAnalysis) -> go.Figure:
+    colours = arm_colours(summary.arms)
     fig = make_subplots(rows=1, cols=len(_STABILITY), subplot_titles=[label for _, label in _STABILITY])
     for column, (key, label) in enumerate(_STABILITY, start=1):
         names, values = [], []
-        for arm in summary["arms"]:
-            value = arm["seed_churn"] if key == "seed_churn" else arm["stability"].get(key)
-            names.append(arm["arm"])
+        for arm in summary.arms:
+            value = arm.seed_churn if key == "seed_churn" else arm.stability.get(key)
+            names.append(arm.arm)
             values.append(value)
         fig.add_trace(
             go.Bar(x=[arm_label(n) for n in names], y=values, marker={"color": [colours[n] for n in names]}, name=label,
@@ -122,30 +122,29 @@ def stability(summary: dict[str, Any]) -> go.Figure:
     return fig
 
 
-def roi(summary: dict[str, Any]) -> go.Figure:
-    colours = arm_colours(summary["arms"])
-    rows = summary["roi"]
-    names = [r["arm"] for r in rows]
-    net = [r["net_per_year"]["value"] for r in rows]
-    plus = [
-        None if r["net_per_year"]["high"] is None else r["net_per_year"]["high"] - r["net_per_year"]["value"]
-        for r in rows
-    ]
-    minus = [
-        None if r["net_per_year"]["low"] is None else r["net_per_year"]["value"] - r["net_per_year"]["low"]
-        for r in rows
-    ]
+def _distance(high: float | None, low: float | None) -> float | None:
+    """An error bar's length from an interval's bound to its value; None where either is undefined."""
+    return None if high is None or low is None else high - low
+
+
+def roi(summary: PilotAnalysis) -> go.Figure:
+    colours = arm_colours(summary.arms)
+    rows = summary.roi
+    names = [r.arm for r in rows]
+    net = [r.net_per_year.value for r in rows]
+    plus = [_distance(r.net_per_year.high, r.net_per_year.value) for r in rows]
+    minus = [_distance(r.net_per_year.value, r.net_per_year.low) for r in rows]
     fig = go.Figure(
         go.Bar(
             x=[arm_label(n) for n in names], y=net, marker={"color": [colours.get(n, "#111827") for n in names]},
             error_y={"type": "data", "symmetric": False, "array": plus, "arrayminus": minus},
-            text=[r["verdict"] for r in rows], textposition="outside", name="net benefit per year",
+            text=[r.verdict for r in rows], textposition="outside", name="net benefit per year",
         )
     )  # fmt: skip
     fig.add_hline(y=0, line={"color": "#111827", "dash": "dot"}, annotation_text="break-even")
     fig.update_layout(
         **layout(
-            f"Net benefit per year against {arm_label(summary['baseline_arm'])} (95% bounds)",
+            f"Net benefit per year against {arm_label(summary.baseline_arm)} (95% bounds)",
             "arm",
             "net per year (currency)",
         )
@@ -153,7 +152,7 @@ def roi(summary: dict[str, Any]) -> go.Figure:
     return fig
 
 
-FIGURES: dict[str, Callable[[dict[str, Any]], go.Figure]] = {
+FIGURES: dict[str, Callable[[PilotAnalysis], go.Figure]] = {
     "accuracy_curves": accuracy_curves,
     "loss_curves": loss_curves,
     "accuracy_vs_cost": accuracy_vs_cost,
@@ -161,11 +160,11 @@ FIGURES: dict[str, Callable[[dict[str, Any]], go.Figure]] = {
     "stability": stability,
     "roi": roi,
 }
-# The per-epoch curves (summary["curves"]) each figure draws: a summary made for these figures only needs these.
+# The per-epoch curves (PilotAnalysis.curves) each figure draws: a summary made for these figures only needs these.
 FIGURE_CURVES: dict[str, list[str]] = {"accuracy_curves": ["test_acc"], "loss_curves": ["train_loss"]}
 
 
-def build_figure(name: str, summary: dict[str, Any]) -> go.Figure:
+def build_figure(name: str, summary: PilotAnalysis) -> go.Figure:
     """The figure called ``name``; ``KeyError`` lists the known names."""
     if name not in FIGURES:
         raise KeyError(f"unknown figure {name!r}: use one of {', '.join(FIGURES)}")

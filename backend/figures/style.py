@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from pilot_spec.analysis import ArmResult
 
 # plotly.js's config for every chart, in the pages (frontend/static/charts.js keeps the same; a test holds
 # them equal) and the HTML report: no plotly logo, and none of the buttons that send a chart to Plotly's
@@ -39,17 +42,17 @@ _SPARE = ["#7c3aed", "#ea580c", "#0d9488", "#4f46e5", "#65a30d", "#be123c", "#03
 MAX_POINTS_PER_LINE = 1500
 
 
-def arm_colours(arms: list[dict[str, Any]]) -> dict[str, str]:
+def arm_colours(arms: Sequence[ArmResult]) -> dict[str, str]:
     """Arm label -> colour, stable by regularizer kind."""
     used: set[str] = set()
     out: dict[str, str] = {}
     spare = iter(_SPARE)
     for arm in arms:
-        colour = _KIND_COLOURS.get(arm["regularizer"])
+        colour = _KIND_COLOURS.get(arm.regularizer)
         if colour is None or colour in used:
             colour = next(spare, "#111827")
         used.add(colour)
-        out[arm["arm"]] = colour
+        out[arm.arm] = colour
     return out
 
 

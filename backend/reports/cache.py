@@ -10,24 +10,38 @@ process; several API processes each keep their own, which is correct because the
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from backend.analysis.summary import jsonable
 from backend.store.decisions import canonical_json
 
 MAX_BYTES = 64 * 1024 * 1024  # a few dozen PDFs (0.2-1 MB) or a dozen HTML reports (plotly.js: ~5 MB each)
 MAX_ENTRIES = 48
 
 
+def _plain(value: Any) -> Any:
+    """Dataclasses (a Pilot, its Runs) to dicts; NaN and infinities to None (JSON has neither)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def report_key(**material: Any) -> str:
     """SHA-256 (hex) of the canonical JSON of ``material``: dataclasses (a Pilot, its Runs) as dicts, NaN as
     null, dates as text."""
-    plain = json.loads(json.dumps(jsonable(material), default=str))
+    plain = json.loads(json.dumps(_plain(material), default=str))
     return hashlib.sha256(canonical_json(plain).encode("utf-8")).hexdigest()
 
 

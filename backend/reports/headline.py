@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pilot_spec.analysis import PilotAnalysis
+
 
 def _pct(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None else f"{100 * value:+.{digits}f} pp"
@@ -17,36 +19,36 @@ def _money(value: float | None) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
 
 
-def verdict_sentences(summary: dict[str, Any]) -> list[str]:
+def verdict_sentences(summary: PilotAnalysis) -> list[str]:
     """E.g. "rblock_s: ADOPT. +0.83 pp accuracy against none (95% interval +0.21 to +1.45 pp: ±0.40 pp seeds,
     ±0.45 pp test set; p = 0.009, Holm p = 0.012) for 0.0043 more device-hours per training; net 12,400 a
     year (3,100 to 21,700)."""
-    comparisons = {c["arm"]: c for c in summary["comparisons"]}
-    arms = {a["arm"]: a for a in summary["arms"]}
-    base = arms.get(summary["baseline_arm"])
+    arms = {a.arm: a for a in summary.arms}
+    base = arms.get(summary.baseline_arm)
+    level = f"{100 * summary.confidence:g}%"
     out = []
-    for roi in summary["roi"]:
-        arm = roi["arm"]
-        comp = comparisons.get(arm, {})
-        ci = comp.get("delta_acc_ci")
-        level = f"{100 * summary.get('confidence', 0.95):g}%"
+    for roi in summary.roi:
+        arm = roi.arm
+        comp = summary.comparison(arm)
+        ci = None if comp is None else comp.delta_acc_ci
         ci_text = f"{level} interval {_pct(ci[0])} to {_pct(ci[1])}" if ci else "no interval with one seed"
-        if ci and comp.get("acc_seed_half") is not None:
-            test = comp.get("acc_test_half")
+        if ci and comp is not None and comp.acc_seed_half is not None:
+            test = comp.acc_test_half
             test_text = "test set not counted: no labels" if test is None else f"±{100 * test:.2f} pp test set"
-            ci_text += f": ±{100 * comp['acc_seed_half']:.2f} pp seeds, {test_text}"
-        p, holm = comp.get("p_value"), comp.get("p_holm")
+            ci_text += f": ±{100 * comp.acc_seed_half:.2f} pp seeds, {test_text}"
+        p, holm = (None, None) if comp is None else (comp.p_value, comp.p_holm)
         p_text = f"; p = {p:.3g}, Holm p = {holm:.3g}" if p is not None and holm is not None else ""
         extra_hours = None
-        if base and base["device_hours"]["mean"] is not None and arms[arm]["device_hours"]["mean"] is not None:
-            extra_hours = arms[arm]["device_hours"]["mean"] - base["device_hours"]["mean"]
+        mine = arms[arm].device_hours.mean
+        if base and base.device_hours.mean is not None and mine is not None:
+            extra_hours = mine - base.device_hours.mean
         hours_text = "n/a" if extra_hours is None else f"{extra_hours:+.4g}"
-        net = roi["net_per_year"]
-        bounds = f" ({_money(net['low'])} to {_money(net['high'])})" if net["low"] is not None else ""
+        net = roi.net_per_year
+        bounds = f" ({_money(net.low)} to {_money(net.high)})" if net.low is not None else ""
         out.append(
-            f"{arm}: {roi['verdict'].upper()}. {_pct(comp.get('delta_acc'))} accuracy against "
-            f"{summary['baseline_arm']} ({ci_text}{p_text}) for {hours_text} device-hours per training; "
-            f"net {_money(net['value'])} a year{bounds}. {roi['reason'][0].upper()}{roi['reason'][1:]}."
+            f"{arm}: {roi.verdict.upper()}. {_pct(None if comp is None else comp.delta_acc)} accuracy against "
+            f"{summary.baseline_arm} ({ci_text}{p_text}) for {hours_text} device-hours per training; "
+            f"net {_money(net.value)} a year{bounds}. {roi.reason[0].upper()}{roi.reason[1:]}."
         )
     return out
 

@@ -18,6 +18,7 @@ from backend.figures import FIGURE_CURVES, build_figure
 from backend.figures.style import PLOTLY_CONFIG
 from backend.reports.headline import decision_lines, verdict_sentences
 from backend.store.entities import MetricPoint, Pilot, Run, RunStatus
+from pilot_spec.analysis import PilotAnalysis
 
 REPORT_FIGURES = ("accuracy_curves", "accuracy_vs_cost", "stability", "roi")
 # The only per-epoch curves the PDF and HTML reports show: their summary aggregates no others (most of its work).
@@ -44,7 +45,7 @@ def _sig(value: Any) -> str:
 
 
 def _context(
-    summary: dict[str, Any], pilot: Pilot, runs: Sequence[Run], decisions: Sequence[dict[str, Any]] = ()
+    summary: PilotAnalysis, pilot: Pilot, runs: Sequence[Run], decisions: Sequence[dict[str, Any]] = ()
 ) -> dict[str, Any]:
     started = [r.started_at for r in runs if r.started_at]
     finished = [r.finished_at for r in runs if r.finished_at]
@@ -54,14 +55,14 @@ def _context(
         "summary": summary,
         "pilot": pilot,
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "verdicts": list(zip(sentences, summary["roi"], strict=True)),
+        "verdicts": list(zip(sentences, summary.roi, strict=True)),
         # Recorded decisions, newest first (issue 11 §5): [(line, decision as the API lists it)].
         "decisions": list(zip(decision_lines(list(decisions)), decisions, strict=True)),
-        "comparisons": {c["arm"]: c for c in summary["comparisons"]},
-        "roi_inputs": summary["roi_inputs"],
+        "comparisons": {c.arm: c for c in summary.comparisons},
+        "roi_inputs": summary.roi_inputs,
         "devices": devices,
         "started": min(started) if started else None,
-        "finished": max(finished) if finished and not summary["provisional"] else None,
+        "finished": max(finished) if finished and not summary.provisional else None,
         "failed": [r for r in runs if r.status in (RunStatus.FAILED, RunStatus.CANCELLED)],
         "fmt": _fmt,
         "sig": _sig,
@@ -69,7 +70,7 @@ def _context(
 
 
 def render_html(
-    summary: dict[str, Any], pilot: Pilot, runs: Sequence[Run], decisions: Sequence[dict[str, Any]] = ()
+    summary: PilotAnalysis, pilot: Pilot, runs: Sequence[Run], decisions: Sequence[dict[str, Any]] = ()
 ) -> str:
     """Interactive and self-contained: plotly.js is embedded, so the file opens offline."""
     import plotly.offline
@@ -86,7 +87,7 @@ def render_html(
     )
 
 
-def chart_images(summary: dict[str, Any]) -> list[tuple[str, str]]:
+def chart_images(summary: PilotAnalysis) -> list[tuple[str, str]]:
     """PNG images of the report's charts, base64, drawn at once by the one kaleido browser kept open."""
     from backend.reports.charts import RENDERER
 
@@ -96,7 +97,7 @@ def chart_images(summary: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def render_pdf(
-    summary: dict[str, Any], pilot: Pilot, runs: Sequence[Run], decisions: Sequence[dict[str, Any]] = ()
+    summary: PilotAnalysis, pilot: Pilot, runs: Sequence[Run], decisions: Sequence[dict[str, Any]] = ()
 ) -> bytes:
     """A4 pages: the same content as the HTML with the charts as images."""
     from weasyprint import HTML
@@ -168,6 +169,6 @@ def render_epochs_csv(runs: Sequence[Run], points: Sequence[MetricPoint]) -> str
     return buffer.getvalue()
 
 
-def render_json(summary: dict[str, Any], decisions: Sequence[dict[str, Any]] = ()) -> str:
+def render_json(summary: PilotAnalysis, decisions: Sequence[dict[str, Any]] = ()) -> str:
     """The summary, with the recorded decisions (newest first, without their snapshots) under ``decisions``."""
-    return json.dumps({**summary, "decisions": list(decisions)}, indent=1, default=str)
+    return json.dumps({**summary.to_jsonable(), "decisions": list(decisions)}, indent=1, default=str)

@@ -14,6 +14,7 @@ from backend.reports.export import export_report
 from backend.routes.deps import PilotId, SettingsDep, StoreDep, SummaryCacheDep
 from backend.schemas import RoiInputs
 from backend.store import NotFound
+from pilot_spec.analysis import PilotAnalysis
 
 router = APIRouter(prefix="/pilots", tags=["analysis"], responses=error_responses(401, 403, 404, 413, 415, 422, 503))
 
@@ -45,8 +46,9 @@ def _curve_keys(curves: str | None) -> list[str] | None:
     return [key.strip() for key in curves.split(",") if key.strip()]
 
 
-# The cached summary's JSON is sent as encoded once (see backend/summary_cache.py); OpenAPI still says "object".
-@router.get("/{pilot_id}/summary", response_model=dict[str, Any], dependencies=[require(Permission.READ)])
+# The cached summary's JSON is sent as encoded once (see backend/summary_cache.py), from a PilotAnalysis: the
+# response model documents it (OpenAPI) without validating and encoding it again on every request.
+@router.get("/{pilot_id}/summary", response_model=PilotAnalysis, dependencies=[require(Permission.READ)])
 def summary(
     pilot_id: PilotId,
     store: StoreDep,
@@ -61,7 +63,7 @@ def summary(
     return cache.response(store, pilot_id, settings.price_per_hour, _curve_keys(curves), if_none_match)
 
 
-@router.put("/{pilot_id}/roi", response_model=dict[str, Any], dependencies=[require(Permission.EDIT_ROI)])
+@router.put("/{pilot_id}/roi", response_model=PilotAnalysis, dependencies=[require(Permission.EDIT_ROI)])
 def put_roi(
     pilot_id: PilotId, inputs: RoiInputs, store: StoreDep, settings: SettingsDep, cache: SummaryCacheDep
 ) -> Response:
@@ -77,8 +79,8 @@ def figure(
     """Get one figure as Plotly JSON (accuracy_curves, loss_curves, accuracy_vs_cost, cost_per_run, ...)."""
     if name not in FIGURES:
         raise NotFound(f"no figure {name!r}: use one of {', '.join(FIGURES)}")
-    summary = cache.get(store, pilot_id, settings.price_per_hour, FIGURE_CURVES.get(name, [])).summary
-    return Response(build_figure(name, summary).to_json(), media_type="application/json")
+    analysis = cache.get(store, pilot_id, settings.price_per_hour, FIGURE_CURVES.get(name, [])).analysis
+    return Response(build_figure(name, analysis).to_json(), media_type="application/json")
 
 
 def _report(pilot_id: int, fmt: str, store: Any, settings: Any) -> Response:

@@ -12,11 +12,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from backend.analysis.service import analyse_pilot
 from backend.auth.guard import Principal, require
 from backend.auth.roles import Permission
 from backend.catalog import CatalogError, FieldError
 from backend.errors import error_responses
-from backend.reports.export import pilot_summary
 from backend.routes.deps import MAX_ID, PilotId, SettingsDep, StoreDep
 from backend.schemas import DecisionCreate, DecisionDetail, DecisionList, DecisionOut
 from backend.views import decision_out
@@ -40,15 +40,15 @@ def record_decision(
         message = f"is not an arm of pilot {pilot_id} (got {body.arm[:64]!r}); choose one of {', '.join(arms)}"
         raise CatalogError([FieldError("arm", message)])
     # The snapshot is what GET /summary?curves=none answers: every number on the page, without the curves.
-    snapshot = pilot_summary(store, pilot_id, settings.price_per_hour, [])
+    snapshot = analyse_pilot(store, pilot_id, settings.price_per_hour, [])
     decision = store.decisions.record(
         pilot_id=pilot_id,
         decision=body.decision,
         arm=body.arm,
         note=body.note,
         decided_by=principal.user.name,
-        provisional=bool(snapshot["provisional"]),
-        summary=snapshot,
+        provisional=snapshot.provisional,
+        summary=snapshot.to_jsonable(),
     )
     return decision_out(decision)
 

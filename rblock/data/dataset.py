@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pilot_spec.training import TRAINING
 from rblock.data.digits import DIGITS
 from rblock.data.imagefolder import IMAGEFOLDER
 from rblock.data.label_noise import apply_label_noise
@@ -32,9 +33,6 @@ _REGISTRY: dict[str, DatasetSpec] = {
     spec.name: spec for spec in (DIGITS, SHAPES, CIFAR10, CIFAR100, MNIST, FASHION_MNIST, SVHN, IMAGEFOLDER)
 }
 DATASETS: tuple[str, ...] = tuple(_REGISTRY)
-
-# sklearn's random_state accepts [0, 2**32); the same bound for every dataset keeps data_seed portable.
-_MAX_DATA_SEED = 2**32 - 1
 
 
 def resolve_data_root(data_root: str | os.PathLike[str] | None = None) -> Path:
@@ -87,10 +85,9 @@ def load_dataset(
         split's per-channel mean and std, int64 (N,) and (M,) labels.
     """
     spec = get_spec(name)
-    if isinstance(data_seed, bool) or not isinstance(data_seed, int) or not 0 <= data_seed <= _MAX_DATA_SEED:
-        raise DatasetError(f"data_seed must be an integer in [0, {_MAX_DATA_SEED}], got {data_seed!r}")
-    if isinstance(label_noise, bool) or not isinstance(label_noise, int | float) or not 0.0 <= label_noise < 1.0:
-        raise DatasetError(f"label_noise must be a fraction in [0, 1), got {label_noise!r}")
+    for setting, value in (("data_seed", data_seed), ("label_noise", label_noise)):
+        if (problem := TRAINING[setting].check(value)) is not None:
+            raise DatasetError(f"{setting} {problem}")
     checked = validate_params(spec, params)
     raw = spec.loader(resolve_data_root(data_root), download, data_seed, checked)
     train_y = raw.train_y

@@ -61,9 +61,4 @@ def load_digits_raw(root: Path, download: bool, data_seed: int, params: Mapping[
     )
 
 
-DIGITS = DatasetSpec(
-    name="digits",
-    description="scikit-learn handwritten digits: 1797 grey 8×8 images, 10 classes, stratified 80/20 split "
-    "(1437/360) by data seed; offline, trains in seconds on a CPU.",
-    loader=load_digits_raw,
-)
+DIGITS = DatasetSpec("digits", load_digits_raw)

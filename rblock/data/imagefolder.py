@@ -31,7 +31,7 @@ import torch
 from PIL import Image, ImageFile, UnidentifiedImageError
 from sklearn.model_selection import train_test_split
 
-from rblock.data.spec import DatasetSpec, Param
+from rblock.data.spec import DatasetSpec
 from rblock.data.split import DatasetError, RawDataset
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
@@ -171,32 +171,4 @@ def load_imagefolder_raw(root: Path, download: bool, data_seed: int, params: Map
     )
 
 
-IMAGEFOLDER = DatasetSpec(
-    name="imagefolder",
-    description="Your own images: a folder with one subfolder per class; resized to image_size², stratified "
-    "train/test split by data seed.",
-    loader=load_imagefolder_raw,
-    params={
-        "path": Param(None, "folder that holds one subfolder of images per class", str, required=True),
-        "image_size": Param(
-            32,
-            "images are resized to image_size × image_size",
-            int,
-            lambda v: 4 <= v <= 512,
-            "an integer in [4, 512]",
-            minimum=4,
-            maximum=512,
-        ),
-        "test_fraction": Param(
-            0.2,
-            "share of each class held out for testing",
-            float,
-            lambda v: 0.0 < v < 1.0,
-            "a number in (0, 1)",
-            minimum=0.01,
-            maximum=0.99,
-        ),
-        "channels": Param(3, "3 = RGB, 1 = greyscale", int, lambda v: v in (1, 3), "1 or 3", choices=(1, 3)),
-        "flip": Param(True, "allow horizontal-flip augmentation (false for text, digits, arrows)", bool),
-    },
-)
+IMAGEFOLDER = DatasetSpec("imagefolder", load_imagefolder_raw)

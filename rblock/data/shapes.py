@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from rblock.data.seeding import STREAM_SHAPES_TEST, STREAM_SHAPES_TRAIN, numpy_rng
-from rblock.data.spec import DatasetSpec, Param
+from rblock.data.spec import DatasetSpec
 from rblock.data.split import RawDataset
 
 IMAGE_SIZE = 32
@@ -247,23 +247,4 @@ def load_shapes_raw(root: Path, download: bool, data_seed: int, params: Mapping[
     )
 
 
-SHAPES = DatasetSpec(
-    name="shapes",
-    description="Procedural 32×32 RGB shapes, 10 classes (circle, ring, square, triangle, cross, star, half disc, "
-    "L-shape, horizontal and vertical bar) with random colour, size, position, rotation, clutter and noise; "
-    "generated offline from the data seed, balanced classes.",
-    loader=load_shapes_raw,
-    params={
-        "n_train": Param(5000, "number of training images", int, lambda v: v >= 10, "an integer >= 10", minimum=10),
-        "n_test": Param(1000, "number of test images", int, lambda v: v >= 10, "an integer >= 10", minimum=10),
-        "difficulty": Param(
-            0.5,
-            "0 = large clean shapes, 1 = small shapes, heavy clutter and noise",
-            float,
-            lambda v: 0.0 <= v <= 1.0,
-            "a number in [0, 1]",
-            minimum=0.0,
-            maximum=1.0,
-        ),
-    },
-)
+SHAPES = DatasetSpec("shapes", load_shapes_raw)

@@ -1,6 +1,8 @@
-"""Dataset specifications: each dataset's description, its parameters (default, help, check) and its loader.
+"""Dataset specifications: each dataset's loader, keyed by its name in ``pilot_spec.datasets.DATASETS``.
 
-A pilot's dataset parameters arrive as JSON from the browser, so validation is strict and the messages name
+The description and the parameters (default, help, kind, bounds) of each dataset are ``pilot_spec``'s, which
+the API validates pilots against too; this module adds the loader and the library's parameter check. A
+pilot's dataset parameters arrive as JSON from the browser, so validation is strict and the messages name
 the allowed values: an unknown key, a wrong type or a value out of range raises ``DatasetError`` before any
 file is read or image generated. Integers given as integral floats (``5000.0``, as JSON round trips may
 produce) are accepted; booleans are never taken for numbers.
@@ -8,12 +10,13 @@ produce) are accepted; booleans are never taken for numbers.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pilot_spec.datasets import DATASETS
+from pilot_spec.fields import Field
 from rblock.data.split import DatasetError, RawDataset
 
 # loader(root, download, data_seed, params) -> RawDataset; params are validated and complete.
@@ -21,81 +24,35 @@ Loader = Callable[[Path, bool, int, Mapping[str, Any]], RawDataset]
 
 
 @dataclass(frozen=True)
-class Param:
-    """One dataset parameter.
-
-    Attributes:
-        default: the value used when the parameter is not given; ``None`` with ``required`` means no default.
-        help: one line for the UI.
-        kind: ``int``, ``float``, ``bool`` or ``str``.
-        check: returns True for an allowed value (after type conversion).
-        allowed: the allowed values in words, shown in error messages, e.g. ``"an integer >= 10"``.
-        required: the caller must give it (``imagefolder``'s ``path``).
-    """
-
-    default: Any
-    help: str
-    kind: type
-    check: Callable[[Any], bool] | None = None
-    allowed: str = ""
-    required: bool = False
-    # Machine-readable bounds for clients that validate without rblock (the API's catalog); None: unbounded.
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[Any, ...] | None = None
-
-
-@dataclass(frozen=True)
 class DatasetSpec:
-    """A registered dataset: its name, a one-line description, its parameters and its loader."""
+    """A registered dataset: its name (one of ``pilot_spec``'s) and its loader."""
 
     name: str
-    description: str
     loader: Loader
-    params: Mapping[str, Param] = field(default_factory=dict)
+
+    @property
+    def description(self) -> str:
+        return DATASETS[self.name].description
+
+    @property
+    def params(self) -> Mapping[str, Field]:
+        return DATASETS[self.name].params
 
     def describe(self) -> dict[str, Any]:
-        """JSON-serialisable ``{"description", "params": {key: {"default", "help"}}}``."""
+        """JSON-serialisable ``{"description", "params": {key: {"default", "help", "type", ...}}}``."""
         return {
             "description": self.description,
-            "params": {key: _describe_param(p) for key, p in self.params.items()},
+            "params": {key: field.catalog_entry() for key, field in self.params.items()},
         }
 
 
-_KIND_NAMES = {int: "integer", float: "number", bool: "boolean", str: "string"}
-
-
-def _describe_param(param: Param) -> dict[str, Any]:
-    out: dict[str, Any] = {"default": param.default, "help": param.help, "type": _KIND_NAMES[param.kind]}
-    if param.allowed:
-        out["allowed"] = param.allowed
-    if param.required:
-        out["required"] = True
-    for key in ("minimum", "maximum"):
-        if getattr(param, key) is not None:
-            out[key] = getattr(param, key)
-    if param.choices is not None:
-        out["enum"] = list(param.choices)
-    return out
-
-
-def _convert(key: str, value: Any, param: Param) -> Any:
-    """``value`` as ``param.kind``, or a DatasetError that names the key and the expected type."""
-    expected = param.allowed or f"a {param.kind.__name__}"
-    if param.kind is bool:
-        if isinstance(value, bool):
-            return value
-    elif param.kind is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-    elif param.kind is float:
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            return float(value)
-    elif param.kind is str and isinstance(value, str | Path):
+def _convert(value: Any, field: Field) -> Any:
+    """``value`` as JSON would give it for ``field``: an integral float as an integer, a path as text."""
+    if field.kind == "integer" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if field.kind == "string" and isinstance(value, Path):
         return str(value)
-    raise DatasetError(f"parameter {key!r} must be {expected}, got {value!r}")
+    return value
 
 
 def validate_params(spec: DatasetSpec, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -113,14 +70,14 @@ def validate_params(spec: DatasetSpec, params: Mapping[str, Any]) -> dict[str, A
         allowed = ", ".join(sorted(spec.params)) or "none"
         raise DatasetError(f"unknown parameter(s) {unknown} for dataset {spec.name!r}; allowed: {allowed}")
     out: dict[str, Any] = {}
-    for key, param in spec.params.items():
+    for key, field in spec.params.items():
         if key not in params or params[key] is None:
-            if param.required:
-                raise DatasetError(f"dataset {spec.name!r} needs parameter {key!r}: {param.help}")
-            out[key] = param.default
+            if field.required:
+                raise DatasetError(f"dataset {spec.name!r} needs parameter {key!r}: {field.help}")
+            out[key] = field.default
             continue
-        value = _convert(key, params[key], param)
-        if param.check is not None and not param.check(value):
-            raise DatasetError(f"parameter {key!r} of dataset {spec.name!r} must be {param.allowed}, got {value!r}")
-        out[key] = value
+        value = _convert(params[key], field)
+        if (problem := field.check(value)) is not None:
+            raise DatasetError(f"parameter {key!r} of dataset {spec.name!r} {problem}")
+        out[key] = float(value) if field.kind == "number" else value
     return out

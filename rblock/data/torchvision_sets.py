@@ -40,7 +40,7 @@ import torchvision
 from torchvision.datasets.utils import download_and_extract_archive
 
 from rblock.data.seeding import STREAM_SUBSET, numpy_rng
-from rblock.data.spec import DatasetSpec, Param
+from rblock.data.spec import DatasetSpec
 from rblock.data.split import DatasetError, DatasetNotFoundError, RawDataset
 
 _DIGIT_NAMES = tuple(str(d) for d in range(10))
@@ -223,53 +223,8 @@ def load_svhn_raw(root: Path, download: bool, data_seed: int, params: Mapping[st
 
 # --- registry entries --------------------------------------------------------------------------------------
 
-_SUBSET_PARAMS = {
-    "max_train": Param(
-        0,
-        "use at most this many training images (a seeded random subset); 0 = all",
-        int,
-        lambda v: v >= 0,
-        "an integer >= 0",
-        minimum=0,
-    ),
-    "max_test": Param(
-        0,
-        "use at most this many test images (a seeded random subset); 0 = all",
-        int,
-        lambda v: v >= 0,
-        "an integer >= 0",
-        minimum=0,
-    ),
-}
-
-CIFAR10 = DatasetSpec(
-    "cifar10",
-    "CIFAR-10: 50000/10000 colour 32×32 images, 10 classes; files in <data_root>/cifar-10-batches-py.",
-    load_cifar10_raw,
-    _SUBSET_PARAMS,
-)
-CIFAR100 = DatasetSpec(
-    "cifar100",
-    "CIFAR-100 (fine labels): 50000/10000 colour 32×32 images, 100 classes; files in <data_root>/cifar-100-python.",
-    load_cifar100_raw,
-    _SUBSET_PARAMS,
-)
-MNIST = DatasetSpec(
-    "mnist",
-    "MNIST handwritten digits: 60000/10000 grey 28×28 images, 10 classes; files in <data_root>/MNIST/raw.",
-    load_mnist_raw,
-    _SUBSET_PARAMS,
-)
-FASHION_MNIST = DatasetSpec(
-    "fashion_mnist",
-    "Fashion-MNIST: 60000/10000 grey 28×28 images of garments, 10 classes; files in <data_root>/FashionMNIST/raw.",
-    load_fashion_mnist_raw,
-    _SUBSET_PARAMS,
-)
-SVHN = DatasetSpec(
-    "svhn",
-    "SVHN house-number digits: 73257/26032 colour 32×32 images (train/test, no extra), 10 classes; "
-    "files in <data_root>/svhn.",
-    load_svhn_raw,
-    _SUBSET_PARAMS,
-)
+CIFAR10 = DatasetSpec("cifar10", load_cifar10_raw)
+CIFAR100 = DatasetSpec("cifar100", load_cifar100_raw)
+MNIST = DatasetSpec("mnist", load_mnist_raw)
+FASHION_MNIST = DatasetSpec("fashion_mnist", load_fashion_mnist_raw)
+SVHN = DatasetSpec("svhn", load_svhn_raw)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -226,8 +227,9 @@ def test_accuracy_intervals_stay_inside_0_1() -> None:
         for key in ("test_acc", "nll")
     ]
     summary = build_summary(_pilot({"none": {}}), runs, points, prices={"cpu": 0.1})
-    assert summary["curves"]["none"]["test_acc"][0]["ci_high"] == 1.0
-    assert summary["curves"]["none"]["nll"][0]["ci_high"] > 1.0  # not a share: not cut
+    assert summary.curves["none"]["test_acc"][0].ci_high == 1.0
+    nll_high = summary.curves["none"]["nll"][0].ci_high
+    assert nll_high is not None and nll_high > 1.0  # not a share: not cut
 
 
 def _labelled_runs(rng: np.random.Generator, n_seeds: int = 3, n: int = 200) -> tuple[list[Run], np.ndarray]:
@@ -326,11 +328,12 @@ def test_summary_threads_the_confidence() -> None:
     runs, _ = _labelled_runs(np.random.default_rng(4))
     pilot = _pilot({"none": {}, "rblock_s": {}}, roi={"predictions_per_year": 1e6, "cost_per_error": 0.1})
     wide, narrow = (build_summary(pilot, runs, [], prices={"cpu": 0.1}, confidence=c) for c in (0.99, 0.8))
-    assert wide["confidence"] == 0.99 and narrow["confidence"] == 0.8
-    w, n = wide["comparisons"][0]["delta_acc_ci"], narrow["comparisons"][0]["delta_acc_ci"]
+    assert wide.confidence == 0.99 and narrow.confidence == 0.8
+    w, n = wide.comparisons[0].delta_acc_ci, narrow.comparisons[0].delta_acc_ci
+    assert w is not None and n is not None
     assert w[0] < n[0] < n[1] < w[1]
-    assert wide["roi"][0]["net_per_year"]["low"] < narrow["roi"][0]["net_per_year"]["low"]
-    assert wide["arms"][0]["test_acc"]["ci_low"] < narrow["arms"][0]["test_acc"]["ci_low"]
+    assert wide.roi[0].net_per_year.low < narrow.roi[0].net_per_year.low
+    assert wide.arms[0].test_acc.ci_low < narrow.arms[0].test_acc.ci_low
     with pytest.raises(ValueError, match="confidence"):
         build_summary(pilot, runs, [], prices={"cpu": 0.1}, confidence=95)
 
@@ -365,26 +368,28 @@ def test_summary_is_json_and_handles_all_failed() -> None:
     pilot = _pilot({"none": {}, "rblock_s": {"drop_prob": 0.1}}, roi={"predictions_per_year": 1e6})
     runs = [_run(1, "none", 0, None, status=RunStatus.FAILED), _run(2, "rblock_s", 0, None, status=RunStatus.FAILED)]
     summary = build_summary(pilot, runs, [], prices={"cpu": 0.1})
-    assert summary["roi"][0]["verdict"] == "inconclusive"
-    assert any("Every run failed" in w for w in summary["warnings"])
+    assert summary.roi[0].verdict == "inconclusive"
+    assert any("Every run failed" in w for w in summary.warnings)
+    json.dumps(summary.to_jsonable(), allow_nan=False)  # plain JSON: no NaN, no objects
     runs = [_run(i, arm, s, 0.9 + 0.01 * s + (0.02 if arm == "rblock_s" else 0)) for i, (arm, s) in
             enumerate([(a, s) for a in ("none", "rblock_s") for s in range(3)])]  # fmt: skip
     points = [MetricPoint(r.id, "test_acc", e, 0.5 + 0.1 * e) for r in runs for e in (1, 2, 3)]
     summary = build_summary(pilot, runs, points, prices={"cpu": 0.1})
-    assert summary["provisional"] is False
-    assert summary["comparisons"][0]["delta_acc"] == pytest.approx(0.02)
-    assert [p["epoch"] for p in summary["curves"]["none"]["test_acc"]] == [1, 2, 3]
+    assert summary.provisional is False
+    assert summary.comparisons[0].delta_acc == pytest.approx(0.02)
+    assert [p.epoch for p in summary.curves["none"]["test_acc"]] == [1, 2, 3]
+    json.dumps(summary.to_jsonable(), allow_nan=False)
 
 
 def test_every_metric_is_aggregated_per_arm_and_epoch() -> None:
     pilot = _pilot({"none": {}})
     runs = [_run(i, "none", i, 0.9) for i in range(3)]
     points = [MetricPoint(r.id, key, 1, v) for r, v in zip(runs, (0.1, 0.2, 0.3), strict=True) for key in ("ece", "lr")]
-    curves = build_summary(pilot, runs, points, prices={"cpu": 0.1})["curves"]["none"]
+    curves = build_summary(pilot, runs, points, prices={"cpu": 0.1}).curves["none"]
     assert set(curves) == {"ece", "lr"}
     point = curves["lr"][0]
     d = stats.describe([0.1, 0.2, 0.3])
-    assert point["n"] == 3 and point["mean"] == pytest.approx(0.2)
-    assert point["std"] == pytest.approx(d.std) and point["sem"] == pytest.approx(d.sem)
-    assert (point["ci_low"], point["ci_high"]) == (pytest.approx(d.ci_low), pytest.approx(d.ci_high))
-    assert d.ci_low is not None and d.ci_low < 0 and curves["ece"][0]["ci_low"] == 0.0  # a share is cut to [0, 1]
+    assert point.n == 3 and point.mean == pytest.approx(0.2)
+    assert point.std == pytest.approx(d.std) and point.sem == pytest.approx(d.sem)
+    assert (point.ci_low, point.ci_high) == (pytest.approx(d.ci_low), pytest.approx(d.ci_high))
+    assert d.ci_low is not None and d.ci_low < 0 and curves["ece"][0].ci_low == 0.0  # a share is cut to [0, 1]

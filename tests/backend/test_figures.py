@@ -10,11 +10,12 @@ from backend.analysis.summary import build_summary
 from backend.figures import FIGURES, build_figure
 from backend.figures.style import MAX_POINTS_PER_LINE, downsample
 from backend.store.entities import MetricPoint
+from pilot_spec.analysis import PilotAnalysis
 from tests.backend.test_analysis import _pilot, _run
 
 
 @pytest.fixture
-def summary() -> dict:  # type: ignore[type-arg]
+def summary() -> PilotAnalysis:
     pilot = _pilot({"none": {}, "dropblock": {"drop_prob": 0.1}, "rblock_s": {"drop_prob": 0.1}})
     cells = [(k, arm, s) for k, arm in enumerate(("none", "dropblock", "rblock_s")) for s in range(3)]
     runs = [_run(i, arm, s, 0.9 + 0.01 * s + 0.01 * k, hours=0.01 * (k + 1)) for i, (k, arm, s) in enumerate(cells)]
@@ -23,14 +24,14 @@ def summary() -> dict:  # type: ignore[type-arg]
     return build_summary(pilot, runs, points, prices={"cpu": 1.0})
 
 
-def test_every_figure_builds_and_serialises(summary: dict) -> None:  # type: ignore[type-arg]
+def test_every_figure_builds_and_serialises(summary: PilotAnalysis) -> None:
     for name in FIGURES:
         fig = build_figure(name, summary)
         json.loads(fig.to_json())
         assert fig.layout.title.text
 
 
-def test_accuracy_curves_have_a_band_and_a_line_per_arm_with_stable_colours(summary: dict) -> None:  # type: ignore[type-arg]
+def test_accuracy_curves_have_a_band_and_a_line_per_arm_with_stable_colours(summary: PilotAnalysis) -> None:
     fig = build_figure("accuracy_curves", summary)
     lines = [t for t in fig.data if t.mode == "lines"]
     assert [t.name for t in lines] == ["none", "dropblock", "rblock_s"]
@@ -41,7 +42,7 @@ def test_accuracy_curves_have_a_band_and_a_line_per_arm_with_stable_colours(summ
     assert colours == again
 
 
-def test_cost_figure_has_units_and_pareto_front(summary: dict) -> None:  # type: ignore[type-arg]
+def test_cost_figure_has_units_and_pareto_front(summary: PilotAnalysis) -> None:
     fig = build_figure("accuracy_vs_cost", summary)
     assert fig.layout.xaxis.title.text == "device-hours per run"
     assert any(t.name == "Pareto front" for t in fig.data)
@@ -49,7 +50,7 @@ def test_cost_figure_has_units_and_pareto_front(summary: dict) -> None:  # type:
     assert roi.layout.yaxis.title.text == "net per year (currency)"
 
 
-def test_unknown_figure_lists_names(summary: dict) -> None:  # type: ignore[type-arg]
+def test_unknown_figure_lists_names(summary: PilotAnalysis) -> None:
     with pytest.raises(KeyError, match="accuracy_curves"):
         build_figure("pie", summary)
 

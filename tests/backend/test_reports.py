@@ -56,8 +56,9 @@ def test_pdf_text_holds_the_headline_and_numbers_and_pages_render(pilot_data: An
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     first = verdict_sentences(summary)[0]
     assert first.split(".")[0] in " ".join(text.split())  # "rblock_s: ADOPT" (or its verdict)
-    rblock = next(a for a in summary["arms"] if a["arm"] == "rblock_s")
-    assert f"{rblock['test_acc']['mean']:.4f}" in text
+    rblock = summary.arm("rblock_s")
+    assert rblock is not None
+    assert f"{rblock.test_acc.mean:.4f}" in text
     assert "the training loss became NaN in epoch 2" in " ".join(text.split())
     pages = int(
         next(

@@ -22,6 +22,7 @@ from backend.analysis.sequential import (
 from backend.catalog import get_catalog
 from backend.rounds import advance_sequential
 from backend.store import Run, RunStatus
+from pilot_spec.analysis import ArmResult, Comparison, Describe, PilotAnalysis, Roi
 from tests.support.api import API, Api, pilot_body, start
 
 
@@ -64,13 +65,16 @@ def test_five_looks_under_a_true_zero_keep_false_verdicts_under_the_bound(per_lo
     assert naive > 0.065, naive
 
 
-def _summary(rois: list[tuple[str, str]], cis: list[tuple[str, Any]], priced: bool) -> dict[str, Any]:
+def _summary(rois: list[tuple[str, str]], cis: list[tuple[str, Any]], priced: bool) -> PilotAnalysis:
+    """An analysis holding only what the rule reads: the ROI inputs, each ROI's verdict, each interval."""
     inputs = {"predictions_per_year": 1000.0 if priced else 0.0, "cost_per_error": 1.0}
-    return {
-        "roi_inputs": inputs,
-        "roi": [{"arm": arm, "verdict": verdict} for arm, verdict in rois],
-        "comparisons": [{"arm": arm, "delta_acc_ci": ci} for arm, ci in cis],
-    }
+    return PilotAnalysis.model_construct(
+        roi_inputs=inputs,
+        roi=[Roi.model_construct(arm=arm, verdict=verdict) for arm, verdict in rois],
+        comparisons=[
+            Comparison.model_construct(arm=arm, delta_acc_ci=None if ci is None else tuple(ci)) for arm, ci in cis
+        ],
+    )
 
 
 def test_settled_means_every_arm_adopt_or_reject() -> None:
@@ -85,15 +89,12 @@ def test_settled_means_every_arm_adopt_or_reject() -> None:
 
 
 def test_saving_is_the_unrun_seeds_at_each_arms_measured_mean() -> None:
-    summary: dict[str, Any] = {
-        "arms": [
-            {"arm": "none", "seeds": [0, 1, 2, 3], "device_hours": {"n": 4, "mean": 0.5}},
-            {"arm": "rblock_s", "seeds": [0, 1, 2, 3], "device_hours": {"n": 4, "mean": 1.0}},
-        ]
-    }
-    assert device_hours_saved(summary, 10) == pytest.approx(6 * 0.5 + 6 * 1.0)
-    summary["arms"][1]["device_hours"]["mean"] = None
-    assert device_hours_saved(summary, 10) is None
+    def arm(name: str, mean: float | None) -> ArmResult:
+        hours = Describe.model_construct(n=4, mean=mean)
+        return ArmResult.model_construct(arm=name, seeds=[0, 1, 2, 3], device_hours=hours)
+
+    assert device_hours_saved([arm("none", 0.5), arm("rblock_s", 1.0)], 10) == pytest.approx(6 * 0.5 + 6 * 1.0)
+    assert device_hours_saved([arm("none", 0.5), arm("rblock_s", None)], 10) is None
 
 
 # -- the rounds, driven as the reconciler drives them --------------------------------------------------

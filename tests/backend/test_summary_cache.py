@@ -12,8 +12,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from backend.analysis.service import analyse_pilot
 from backend.app import create_app
-from backend.reports.export import pilot_summary
 from backend.store import RunStatus, Store
 from backend.summary_cache import SummaryCache, encode
 from tests.support.api import (
@@ -44,7 +44,7 @@ def second_app(api: Api) -> Iterator[TestClient]:
 
 def _fresh(api: Api, pilot_id: int, curves: list[str] | None) -> Any:
     """The summary as built now from the database, bypassing every cache, as the API would send it."""
-    return json.loads(encode(pilot_summary(api.store, pilot_id, api.settings.price_per_hour, curves)))
+    return json.loads(encode(analyse_pilot(api.store, pilot_id, api.settings.price_per_hour, curves)))
 
 
 def _seen(client: TestClient, pilot_id: int, curves: str) -> Any:

@@ -1,24 +1,24 @@
-"""The catalog shipped with the service matches the library (regenerate: python -m rblock.catalog)."""
+"""The catalog the API serves (pilot_spec) and the library's builders name exactly the same choices."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-from rblock.catalog import build_catalog
-
-SHIPPED = Path(__file__).resolve().parents[2] / "backend" / "catalog.json"
+from pilot_spec.catalog import catalog_document
+from rblock.data.dataset import _REGISTRY
+from rblock.models import MODELS, create_model
+from rblock.regularizer import DROP_LAYERS
 
 
-def test_shipped_catalog_is_up_to_date() -> None:
-    shipped = json.loads(SHIPPED.read_text())
-    assert shipped == json.loads(json.dumps(build_catalog())), (
-        "backend/catalog.json is stale: run `.venv/bin/python -m rblock.catalog > backend/catalog.json`"
-    )
+def test_every_catalog_choice_has_a_builder_and_every_builder_is_in_the_catalog() -> None:
+    catalog = catalog_document()
+    assert set(catalog["arms"]) == set(DROP_LAYERS)
+    assert set(catalog["datasets"]) == set(_REGISTRY)
+    assert set(catalog["models"]) == set(MODELS)
+    for name in MODELS:  # the table's default width builds
+        create_model(name, in_channels=3, num_classes=2, width=catalog["models"][name]["params"]["width"]["default"])
 
 
 def test_catalog_names_every_choice() -> None:
-    catalog = build_catalog()
+    catalog = catalog_document()
     assert set(catalog["arms"]) == {"none", "dropout", "spatial_dropout", "dropblock", "rdrop", "rblock_b", "rblock_s"}
     assert set(catalog["models"]) == {"small_cnn", "resnet18"}
     assert "digits" in catalog["datasets"] and catalog["datasets"]["digits"]["train_size"] == 1437

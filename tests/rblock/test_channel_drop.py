@@ -63,5 +63,5 @@ def test_element_dropout_functional() -> None:
     torch.manual_seed(23)
     out = element_dropout(torch.ones(1000, 100), 0.1)
     assert (out == 0).float().mean().item() == pytest.approx(0.1, abs=0.005)
-    with pytest.raises(ValueError, match="drop_prob must be in"):
+    with pytest.raises(ValueError, match="drop_prob must be a number >= 0 and < 1"):
         element_dropout(torch.ones(3), 1.5)

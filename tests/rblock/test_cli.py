@@ -52,7 +52,7 @@ def test_train_prints_a_table_per_arm_and_writes_json(tmp_path: Path, capsys: py
     ("argv", "message"),
     [
         (["train", "--arms", "none,magic"], "unknown arm(s) magic"),
-        (["train", "--arms", "rdrop", "--arm-param", "rdrop.alpha=-2"], "rdrop.alpha must be a number from 0 to 100"),
+        (["train", "--arms", "rdrop", "--arm-param", "rdrop.alpha=-2"], "rdrop.alpha must be a number >= 0 and <= 100"),
         (["train", "--arms", "none", "--arm-param", "rdrop.alpha=1"], "for one of the chosen arms"),
         (["train", "--dataset", "imagenet"], "dataset must be one of"),
         (["train", "--seeds", "0"], "--seeds must be at least 1"),

@@ -129,8 +129,8 @@ def test_bfloat16_input_keeps_its_dtype() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"drop_prob": 1.0, "block_size": 3}, "drop_prob must be in"),
-        ({"drop_prob": -0.1, "block_size": 3}, "drop_prob must be in"),
+        ({"drop_prob": 1.0, "block_size": 3}, "drop_prob must be a number >= 0 and < 1"),
+        ({"drop_prob": -0.1, "block_size": 3}, "drop_prob must be a number >= 0 and < 1"),
         ({"drop_prob": 0.1, "block_size": 0}, "block_size must be a positive integer"),
         ({"drop_prob": 0.1, "block_size": 2.5}, "block_size must be a positive integer"),
     ],

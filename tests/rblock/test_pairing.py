@@ -111,7 +111,7 @@ def test_bad_combinations_raise_with_a_reason() -> None:
         ChannelGroupDrop2d(0.6, 4).train()(x)
     ramped = SpatialDropout2d(0.5).train()
     ramped.constant_schedule = False
-    with pytest.raises(ValueError, match="schedule='constant'"), paired_forward("complementary"):
+    with pytest.raises(ValueError, match="needs schedule 'constant'"), paired_forward("complementary"):
         ramped(x)
     with pytest.raises(ValueError, match="unknown pairing"), paired_forward("overlapping"):
         pass
