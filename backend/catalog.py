@@ -19,7 +19,7 @@ from pilot_spec.arms import ARMS, arm_rule_problems
 from pilot_spec.catalog import catalog_document
 from pilot_spec.datasets import DATASETS
 from pilot_spec.fields import Field, Problem
-from pilot_spec.models import model_problem
+from pilot_spec.models import model_problem, model_setting_problems
 from pilot_spec.text import show
 from pilot_spec.training import TRAINING, training_problems
 
@@ -103,6 +103,10 @@ class Catalog:
         if (problem := TRAINING["width"].check(pilot.width)) is not None:
             errors.append(FieldError("width", problem))
         training = self._training(pilot.training, errors)
+        if model_problem(pilot.model) is None:
+            where = {"width": "width", "weights": "training.weights"}
+            for setting, problem in model_setting_problems(pilot.model, pilot.width, training.get("weights")):
+                errors.append(FieldError(where[setting], problem))
         arms = [self._arm(index, arm, errors) for index, arm in enumerate(pilot.arms)]
         seen: dict[str, int] = {}
         for index, arm in enumerate(pilot.arms):

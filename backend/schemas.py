@@ -15,17 +15,19 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 
+from pilot_spec.annotations import NOTES_MAX, TAG_MAX, TAG_RULE, TAGS_MAX, check_tag, unique_tags
+from pilot_spec.status import PilotStatus
 from pilot_spec.text import clean_text
 from pilot_spec.training import MAX_SEED as MAX_SEED  # re-exported: the API's seeds are the runs' seeds
 
 MAX_SEEDS = 50
 MAX_ARMS = 20
-PILOT_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "partial")
 
 
 # Length limits come before the text check, so that their messages speak of characters.
 Label = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(clean_text)]
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(clean_text)]
+NAME_MAX = 200
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(clean_text)]
 ShortText = Annotated[str, Field(max_length=200), AfterValidator(clean_text)]
 LongText = Annotated[str, Field(max_length=20_000), AfterValidator(clean_text)]
 
@@ -184,6 +186,26 @@ class PilotExtend(_Request):
     dry_run: bool = Field(default=False, description="true: validate and estimate only, queue nothing (200, not 201)")
 
 
+Tag = Annotated[str, Field(max_length=TAG_MAX), AfterValidator(check_tag)]
+
+
+class PilotPatch(_Request):
+    """The owner's notes and tags on a pilot (at least one); each replaces what was there."""
+
+    notes: Annotated[str, Field(max_length=NOTES_MAX), AfterValidator(clean_text)] | None = Field(
+        default=None, description=f'free text, up to {NOTES_MAX:,} characters; "" clears it'
+    )
+    tags: Annotated[list[Tag], Field(max_length=TAGS_MAX), AfterValidator(unique_tags)] | None = Field(
+        default=None, description=f"up to {TAGS_MAX} tags, each {TAG_RULE}; [] clears them"
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> PilotPatch:
+        if self.notes is None and self.tags is None:
+            raise ValueError("send notes, tags or both")
+        return self
+
+
 # -- responses ------------------------------------------------------------------------------------------
 
 
@@ -231,7 +253,7 @@ class RunOut(BaseModel):
 
 
 class Progress(BaseModel):
-    status: str = Field(description=f"one of {', '.join(PILOT_STATUSES)}")
+    status: PilotStatus = Field(description="derived from its runs' statuses (pilot_spec.status.pilot_status)")
     runs_by_status: dict[str, int]
     epochs_done: int
     epochs_total: int
@@ -304,6 +326,8 @@ class PilotOut(BaseModel):
     sequential: dict[str, Any] | None = Field(
         default=None, description="a sequential pilot's plan and looks (max_seeds, round, stopped, rule, history)"
     )
+    notes: str = Field(default="", description="the owner's notes (PATCH /pilots/{id})")
+    tags: list[str] = Field(default_factory=list, description="the owner's tags (PATCH /pilots/{id})")
 
 
 class PilotDetail(PilotOut):

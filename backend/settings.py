@@ -28,6 +28,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from backend.files import private_file
+from pilot_spec.device import device_kind
 from pilot_spec.money import DEFAULT_CURRENCY, Currency
 
 # Currency per device-hour by device kind (the part of a device string before ':'); a full device string
@@ -145,7 +146,7 @@ class Settings(BaseSettings):
         """Price per hour of a device string ('cuda:NVIDIA H100 ...', 'cuda', 'cpu'); None if not priced."""
         if device in self.price_per_hour:
             return self.price_per_hour[device]
-        return self.price_per_hour.get(device.partition(":")[0])
+        return self.price_per_hour.get(device_kind(device))
 
 
 def resolve_sqlite_url(url: str) -> str:

@@ -21,13 +21,7 @@ from backend.schemas import Estimate, PilotCreate
 from backend.settings import Settings
 from backend.store import ArmInput, Pilot, Run, RunInput, Store, Worker
 from backend.store.entities import ThroughputPoint
-
-# The order of rblock.config.TrainConfig's fields, so a stored config reads like the library's.
-CONFIG_FIELDS = (
-    "dataset", "dataset_params", "data_seed", "label_noise", "augment", "model", "width", "arm", "arm_params",
-    "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "lr_schedule",
-    "warmup_epochs", "label_smoothing", "seed", "eval_every", "stability_masks", "device", "bf16", "channels_last",
-)  # fmt: skip
+from pilot_spec.training import RUN_CONFIG_FIELDS
 
 
 @dataclass(frozen=True)
@@ -69,7 +63,7 @@ def run_config(pilot: ModelChoice, resolved: ResolvedPilot, arm: ResolvedArm, se
         # The worker's process is bound to one device (a GPU, or the CPU): "auto" takes that one.
         "device": "auto",
     }
-    return {name: values[name] for name in CONFIG_FIELDS}
+    return {name: values[name] for name in RUN_CONFIG_FIELDS}
 
 
 def device_price(settings: Settings, workers: list[Worker], queue: str, override: float | None) -> float | None:

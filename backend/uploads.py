@@ -39,9 +39,8 @@ from typing import IO, Any
 
 from PIL import Image
 
-# The extensions the imagefolder dataset reads (rblock.data.imagefolder.IMAGE_EXTENSIONS: the backend may
-# not import rblock, and a test keeps the two equal).
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+from pilot_spec.images import IMAGE_EXTENSIONS
+
 UPLOADS = "uploads"
 MANIFEST = ".upload.json"
 MAX_DIRECTORIES = 10_000

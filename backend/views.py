@@ -12,7 +12,7 @@ from dataclasses import fields as dataclass_fields
 
 from backend.schemas import ArmOut, DecisionOut, PilotDetail, PilotOut, Progress, RunOut, WorkerOut
 from backend.settings import Settings
-from backend.store import Arm, Decision, Pilot, PilotSummary, Run, Worker
+from backend.store import Arm, Decision, Pilot, PilotProgress, Run, Worker
 
 
 def run_out(run: Run) -> RunOut:
@@ -49,7 +49,7 @@ def run_cost(run: Run, pilot: Pilot, settings: Settings) -> float | None:
     return float(hours) * price if price is not None else None
 
 
-def progress(summary: PilotSummary, runs: Sequence[Run] | None, settings: Settings) -> Progress:
+def progress(summary: PilotProgress, runs: Sequence[Run] | None, settings: Settings) -> Progress:
     """Progress of a pilot, with the money spent so far (None when a device it ran on has no price)."""
     cost: float | None = None
     if runs is not None:
@@ -76,7 +76,7 @@ def progress(summary: PilotSummary, runs: Sequence[Run] | None, settings: Settin
     )
 
 
-def _pilot_fields(summary: PilotSummary, runs: Sequence[Run] | None, settings: Settings) -> dict[str, object]:
+def _pilot_fields(summary: PilotProgress, runs: Sequence[Run] | None, settings: Settings) -> dict[str, object]:
     pilot = summary.pilot
     fields = asdict(pilot)
     fields["arms"] = [arm_out(arm) for arm in pilot.arms]
@@ -84,13 +84,13 @@ def _pilot_fields(summary: PilotSummary, runs: Sequence[Run] | None, settings: S
     return fields
 
 
-def pilot_out(summary: PilotSummary, settings: Settings, latest_decision: Decision | None = None) -> PilotOut:
+def pilot_out(summary: PilotProgress, settings: Settings, latest_decision: Decision | None = None) -> PilotOut:
     fields = _pilot_fields(summary, None, settings)
     fields["latest_decision"] = decision_out(latest_decision) if latest_decision else None
     return PilotOut.model_validate(fields)
 
 
-def pilot_detail(summary: PilotSummary, runs: Sequence[Run], settings: Settings) -> PilotDetail:
+def pilot_detail(summary: PilotProgress, runs: Sequence[Run], settings: Settings) -> PilotDetail:
     fields = _pilot_fields(summary, runs, settings)
     fields["runs"] = [run_out(run) for run in runs]
     return PilotDetail.model_validate(fields)

@@ -10,10 +10,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from backend.auth.roles import Permission
 from backend.auth.schemas import MeOut
 from backend.schemas import MAX_SEEDS
 from frontend.client import PageApi
 from frontend.errors import error_page, refused
+from frontend.permissions import may_manage
 from frontend.posted_form import form_items
 from frontend.rendering import templates
 from frontend.signin import signed_in
@@ -21,15 +23,7 @@ from pilot_spec.analysis import PilotAnalysis
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(signed_in)])
 
-MANAGE = "manage_own_pilots"
-
-
-def may_manage(me: MeOut | None, owner: str | None) -> bool:
-    """Whether the signed-in user may change a pilot of ``owner``: the API's rule (owner or admin), so the
-    page offers only what the API would accept."""
-    if me is None or MANAGE not in me.permissions:
-        return False
-    return me.user.role == "admin" or (owner is not None and me.user.name == owner)
+MANAGE = Permission.MANAGE_OWN_PILOTS
 
 
 def addable_seeds(summary: PilotAnalysis) -> int:

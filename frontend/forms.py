@@ -17,6 +17,7 @@ from typing import Any
 from backend.schemas import ErrorItem
 
 TRAINING_FIELDS = ("epochs", "batch_size", "lr")
+TEXT_SETTINGS = frozenset({"weights"})  # training settings the form sends as typed, never as numbers
 ROI_FIELDS = ("predictions_per_year", "cost_per_error", "cost_per_changed_prediction", "retrains_per_year")
 ROI_INPUTS = (*ROI_FIELDS, "price_per_device_hour")  # the pilot's ROI fields and its own device-hour price
 ROI_LABELS = {
@@ -64,7 +65,9 @@ def form_to_body(form: Iterable[tuple[str, Any]], *, dry_run: bool) -> tuple[dic
         if not value.strip():
             continue
         if key.startswith("training."):
-            training[key.removeprefix("training.")] = parse_value(value)
+            setting = key.removeprefix("training.")
+            # A weights file's name is text even when it looks like a number.
+            training[setting] = value.strip() if setting in TEXT_SETTINGS else parse_value(value)
         elif key.startswith("roi."):
             roi[key.removeprefix("roi.")] = parse_value(value)
         elif key.startswith("dataset_params."):

@@ -14,8 +14,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
-from backend.schemas import PilotSubmission
+from backend.schemas import PilotDetail, PilotSubmission
 from frontend.client import CSRF_FIELD, ApiResult, PageApi
+from frontend.clone import clone_values, hidden_values
 from frontend.errors import refused
 from frontend.forms import ROI_INPUTS, ROI_LABELS, TRAINING_FIELDS, field_errors, form_to_body
 from frontend.posted_form import form_items
@@ -69,14 +70,21 @@ def _form_page(
         training_fields=TRAINING_FIELDS,
         roi_fields=ROI_INPUTS,
         roi_labels=ROI_LABELS,
+        hidden=hidden_values(values),
         **context,
     )
 
 
 @router.get("/pilots/new", response_class=HTMLResponse)
-async def new_pilot_page(request: Request) -> Response:
-    catalog = await _catalog(PageApi(request))
-    return _form_page(request, catalog, _form_defaults(catalog), list(catalog.get("arms", {})))
+async def new_pilot_page(request: Request, clone: int | None = None) -> Response:
+    """The empty form, or with ``?clone=ID`` the form filled with that pilot's settings ("copy of ...")."""
+    api = PageApi(request)
+    catalog = await _catalog(api)
+    if clone is None:
+        return _form_page(request, catalog, _form_defaults(catalog), list(catalog.get("arms", {})))
+    pilot = await api.read(f"/pilots/{clone}", PilotDetail)  # an unknown id is the API's 404 page
+    values, arms = clone_values(pilot, catalog)
+    return _form_page(request, catalog, {**_form_defaults(catalog), **values}, arms, cloned=pilot)
 
 
 @router.post("/pilots/new/estimate", response_class=HTMLResponse)

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from frontend import account, decisions, extend, new_pilot_pages, pilot_pages, run_pages, signin, worker_pages
+from frontend import (
+    account,
+    decisions,
+    extend,
+    new_pilot_pages,
+    pilot_changes,
+    pilot_pages,
+    run_pages,
+    signin,
+    worker_pages,
+)
 
 PUBLIC: tuple[APIRouter, ...] = (signin.public,)
 SIGNED_IN: tuple[APIRouter, ...] = (
@@ -21,4 +31,5 @@ SIGNED_IN: tuple[APIRouter, ...] = (
     worker_pages.router,
     decisions.router,
     extend.router,
+    pilot_changes.router,
 )

@@ -22,10 +22,12 @@ from frontend.client import ApiRefused, ApiResult, PageApi
 from frontend.errors import problem
 from frontend.forms import ROI_INPUTS, ROI_LABELS, field_errors
 from frontend.page_cache import cached_page
+from frontend.pilot_listing import SORT_LABELS, PilotListing
 from frontend.posted_form import form_items
-from frontend.rendering import is_htmx, render
+from frontend.rendering import is_htmx, render, templates
 from frontend.signin import signed_in
 from pilot_spec.analysis import PilotAnalysis
+from pilot_spec.listing import DEFAULT_SORT, PILOT_SORTS, SEARCH_MAX
 from pilot_spec.status import PilotStatus
 
 PAGE_SIZE = 50
@@ -34,25 +36,36 @@ PILOT_STATUSES = frozenset(PilotStatus)  # the list's status filter: anything el
 COMPARISON_FIGURES = [name for name in ("accuracy_vs_cost", "stability", "roi") if name in FIGURES]
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(signed_in)])
+templates.env.globals.update(search_max=SEARCH_MAX, sort_labels=SORT_LABELS)
 
 
 @router.get("/", response_class=HTMLResponse)
-async def pilots_page(request: Request, status: str = "", page: int = 1) -> Response:
-    """Every pilot, newest first, paginated; verdicts are loaded per row afterwards (one summary each)."""
+async def pilots_page(request: Request, status: str = "", page: int = 1, q: str = "", sort: str = "") -> Response:
+    """Every pilot, newest first unless sorted, searched and paginated by the API; verdicts are loaded per row
+    afterwards (one summary each). A search over its length is the API's 422, shown as a page."""
     page = max(1, min(page, 10**6))
     status = status if status in PILOT_STATUSES else ""
-    query = {"offset": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE, **({"status": status} if status else {})}
-    return await cached_page(request, "/pilots", query, functools.partial(_pilots_page, request, page, status))
+    sort = sort if sort in PILOT_SORTS else DEFAULT_SORT  # like the status filter: a stale link shows the list
+    listing = PilotListing(status=status, q=q, sort=sort, page=page)
+    if not is_htmx(request) and not listing.is_url_of(request.url.query):
+        # The search form sends every field, blank or default ones too: its answer is the list's plain link.
+        return RedirectResponse(listing.url(), status_code=303)
+    query: dict[str, Any] = {"sort": sort, "offset": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE}
+    query.update({name: value for name, value in (("status", status), ("q", q)) if value})
+    return await cached_page(request, "/pilots", query, functools.partial(_pilots_page, request, listing))
 
 
-async def _pilots_page(request: Request, page: int, status: str, result: ApiResult) -> Response:
+async def _pilots_page(request: Request, listing: PilotListing, result: ApiResult) -> Response:
     """The pilots page from the API's list (``cached_page`` asked for it, and keeps the page)."""
     if not result.ok:
         raise ApiRefused(result)
     listed = result.parsed(PilotPage)
+    page, status = listing.page, listing.status
     pages = max(1, math.ceil(listed.total / PAGE_SIZE))
     name = "_pilot_rows.html" if is_htmx(request) else "pilots.html"
-    return render(request, name, pilots=listed.items, total=listed.total, page=page, pages=pages, status=status)
+    return render(
+        request, name, pilots=listed.items, total=listed.total, page=page, pages=pages, status=status, listing=listing
+    )
 
 
 def _summary(result: ApiResult) -> dict[str, Any]:

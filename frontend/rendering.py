@@ -13,14 +13,28 @@ from fastapi.templating import Jinja2Templates
 from backend.auth.schemas import MeOut
 from frontend.filters import duration, eta, minute, money, num, pct
 from frontend.forms import dom_id, field_id
-from pilot_spec.status import ACTIVE_STATUSES, PilotStatus
+from frontend.permissions import may
+from pilot_spec.status import (
+    ACTIVE_STATUSES,
+    CANCEL_MOVES,
+    PILOT_ACTIVE_STATUSES,
+    RETRYABLE_STATUSES,
+    PilotStatus,
+)
 
 HERE = Path(__file__).parent
 
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters.update(num=num, money=money, pct=pct, minute=minute, field_id=field_id, dom_id=dom_id)
 templates.env.globals.update(
-    duration=duration, eta=eta, statuses=tuple(status.value for status in PilotStatus), active=ACTIVE_STATUSES
+    duration=duration,
+    eta=eta,
+    statuses=tuple(status.value for status in PilotStatus),
+    active=ACTIVE_STATUSES,
+    cancellable=frozenset(CANCEL_MOVES),  # the runs a Cancel button can move (pilot_spec.status)
+    retryable=RETRYABLE_STATUSES,
+    pilot_active=PILOT_ACTIVE_STATUSES,
+    may=may,  # every template asks the one rule what to offer (frontend/permissions.py)
 )
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from pilot_cli import supervisor
+from pilot_spec.device import DEVICE_GRAMMAR, parse_device
 
 if TYPE_CHECKING:
     from backend.settings import Settings
@@ -172,7 +173,7 @@ def _worker_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--queues", default="auto", help="comma-separated queues: cpu, gpu (default auto: gpu with a GPU, else cpu)"
     )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N: the one device this worker uses")
+    parser.add_argument("--device", default="auto", help=f"{DEVICE_GRAMMAR}: the one device this worker uses")
     parser.add_argument("--name", default=None, help="the worker's node name (default KIND-PID@HOST)")
     parser.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
     parser.add_argument("--events", action="store_true", help="send task events (for flower)")
@@ -182,8 +183,10 @@ def _worker_parser() -> argparse.ArgumentParser:
 def _worker(argv: list[str]) -> int:
     args = _worker_parser().parse_args(argv)
     device = args.device.strip()
-    if device not in ("auto", "cpu", "cuda") and not (device.startswith("cuda:") and device[5:].isdigit()):
-        raise ServiceError(f"--device must be auto, cpu, cuda or cuda:N (got {device!r})")
+    try:
+        parse_device(device, "--device")
+    except ValueError as error:
+        raise ServiceError(str(error)) from None
     os.environ["WORKER_DEVICE"] = device  # read by worker.binding in the Celery process
     env = dict(os.environ)
     settings = _settings()

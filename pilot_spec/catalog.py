@@ -12,13 +12,15 @@ from pilot_spec.datasets import DATASETS
 from pilot_spec.models import MODELS
 from pilot_spec.pairing import pairing_limits
 from pilot_spec.training import TRAINING
+from pilot_spec.zoo import describe_curated
 
 
 @lru_cache(maxsize=1)
 def _document_text() -> str:
     document = {
         "datasets": {name: dataset.catalog_entry() for name, dataset in DATASETS.items()},
-        "models": {name: model.catalog_entry() for name, model in MODELS.items()},
+        # The built-ins, then the curated timm models; any other ``timm/<name>`` of timm's list is accepted too.
+        "models": {**{name: model.catalog_entry() for name, model in MODELS.items()}, **describe_curated()},
         "arms": {name: arm.catalog_entry() for name, arm in ARMS.items()},
         "training": {name: field.catalog_entry() for name, field in TRAINING.items()},
         "pairing_limits": pairing_limits(),

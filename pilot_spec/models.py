@@ -64,6 +64,10 @@ ModelNameCheck = Callable[[str], str | None]
 MODEL_FAMILIES: dict[str, ModelNameCheck] = {TIMM_PREFIX: timm_name_problem}
 
 
+# ``weights`` set to this takes the model family's published pretrained weights instead of a file.
+HUB_WEIGHTS = "hub"
+
+
 def model_problem(name: str) -> str | None:
     """What is wrong with a model name, or None when the table or a model family accepts it."""
     if name in MODELS:
@@ -72,3 +76,21 @@ def model_problem(name: str) -> str | None:
         if name.startswith(prefix):
             return check(name.removeprefix(prefix))
     return f"unknown model {show(name)}; allowed: {', '.join(sorted(MODELS))}"
+
+
+def model_setting_problems(model: str, width: int | None, weights: str | None) -> list[tuple[str, str]]:
+    """The rules between a valid model name and its ``width`` and ``weights``, as (setting, problem) pairs.
+
+    A family model (``timm/...``) has the widths it was published with, so ``width`` must stay null; only a
+    family model has pretrained weights to download (``weights: hub``); the built-ins start from a file or
+    from scratch.
+    """
+    problems: list[tuple[str, str]] = []
+    family = model not in MODELS
+    if family and width is not None:
+        problems.append(("width", f"must be null for {show(model)}: its widths are its own (got {show(width)})"))
+    if not family and weights == HUB_WEIGHTS:
+        problems.append(
+            ("weights", f"hub weights exist only for timm/ models; give {show(model)} a weights file or null")
+        )
+    return problems

@@ -8,7 +8,7 @@ running run passes through ``cancelling`` until the worker stops. The store move
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 
 class RunStatus(enum.StrEnum):
@@ -37,20 +37,42 @@ ACTIVE_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.CANC
 FINISHED_STATUSES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
 
 # Why each edge exists: claim (queued -> running); cancel before a worker took it (queued -> cancelled);
-# cancel of a running run, which the worker notices at its next check (running -> cancelling -> cancelled);
-# a worker's end (running -> succeeded | failed | cancelled); a stale run whose worker died is sent again
-# (running -> queued) or, past its attempts, failed; a cancelling run whose worker died is cancelled;
-# retry of an ended run that did not succeed starts it from scratch (failed | cancelled -> queued).
+# a run the broker refused to take is failed before any worker saw it (queued -> failed); cancel of a
+# running run, which the worker notices at its next check (running -> cancelling -> cancelled); a worker's
+# end (running | cancelling -> succeeded | failed | cancelled); a worker that went silent is taken over by
+# another claim (running | cancelling -> running: a new attempt, the cancel flag kept), or by the
+# reconciler: sent again (running -> queued), failed past its attempts, or, when it was being cancelled,
+# cancelled; retry of an ended run that did not succeed starts it from scratch (failed | cancelled -> queued).
 RUN_TRANSITIONS: Mapping[RunStatus, frozenset[RunStatus]] = {
-    RunStatus.QUEUED: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED}),
+    RunStatus.QUEUED: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED, RunStatus.FAILED}),
     RunStatus.RUNNING: frozenset(
-        {RunStatus.CANCELLING, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.QUEUED}
+        {
+            RunStatus.RUNNING,
+            RunStatus.CANCELLING,
+            RunStatus.SUCCEEDED,
+            RunStatus.FAILED,
+            RunStatus.CANCELLED,
+            RunStatus.QUEUED,
+        }
     ),
-    RunStatus.CANCELLING: frozenset({RunStatus.CANCELLED, RunStatus.SUCCEEDED, RunStatus.FAILED}),
+    RunStatus.CANCELLING: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED, RunStatus.SUCCEEDED, RunStatus.FAILED}),
     RunStatus.SUCCEEDED: frozenset(),
     RunStatus.FAILED: frozenset({RunStatus.QUEUED}),
     RunStatus.CANCELLED: frozenset({RunStatus.QUEUED}),
 }
+
+# The statuses in which a worker's attempt owns its run: its fenced writes are accepted only then.
+OWNED_STATUSES = frozenset({RunStatus.RUNNING, RunStatus.CANCELLING})
+# What a cancel does to an active run: one not yet claimed ends at once; a running one is flagged, and its
+# worker ends it at its next check. A cancelling run is already on its way, so it is not in here.
+CANCEL_MOVES: Mapping[RunStatus, RunStatus] = {
+    RunStatus.QUEUED: RunStatus.CANCELLED,
+    RunStatus.RUNNING: RunStatus.CANCELLING,
+}
+# The ended runs a retry may queue again (a succeeded run is kept as it is): the table's finished -> queued.
+RETRYABLE_STATUSES = frozenset({RunStatus.FAILED, RunStatus.CANCELLED})
+# A pilot still in progress: it has no end time yet, and a decision on it is provisional.
+PILOT_ACTIVE_STATUSES = frozenset({PilotStatus.QUEUED, PilotStatus.RUNNING})
 
 
 def can_move(current: RunStatus, target: RunStatus) -> bool:
@@ -61,6 +83,19 @@ def can_move(current: RunStatus, target: RunStatus) -> bool:
 def sources_of(target: RunStatus) -> frozenset[RunStatus]:
     """The statuses a run may be in to move to ``target`` (the guard of the store's UPDATE ... WHERE)."""
     return frozenset(status for status, targets in RUN_TRANSITIONS.items() if target in targets)
+
+
+def check_moves(sources: Iterable[RunStatus], target: RunStatus) -> frozenset[RunStatus]:
+    """``sources`` when every ``source -> target`` is in :data:`RUN_TRANSITIONS`, else ``ValueError``.
+
+    The store builds each status change's WHERE clause from this, so a move the table does not allow
+    cannot be written even by mistake.
+    """
+    chosen = frozenset(sources)
+    refused = sorted(chosen - sources_of(target))
+    if refused:
+        raise ValueError(f"the run life cycle has no move {', '.join(refused)} -> {target.value}")
+    return chosen
 
 
 def pilot_status(counts: Mapping[str, int]) -> PilotStatus:

@@ -70,9 +70,23 @@ TRAINING: dict[str, Field] = {
     "stability_masks": Field(
         "integer", 8, "sub-model masks K for stability metrics", minimum=1, maximum=64, allowed="1..64"
     ),
+    # Where a path may point is the service's rule (inside its data root); the model rules are in pilot_spec.models.
+    "weights": Field(
+        "string",
+        None,
+        "starting weights: a state dict or timm checkpoint file under the data root, or hub for timm's "
+        "pretrained download (needs the network); null: trained from scratch",
+        nullable=True,
+        allowed="null, hub, or the path of a weights file under the data root",
+    ),
     "bf16": Field("boolean", True, "bfloat16 autocast on CUDA", allowed="true or false"),
     "channels_last": Field("boolean", True, "channels-last memory format on CUDA", allowed="true or false"),
 }
+
+
+# Every field of one run's config (``rblock.config.TrainConfig``): what a run is (its data, model, arm and
+# device) and the shared settings above. A setting added to TRAINING is a field of every run's config.
+RUN_CONFIG_FIELDS: tuple[str, ...] = ("dataset", "dataset_params", "model", "arm", "arm_params", "device", *TRAINING)
 
 
 def training_problems(values: Mapping[str, Any]) -> list[Problem]:

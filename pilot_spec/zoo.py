@@ -93,6 +93,7 @@ def describe_curated() -> dict[str, dict[str, object]]:
             "image_size": m.image_size,
             "drop_sites": "after the last feature stage at 1/16 and the one at 1/32 of the input side",
             "weights": "a weights file (head re-initialised for the pilot's classes), or 'hub' where it is reachable",
+            "params": {},  # no width: a timm model's widths are its own
         }
         for m in CURATED
     }

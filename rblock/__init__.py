@@ -8,6 +8,7 @@ scikit-learn only: usable with no server.
 
 __version__ = "0.1.0"
 
+from pilot_spec.models import HUB_WEIGHTS
 from rblock.channel_drop import ChannelGroupDrop2d, SpatialDropout2d, channel_group_drop_2d, spatial_dropout_2d
 from rblock.consistency import symmetric_kl, two_pass_loss
 from rblock.drop_block import DropBlock2d, drop_block_2d
@@ -22,7 +23,7 @@ from rblock.metrics import (
     seed_churn,
     sub_model_stability,
 )
-from rblock.models import HUB_WEIGHTS, MODELS, create_model, describe_models, drop_sites
+from rblock.models import MODELS, create_model, describe_models, drop_sites
 from rblock.pairing import PAIRINGS, paired_forward
 from rblock.regularizer import ARMS, Regularizer, create_regularizer, describe_arms
 

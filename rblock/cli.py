@@ -15,6 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pilot_spec.device import DEVICE_GRAMMAR
+from pilot_spec.metrics import ECE, FLIP_RATE, INCONSISTENCY_KL
+from pilot_spec.status import RunStatus
 from pilot_spec.training import TRAINING
 from rblock.config import TrainConfig
 from rblock.metrics import seed_churn
@@ -61,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         "eval_every",
     ):  # fmt: skip
         _add_setting(train, name)
-    train.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    train.add_argument("--device", default="auto", help=DEVICE_GRAMMAR)
     train.add_argument("--no-bf16", action="store_true", help="train in float32 on CUDA too")
     train.add_argument("--checkpoint-dir", type=Path, default=None, help="checkpoint each run here and resume")
     train.add_argument("--json", type=Path, default=None, metavar="FILE", help="write every run's result here")
@@ -142,7 +145,7 @@ def summary_table(results: Sequence[dict[str, Any]]) -> str:
     header = ("arm", "seeds", "test acc", "device s", "wall s", "inconsistency", "flip rate", "ECE", "seed churn")
     rows = [header]
     for arm, runs in by_arm.items():
-        done = [r for r in runs if r["status"] == "succeeded"]
+        done = [r for r in runs if r["status"] == RunStatus.SUCCEEDED]
         churn = seed_churn([_as_tensor(r["predictions"]) for r in done])
         rows.append(
             (
@@ -151,9 +154,9 @@ def summary_table(results: Sequence[dict[str, Any]]) -> str:
                 _mean_std([r["final_test_acc"] for r in done]),
                 _mean_std([r["cost"]["device_seconds"] for r in done], 1),
                 _mean_std([r["cost"]["wall_seconds"] for r in done], 1),
-                _mean_std([r["final_metrics"].get("inconsistency_kl") for r in done]),
-                _mean_std([r["final_metrics"].get("flip_rate") for r in done]),
-                _mean_std([r["final_metrics"].get("ece") for r in done]),
+                _mean_std([r["final_metrics"].get(INCONSISTENCY_KL) for r in done]),
+                _mean_std([r["final_metrics"].get(FLIP_RATE) for r in done]),
+                _mean_std([r["final_metrics"].get(ECE) for r in done]),
                 "-" if churn is None else f"{churn:.4f}",
             )
         )

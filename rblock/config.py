@@ -10,7 +10,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from pilot_spec.models import MODELS, model_problem
+from pilot_spec.device import DEVICE_GRAMMAR, is_device
+from pilot_spec.models import MODELS, model_problem, model_setting_problems
 from pilot_spec.training import LR_SCHEDULES, OPTIMIZERS, TRAINING, training_problems
 from rblock.regularizer import resolve_params
 
@@ -33,7 +34,10 @@ class TrainConfig:
         data_seed: Fixes the train/test split and generated data (the same for every run of a pilot).
         label_noise: Fraction of training labels replaced by a different class, in [0, 1).
         augment: Random crop and flip where the dataset allows them; None takes the dataset's default.
-        model: ``small_cnn`` or ``resnet18``; ``width`` its base width (None: the model's default).
+        model: ``small_cnn``, ``resnet18`` or ``timm/<name>``; ``width`` its base width (None: the model's
+            default; always None for a timm model).
+        weights: Starting weights: a file path (relative to the data root), ``"hub"`` (timm's pretrained
+            weights) or None (from scratch).
         arm: A regularizer arm (``rblock.ARMS``) and ``arm_params`` its parameters.
         epochs, batch_size: Length of training and the (unique) samples per step.
         optimizer: ``sgd`` (momentum, Nesterov) or ``adamw``; ``lr`` its peak learning rate.
@@ -69,6 +73,7 @@ class TrainConfig:
     eval_every: int = _DEFAULT["eval_every"]
     stability_masks: int = _DEFAULT["stability_masks"]
     device: str = "auto"
+    weights: str | None = _DEFAULT["weights"]
     bf16: bool = _DEFAULT["bf16"]
     channels_last: bool = _DEFAULT["channels_last"]
 
@@ -91,10 +96,12 @@ class TrainConfig:
             )
         if not isinstance(self.arm_params, dict):
             raise ConfigError(f"arm_params must be an object of the arm's parameters (got {self.arm_params!r})")
-        if model_problem(self.model) is not None:
-            raise ConfigError(f"model must be one of {', '.join(MODELS)} (got {self.model!r})")
-        if not _valid_device(self.device):
-            raise ConfigError(f"device must be auto, cpu, cuda or cuda:N (got {self.device!r})")
+        if (problem := model_problem(self.model)) is not None:
+            raise ConfigError(f"model must be one of {', '.join(MODELS)} or timm/<name>: {problem}")
+        for name, problem in model_setting_problems(self.model, self.width, self.weights):
+            raise ConfigError(f"{name} {problem}")
+        if not is_device(self.device):
+            raise ConfigError(f"device must be {DEVICE_GRAMMAR} (got {self.device!r})")
         for rule in training_problems(self.to_dict()):
             raise ConfigError(f"{rule.field} {rule.message}")
         try:
@@ -126,12 +133,3 @@ class TrainConfig:
         except json.JSONDecodeError as error:
             raise ConfigError(f"the training config is not valid JSON: {error}") from None
         return cls.from_dict(data)
-
-
-def _valid_device(device: Any) -> bool:
-    if not isinstance(device, str):
-        return False
-    if device in ("auto", "cpu", "cuda"):
-        return True
-    prefix, _, index = device.partition(":")
-    return prefix == "cuda" and index.isdigit()

@@ -26,15 +26,13 @@ from typing import Any
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, conv1x1
 
-from pilot_spec.models import MAX_WIDTH
+from pilot_spec.models import HUB_WEIGHTS, MAX_WIDTH
 from pilot_spec.models import MODELS as MODEL_TABLE
 from pilot_spec.zoo import TIMM_PREFIX, timm_name
 from rblock.channel_drop import ChannelGroupDrop2d
 from rblock.drop_layer import DropLayer
 
 DropFactory = Callable[[], nn.Module]
-# ``weights="hub"``: timm's pretrained weights, downloaded from the Hugging Face hub.
-HUB_WEIGHTS = "hub"
 
 _log = logging.getLogger(__name__)
 

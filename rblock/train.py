@@ -22,6 +22,22 @@ import torch
 from torch import Tensor, nn
 
 import rblock
+from pilot_spec.metrics import (
+    CONSISTENCY_KL,
+    DROP_RATE,
+    ECE,
+    EPOCH_SECONDS,
+    FLIP_RATE,
+    INCONSISTENCY_KL,
+    LR,
+    NLL,
+    SAMPLES_PER_SECOND,
+    TEST_ACC,
+    TEST_LOSS,
+    TRAIN_ACC,
+    TRAIN_LOSS,
+)
+from pilot_spec.status import RunStatus
 from rblock.config import TrainConfig
 from rblock.data import DatasetSplit, TensorBatches, load_dataset
 from rblock.device import CostMeter, device_name, resolve_device, synchronize, tune_cpu_allocator
@@ -67,7 +83,7 @@ class RunResult:
         history: Per-epoch metrics, epoch numbers from 1.
     """
 
-    status: str
+    status: RunStatus
     epochs_completed: int
     final_test_acc: float | None
     best_test_acc: float | None
@@ -119,7 +135,7 @@ def _evaluate(
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
         logits = predict(model, data.test_x.to(device), batch_size=1024, after_batch=beat)
     y = data.test_y.to(device)
-    return {"test_loss": nll(logits, y), "test_acc": accuracy(logits, y)}, logits
+    return {TEST_LOSS: nll(logits, y), TEST_ACC: accuracy(logits, y)}, logits
 
 
 def _stability(
@@ -132,12 +148,12 @@ def _stability(
     beat: AfterBatch | None = None,
 ) -> dict[str, float]:
     y = data.test_y.to(device)
-    out = {"ece": expected_calibration_error(logits.softmax(1), y), "nll": nll(logits, y)}
+    out = {ECE: expected_calibration_error(logits.softmax(1), y), NLL: nll(logits, y)}
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
         stability = sub_model_stability(model, data.test_x.to(device), masks=masks, batch_size=1024, after_batch=beat)
     if stability is not None:
-        out["inconsistency_kl"] = stability.inconsistency_kl
-        out["flip_rate"] = stability.flip_rate
+        out[INCONSISTENCY_KL] = stability.inconsistency_kl
+        out[FLIP_RATE] = stability.flip_rate
     return out
 
 
@@ -315,29 +331,29 @@ def train_run(
 
         evaluation, logits = _evaluate(model, data, device, amp, beat)
         metrics: dict[str, float] = {
-            "train_loss": float(loss_sum.item()) / max(1, steps),
-            "train_acc": float(correct.item()) / max(1, seen),
+            TRAIN_LOSS: float(loss_sum.item()) / max(1, steps),
+            TRAIN_ACC: float(correct.item()) / max(1, seen),
             **evaluation,
-            "lr": float(optimizer.param_groups[0]["lr"]),
-            "drop_rate": float(drop_sum.item()) / max(1, steps),
-            "epoch_seconds": epoch_seconds,
-            "samples_per_second": seen / epoch_seconds if epoch_seconds > 0 else math.nan,
+            LR: float(optimizer.param_groups[0]["lr"]),
+            DROP_RATE: float(drop_sum.item()) / max(1, steps),
+            EPOCH_SECONDS: epoch_seconds,
+            SAMPLES_PER_SECOND: seen / epoch_seconds if epoch_seconds > 0 else math.nan,
         }
         if regularizer.passes == 2:
-            metrics["consistency_kl"] = float(kl_sum.item()) / max(1, steps)
+            metrics[CONSISTENCY_KL] = float(kl_sum.item()) / max(1, steps)
         if epoch == config.epochs or (config.eval_every and epoch % config.eval_every == 0):
             metrics.update(_stability(model, data, logits, device, config.stability_masks, amp, beat))
         state.epoch = epoch
         state.history.append({"epoch": float(epoch), **metrics})
-        if state.best_test_acc is None or metrics["test_acc"] > state.best_test_acc:
-            state.best_test_acc = metrics["test_acc"]
+        if state.best_test_acc is None or metrics[TEST_ACC] > state.best_test_acc:
+            state.best_test_acc = metrics[TEST_ACC]
         if checkpoint is not None:
             _save_checkpoint(checkpoint, config, model, optimizer, state)
         if on_epoch is not None:
             on_epoch(epoch, metrics)
 
     final_metrics = {k: v for k, v in state.history[-1].items() if k != "epoch"} if state.history else {}
-    if not cancelled and state.history and "ece" not in final_metrics:
+    if not cancelled and state.history and ECE not in final_metrics:
         # Resumed after the last epoch's checkpoint: the stability metrics of the final model were saved
         # with it, so this branch only runs for a run that ended before writing them.
         _, logits = _evaluate(model, data, device, amp, beat)
@@ -364,9 +380,9 @@ def train_run(
         "energy_joules": meter.energy_joules,
     }
     return RunResult(
-        status="cancelled" if cancelled else "succeeded",
+        status=RunStatus.CANCELLED if cancelled else RunStatus.SUCCEEDED,
         epochs_completed=state.epoch,
-        final_test_acc=final_metrics.get("test_acc"),
+        final_test_acc=final_metrics.get(TEST_ACC),
         best_test_acc=state.best_test_acc,
         final_metrics=final_metrics,
         cost=cost,

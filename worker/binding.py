@@ -18,6 +18,8 @@ import os
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 
+from pilot_spec.device import parse_device
+
 log = logging.getLogger(__name__)
 
 WORKER_DEVICE_ENV = "WORKER_DEVICE"
@@ -51,21 +53,22 @@ def bind_process(environ: MutableMapping[str, str] | None = None) -> None:
     """
     env = os.environ if environ is None else environ
     requested = env.get(WORKER_DEVICE_ENV, "auto").strip() or "auto"
-    if requested in ("auto", "cpu", "cuda"):
+    try:
+        index = parse_device(requested, WORKER_DEVICE_ENV).index
+    except ValueError as error:
+        raise BindingError(str(error)) from None
+    if index is None:
         return
-    prefix, _, index = requested.partition(":")
-    if prefix != "cuda" or not index.isdigit():
-        raise BindingError(f"{WORKER_DEVICE_ENV} must be auto, cpu, cuda or cuda:N (got {requested!r})")
     visible = env.get("CUDA_VISIBLE_DEVICES")
     if visible is None or not visible.strip():
-        chosen = index  # every GPU is visible: cuda:N is physical GPU N
+        chosen = str(index)  # every GPU is visible: cuda:N is physical GPU N
     else:
         ids = [part.strip() for part in visible.split(",") if part.strip()]
-        if int(index) >= len(ids):
+        if index >= len(ids):
             raise BindingError(
                 f"{WORKER_DEVICE_ENV}={requested} but CUDA_VISIBLE_DEVICES={visible!r} shows only {len(ids)} GPU(s)"
             )
-        chosen = ids[int(index)]
+        chosen = ids[index]
     env["CUDA_VISIBLE_DEVICES"] = chosen
     env[WORKER_DEVICE_ENV] = "cuda"
 

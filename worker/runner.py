@@ -329,7 +329,7 @@ def _execute_claimed(
         what=f"metrics of run {run.id}",
         attempts=WRITE_ATTEMPTS,
     )
-    if result.status == "cancelled":
+    if result.status == RunStatus.CANCELLED:
         return _finish(store, run, RunStatus.CANCELLED, resumed_from=resumed_from)
     return _finish(store, run, RunStatus.SUCCEEDED, result=result, resumed_from=resumed_from)
 

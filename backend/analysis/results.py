@@ -13,12 +13,7 @@ from backend.analysis import stats
 from backend.analysis.samples import arm_samples
 from backend.store.entities import MetricPoint, Run, RunStatus
 from pilot_spec.analysis import ArmResult, CurvePoint, Curves
-
-# Final metrics summarised per arm (mean over seeds), beside accuracy and cost.
-STABILITY_KEYS = ("inconsistency_kl", "flip_rate", "ece", "nll")
-# Metrics that are shares: their intervals are cut to [0, 1] (a t-interval of 99% accuracy over 3 seeds
-# otherwise reads "98.21% - 100.31%").
-SHARE_METRICS = frozenset({"train_acc", "test_acc", "flip_rate", "ece", "drop_rate"})
+from pilot_spec.metrics import SHARE_METRICS, STABILITY_KEYS, TEST_ACC
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
@@ -62,9 +57,9 @@ def arm_results(
     for arm, regularizer in regularizers.items():
         done = sorted(by_arm.get(arm, []), key=lambda r: r.seed)
         accs = [
-            float(r.final_metrics["test_acc"])
+            float(r.final_metrics[TEST_ACC])
             for r in done
-            if r.final_metrics and r.final_metrics.get("test_acc") is not None
+            if r.final_metrics and r.final_metrics.get(TEST_ACC) is not None
         ]
         hours = [float((r.cost or {}).get("device_hours") or 0.0) for r in done]
         kinds = sorted({str((r.cost or {}).get("device_kind") or "cpu") for r in done})

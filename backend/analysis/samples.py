@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from backend.analysis.variance import Contrast, SeedStatistic, accuracy_statistic, churn_statistic
 from backend.store.entities import Run, RunStatus
+from pilot_spec.metrics import TEST_ACC
 
 NO_LABELS = "runs without stored test labels: the interval covers the seeds only, not the test set's size"
 OTHER_TEST_SET = "the arms were tested on different test sets: the interval covers the seeds only"
@@ -64,7 +65,7 @@ def _identity(run: Run) -> tuple[object, ...]:
     predictions, labels = run.predictions or [], run.test_labels or []
     return (
         run.pilot_id, run.id, run.arm, run.seed, run.status, run.attempts, run.finished_at,
-        (run.final_metrics or {}).get("test_acc"), len(predictions), len(labels),
+        (run.final_metrics or {}).get(TEST_ACC), len(predictions), len(labels),
         tuple(predictions[:: max(1, len(predictions) // 16)]), tuple(labels[:: max(1, len(labels) // 16)]),
     )  # fmt: skip
 
@@ -83,7 +84,7 @@ def _arm_samples(run_set: RunSet) -> ArmSamples:
         (
             r
             for r in runs
-            if r.status == RunStatus.SUCCEEDED and r.final_metrics and r.final_metrics.get("test_acc") is not None
+            if r.status == RunStatus.SUCCEEDED and r.final_metrics and r.final_metrics.get(TEST_ACC) is not None
         ),
         key=lambda r: r.seed,
     )
@@ -97,7 +98,7 @@ def _arm_samples(run_set: RunSet) -> ArmSamples:
     )
     return ArmSamples(
         seeds=tuple(r.seed for r in done),
-        accuracies=tuple(float((r.final_metrics or {})["test_acc"]) for r in done),
+        accuracies=tuple(float((r.final_metrics or {})[TEST_ACC]) for r in done),
         predictions=predictions,
         labels=labels[0] if same_test_set and labels is not None else None,
     )

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from backend.analysis.sequential import sequential_section, state_confidence
 from backend.analysis.stats import CONFIDENCE
 from backend.analysis.summary import build_summary, summary_points
-from backend.analysis.warnings import DROP_RATE
 from backend.store import Store
 from pilot_spec.analysis import PilotAnalysis
+from pilot_spec.metrics import DROP_RATE
 
 
 def analyse_pilot(

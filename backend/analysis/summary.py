@@ -9,9 +9,10 @@ from backend.analysis.comparison import compare
 from backend.analysis.results import arm_results, curves, pareto_front
 from backend.analysis.roi import compute_roi
 from backend.analysis.stats import CONFIDENCE
-from backend.analysis.warnings import DROP_RATE, comparability_warnings
+from backend.analysis.warnings import comparability_warnings
 from backend.store.entities import ACTIVE_STATUSES, MetricPoint, MetricSeries, Pilot, Run
 from pilot_spec.analysis import PilotAnalysis
+from pilot_spec.metrics import DROP_RATE
 
 
 def _price_for(pilot: Pilot, prices: dict[str, float]) -> dict[str, float]:

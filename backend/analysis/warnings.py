@@ -6,12 +6,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from backend.store.entities import ACTIVE_STATUSES, MetricPoint, Run, RunStatus
+from pilot_spec.metrics import DROP_RATE
 
 DROP_RATE_TOLERANCE = 0.02
 # An arm's runs do the same work; samples/s of the robust device time (rblock.step_clock) that differ by more
 # than this across its seeds (max / min - 1) mean the machine, not the arm, set part of its cost.
 THROUGHPUT_TOLERANCE = 0.25
-DROP_RATE = "drop_rate"  # the metric the warnings read: each run's last epoch of it
 
 
 def comparability_warnings(

@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 
 from backend.figures.style import arm_colours, arm_label, downsample, layout, rgba
 from pilot_spec.analysis import PilotAnalysis
+from pilot_spec.metrics import ECE, FLIP_RATE, INCONSISTENCY_KL, METRICS, SEED_CHURN, TEST_ACC, TRAIN_LOSS
 
 
 def _curve_figure(summary: PilotAnalysis, key: str, title: str, y_title: str) -> go.Figure:
@@ -41,13 +42,11 @@ def _curve_figure(summary: PilotAnalysis, key: str, title: str, y_title: str) ->
 
 
 def accuracy_curves(summary: PilotAnalysis) -> go.Figure:
-    return _curve_figure(
-        summary, "test_acc", "Test accuracy over training (mean and 95% CI over seeds)", "test accuracy"
-    )
+    return _curve_figure(summary, TEST_ACC, "Test accuracy over training (mean and 95% CI over seeds)", "test accuracy")
 
 
 def loss_curves(summary: PilotAnalysis) -> go.Figure:
-    return _curve_figure(summary, "train_loss", "Training loss (mean and 95% CI over seeds)", "training loss")
+    return _curve_figure(summary, TRAIN_LOSS, "Training loss (mean and 95% CI over seeds)", "training loss")
 
 
 def accuracy_vs_cost(summary: PilotAnalysis) -> go.Figure:
@@ -94,12 +93,7 @@ def cost_per_run(summary: PilotAnalysis) -> go.Figure:
     return fig
 
 
-_STABILITY = (
-    ("inconsistency_kl", "inconsistency KL (nats)"),
-    ("flip_rate", "flip rate"),
-    ("ece", "ECE"),
-    ("seed_churn", "seed churn"),
-)
+_STABILITY = tuple((key, METRICS[key].label) for key in (INCONSISTENCY_KL, FLIP_RATE, ECE, SEED_CHURN))
 
 
 def stability(summary: PilotAnalysis) -> go.Figure:
@@ -108,7 +102,7 @@ def stability(summary: PilotAnalysis) -> go.Figure:
     for column, (key, label) in enumerate(_STABILITY, start=1):
         names, values = [], []
         for arm in summary.arms:
-            value = arm.seed_churn if key == "seed_churn" else arm.stability.get(key)
+            value = arm.seed_churn if key == SEED_CHURN else arm.stability.get(key)
             names.append(arm.arm)
             values.append(value)
         fig.add_trace(
@@ -161,7 +155,7 @@ FIGURES: dict[str, Callable[[PilotAnalysis], go.Figure]] = {
     "roi": roi,
 }
 # The per-epoch curves (PilotAnalysis.curves) each figure draws: a summary made for these figures only needs these.
-FIGURE_CURVES: dict[str, list[str]] = {"accuracy_curves": ["test_acc"], "loss_curves": ["train_loss"]}
+FIGURE_CURVES: dict[str, list[str]] = {"accuracy_curves": [TEST_ACC], "loss_curves": [TRAIN_LOSS]}
 
 
 def build_figure(name: str, summary: PilotAnalysis) -> go.Figure:

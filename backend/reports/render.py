@@ -19,6 +19,7 @@ from backend.figures.style import PLOTLY_CONFIG
 from backend.reports.headline import decision_lines, verdict_sentences
 from backend.store.entities import MetricPoint, Pilot, Run, RunStatus
 from pilot_spec.analysis import PilotAnalysis
+from pilot_spec.metrics import ECE, FLIP_RATE, INCONSISTENCY_KL, NLL, TEST_ACC
 
 REPORT_FIGURES = ("accuracy_curves", "accuracy_vs_cost", "stability", "roi")
 # The only per-epoch curves the PDF and HTML reports show: their summary aggregates no others (most of its work).
@@ -127,10 +128,11 @@ def safe_cell(value: Any) -> Any:
 
 # device_seconds is what the cost is billed on (the training steps' robust device time), wall_seconds the
 # whole run beside it; runs stored before that split carry only train_seconds, their wall time ("wall").
+_METRIC_COLUMNS = (TEST_ACC, NLL, ECE, INCONSISTENCY_KL, FLIP_RATE)  # each run's final metrics, by name
 RUN_COLUMNS = (
-    "run_id", "arm", "regularizer", "seed", "status", "attempts", "device", "epochs_done", "test_acc", "nll", "ece",
-    "inconsistency_kl", "flip_rate", "device_seconds", "wall_seconds", "cost_basis", "device_hours",
-    "samples_per_second", "peak_memory_bytes", "energy_joules", "error",
+    "run_id", "arm", "regularizer", "seed", "status", "attempts", "device", "epochs_done", *_METRIC_COLUMNS,
+    "device_seconds", "wall_seconds", "cost_basis", "device_hours", "samples_per_second", "peak_memory_bytes",
+    "energy_joules", "error",
 )  # fmt: skip
 
 
@@ -145,8 +147,8 @@ def render_runs_csv(pilot: Pilot, runs: Sequence[Run]) -> str:
         writer.writerow(
             [safe_cell(cell) for cell in [
                 run.id, run.arm, regularizer.get(run.arm, ""), run.seed, run.status.value, run.attempts,
-                cost.get("device_name") or run.device or "", run.epochs_done, metrics.get("test_acc"),
-                metrics.get("nll"), metrics.get("ece"), metrics.get("inconsistency_kl"), metrics.get("flip_rate"),
+                cost.get("device_name") or run.device or "", run.epochs_done,
+                *(metrics.get(name) for name in _METRIC_COLUMNS),
                 cost.get("device_seconds", cost.get("train_seconds")), cost.get("wall_seconds"),
                 cost.get("cost_basis", "wall"), cost.get("device_hours"), cost.get("samples_per_second"),
                 cost.get("peak_memory_bytes"), cost.get("energy_joules"), run.error or "",

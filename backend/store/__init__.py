@@ -1,5 +1,5 @@
 """The store: SQLAlchemy tables, migrations and the data-access functions (SQLAlchemy only: no FastAPI,
-no torch, no Celery, so the worker can use it)."""
+no torch, no Celery, so the worker can use it). Its interface: ``backend/store/interface.py``."""
 
 from backend.store.db import StoreUnavailable
 from backend.store.entities import (
@@ -16,7 +16,8 @@ from backend.store.entities import (
     MetricSeriesJson,
     NotFound,
     Pilot,
-    PilotSummary,
+    PilotProgress,
+    PilotStatus,
     Run,
     RunInput,
     RunStatus,
@@ -25,7 +26,8 @@ from backend.store.entities import (
     User,
     Worker,
 )
-from backend.store.store import Store, pilot_status
+from backend.store.interface import PilotStore
+from backend.store.store import Store
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -41,7 +43,9 @@ __all__ = [
     "MetricSeriesJson",
     "NotFound",
     "Pilot",
-    "PilotSummary",
+    "PilotProgress",
+    "PilotStatus",
+    "PilotStore",
     "Run",
     "RunInput",
     "RunStatus",
@@ -51,5 +55,4 @@ __all__ = [
     "Superseded",
     "User",
     "Worker",
-    "pilot_status",
 ]

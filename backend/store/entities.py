@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-
-class RunStatus(enum.StrEnum):
-    """A run's life (DESIGN §5): queued -> running -> succeeded | failed | cancelled, plus cancelling."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    CANCELLING = "cancelling"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-ACTIVE_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.CANCELLING})
-FINISHED_STATUSES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
+# The statuses and the run life cycle are the shared contract's (pilot_spec.status); re-exported here
+# because the store's entities carry them.
+from pilot_spec.status import ACTIVE_STATUSES as ACTIVE_STATUSES
+from pilot_spec.status import FINISHED_STATUSES as FINISHED_STATUSES
+from pilot_spec.status import PilotStatus as PilotStatus
+from pilot_spec.status import RunStatus as RunStatus
 
 
 class StoreError(Exception):
@@ -121,11 +112,11 @@ class Pilot:
 
 
 @dataclass(frozen=True)
-class PilotSummary:
-    """A pilot with its run counts and progress, for lists."""
+class PilotProgress:
+    """A pilot with its run counts and progress (not its statistics: that is ``backend.analysis``)."""
 
     pilot: Pilot
-    status: str  # queued | running | succeeded | failed | cancelled | mixed (some failed or cancelled)
+    status: PilotStatus  # derived from runs_by_status by pilot_spec.status.pilot_status
     runs_by_status: dict[str, int]
     epochs_done: int
     epochs_total: int

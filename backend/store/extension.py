@@ -9,7 +9,7 @@ on a stale pilot. The unique (arm, seed) constraint backs this up.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
@@ -19,22 +19,15 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from backend.store.db import transaction, utc_now
 from backend.store.entities import ArmInput, Conflict, NotFound, Pilot, Run, RunInput, RunStatus
 from backend.store.models import SqlArm, SqlPilot, SqlRun
+from backend.store.rows import pilot_entity, select_runs
 from backend.store.versions import NEXT_VERSION
 
 
 class Extensions:
     """Adds arms, seeds and runs to an existing pilot; keeps a sequential pilot's looks."""
 
-    def __init__(
-        self,
-        sessions: sessionmaker[Session],
-        *,
-        pilot: Callable[[SqlPilot], Pilot],
-        runs: Callable[..., list[Run]],
-    ) -> None:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
-        self._pilot = pilot  # the store's row -> entity conversions, shared rather than copied
-        self._runs = runs
 
     def _locked(self, session: Session, pilot_id: int, expect_seeds: Sequence[int]) -> SqlPilot:
         """The pilot's row, locked for this transaction; ``Conflict`` when its seeds are not ``expect_seeds``."""
@@ -108,8 +101,8 @@ class Extensions:
                     session.add(new)
                     added.append(new)
                 session.flush()  # ids in the order added: the order the runs are sent in
-                new_runs = self._runs(session, SqlRun.id.in_([r.id for r in added])) if added else []
-                return self._pilot(row), new_runs
+                new_runs = select_runs(session, SqlRun.id.in_([r.id for r in added])) if added else []
+                return pilot_entity(row), new_runs
         except IntegrityError:
             raise Conflict(f"pilot {pilot_id} already has some of these runs: read it again and retry") from None
 
@@ -120,7 +113,7 @@ class Extensions:
             row.sequential = sequential
             row.sequential_open = False
             session.flush()
-            return self._pilot(row)
+            return pilot_entity(row)
 
     def open_sequential(self) -> list[int]:
         """Ids of the sequential pilots that may still get rounds, oldest first."""

@@ -1,6 +1,6 @@
 """SQLAlchemy tables of the store: pilots, arms, runs, metric points, workers, users, decisions.
 
-Rows never leave the store (see ``store.py``); they convert to the plain entities of ``entities.py``.
+Rows never leave the store: ``rows.py`` converts them to the plain entities of ``entities.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from pilot_spec.annotations import TAG_MAX
 
 # JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -59,6 +61,8 @@ class SqlPilot(Base):
     sequential_open: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     # Bumped by every write that changes what the pilot's summary reads (backend/store/versions.py).
     version: Mapped[int | None] = mapped_column(Integer, nullable=True, server_default="0")
+    # The owner's notes (backend/store/annotations.py); NULL on pilots from before migration 0011.
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True, server_default="")
 
     arms: Mapped[list[SqlArm]] = relationship(
         back_populates="pilot", cascade="all, delete-orphan", order_by="SqlArm.id"
@@ -253,3 +257,13 @@ class SqlLease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SqlPilotTag(Base):
+    """One tag of a pilot (``pilot_spec.annotations``): a row each, so that a search can match a tag by index."""
+
+    __tablename__ = "pilot_tags"
+
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilots.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(TAG_MAX), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(SmallInteger)  # the order the owner gave

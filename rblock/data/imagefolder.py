@@ -31,10 +31,10 @@ import torch
 from PIL import Image, ImageFile, UnidentifiedImageError
 from sklearn.model_selection import train_test_split
 
+from pilot_spec.images import IMAGE_EXTENSIONS
 from rblock.data.spec import DatasetSpec
 from rblock.data.split import DatasetError, RawDataset
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 # The service checks only an upload's image headers (decoding every image of a request cost seconds of API
 # time); images are decoded here, one at a time, and one over this many pixels (a decompression bomb, or a
 # photo far beyond what a pilot trains on) fails the run with its name. The service's default upload cap

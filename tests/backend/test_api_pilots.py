@@ -9,7 +9,7 @@ import pytest
 
 from backend.estimate import STEP_FACTOR
 from backend.store import RunStatus
-from backend.submission import CONFIG_FIELDS
+from pilot_spec.training import RUN_CONFIG_FIELDS
 from tests.support.api import API, Api, create_pilot, finish, open_api, pilot_body, start
 
 
@@ -45,7 +45,7 @@ def test_create_list_and_get(api_any: Api) -> None:
     # Enqueued by id after the commit (RecordingQueue checks that each run was in the database), on "cpu".
     assert sorted(api.queue.sent) == sorted((r["id"], "cpu") for r in runs)
     config = runs[0]["config"]
-    assert sorted(config) == sorted(CONFIG_FIELDS)  # PostgreSQL (JSONB) does not keep key order
+    assert sorted(config) == sorted(RUN_CONFIG_FIELDS)  # PostgreSQL (JSONB) does not keep key order
     assert config["epochs"] == 2 and config["device"] == "auto" and config["dataset"] == "digits"
     rblock = next(r for r in runs if r["arm"] == "rblock_s")["config"]
     assert rblock["arm"] == "rblock_s" and rblock["arm_params"]["drop_prob"] == 0.2

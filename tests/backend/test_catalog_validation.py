@@ -313,3 +313,17 @@ def test_eval_set_size_and_stability_looks(catalog: Catalog) -> None:
     )
     assert eval_set_size(catalog, "imagefolder", {"path": "/x"}) is None
     assert [stability_evaluations(10, every) for every in (0, 1, 3, 5, 20)] == [1, 10, 4, 2, 1]
+
+
+def test_a_timm_model_is_accepted_with_its_own_widths_and_weights(catalog: Catalog) -> None:
+    resolved = catalog.validate(_pilot(model="timm/resnet18", training={"weights": "hub"}))
+    assert resolved.training["weights"] == "hub"
+    errors = _errors(catalog, model="timm/resnet18", width=16)
+    assert errors == {"width": "must be null for 'timm/resnet18': its widths are its own (got 16)"}
+    assert "did you mean" in _errors(catalog, model="timm/resnet1800")["model"]
+
+
+def test_hub_weights_need_a_timm_model(catalog: Catalog) -> None:
+    errors = _errors(catalog, model="small_cnn", training={"weights": "hub"})
+    assert set(errors) == {"training.weights"} and "timm/" in errors["training.weights"]
+    assert catalog.validate(_pilot(training={"weights": "starts/small.pt"})).training["weights"] == "starts/small.pt"

@@ -51,7 +51,7 @@ def test_create_and_read_a_pilot(store: Store) -> None:
     runs = store.list_runs(pilot_id=pilot.id)
     assert len(runs) == 4 and {r.status for r in runs} == {RunStatus.QUEUED}
     assert runs[0].queued_at is not None and runs[0].queued_at.tzinfo is not None
-    summary = store.pilot_summary(pilot_id=pilot.id)
+    summary = store.pilot_progress(pilot_id=pilot.id)
     assert summary.status == "queued" and summary.epochs_total == 12 and summary.runs_by_status == {"queued": 4}
 
 
@@ -71,7 +71,7 @@ def test_run_life_cycle_and_progress(store: Store) -> None:
     assert claimed is not None and claimed.status == RunStatus.RUNNING and claimed.attempts == 1
     assert store.claim_run(run_id=run.id, worker_host="gpu-2", device="cpu", stale_after_s=60) is None
     assert store.heartbeat(run_id=run.id, epochs_done=2) is False
-    assert store.pilot_summary(pilot_id=pilot.id).status == "running"
+    assert store.pilot_progress(pilot_id=pilot.id).status == "running"
     done = store.finish_run(
         run_id=run.id,
         status=RunStatus.SUCCEEDED,
@@ -82,7 +82,7 @@ def test_run_life_cycle_and_progress(store: Store) -> None:
     )
     assert done.status == RunStatus.SUCCEEDED and done.predictions == [1, 2, 3] and done.test_labels == [1, 0, 3]
     assert done.final_metrics == {"test_acc": 0.98, "ece": None}
-    assert store.pilot_summary(pilot_id=pilot.id).device_hours == pytest.approx(0.01)
+    assert store.pilot_progress(pilot_id=pilot.id).device_hours == pytest.approx(0.01)
     history = store.throughput_history(model="small_cnn", dataset="digits", device_kind="cpu")
     assert history == [ThroughputPoint(samples_per_second=500.0, regularizer=run.arm)]  # arm name = regularizer
 

@@ -113,3 +113,15 @@ def test_dataset_zip_upload_shows_the_reason_or_fills_the_path(sqlite_url: str, 
             },
         )
         assert "device-hours" in estimate.text, estimate.text
+
+
+def test_the_form_offers_the_curated_zoo_and_starting_weights(sqlite_url: str) -> None:
+    with open_site(sqlite_url) as site:
+        page = site.client.get("/pilots/new").text
+        assert '<option value="timm/resnet50"' in page and "25.56 M params" in page
+        assert 'name="training.weights"' in page
+        form = {"name": "zoo", "dataset": "digits", "seeds": "1", "arm": ["none"], "model": "small_cnn"}
+        refused = site.client.post("/pilots/new/estimate", data={**form, "width": "8", "model": "timm/resnet10t"}).text
+        assert "must be null for &#39;timm/resnet10t&#39;" in refused
+        hub = site.client.post("/pilots/new/estimate", data={**form, "training.weights": "hub"}).text
+        assert "hub weights exist only for timm/ models" in hub

@@ -14,6 +14,7 @@ from pilot_spec.fields import Field, Problem
 from pilot_spec.models import MODELS, model_problem
 from pilot_spec.pairing import pairing_problems
 from pilot_spec.training import TRAINING, training_problems
+from pilot_spec.zoo import CURATED
 
 ALL_FIELDS: list[tuple[str, Field]] = [
     *((f"arms.{arm.name}.{key}", field) for arm in ARMS.values() for key, field in arm.params.items()),
@@ -92,7 +93,9 @@ def test_catalog_document_lists_every_table() -> None:
     catalog = catalog_document()
     assert list(catalog) == ["arms", "datasets", "models", "pairing_limits", "training"]  # sorted, as always
     assert set(catalog["arms"]) == set(ARMS) and set(catalog["datasets"]) == set(DATASETS)
-    assert set(catalog["models"]) == set(MODELS) and set(catalog["training"]) == set(TRAINING)
+    assert set(catalog["models"]) == set(MODELS) | {m.name for m in CURATED} and set(catalog["training"]) == set(
+        TRAINING
+    )
     assert catalog["models"]["resnet18"]["params"]["width"]["default"] == 64
     assert catalog["datasets"]["cifar10"]["limit_param"] == "max_train"
     assert catalog["pairing_limits"] == {"complementary_rate": 0.5, "disjoint_blocks": 0.3, "disjoint_units": 0.5}

@@ -281,3 +281,15 @@ def test_train_run_takes_a_timm_model() -> None:
     result = train_run(config)
     assert result.status == "succeeded" and result.final_metrics["consistency_kl"] > 0
     assert 0 < result.final_metrics["drop_rate"] < 1
+
+
+def test_train_config_keeps_the_model_rules_of_the_api() -> None:
+    from rblock.config import ConfigError, TrainConfig
+
+    assert TrainConfig(model="timm/resnet10t", weights="hub").weights == "hub"
+    with pytest.raises(ConfigError, match="width must be null for 'timm/resnet10t'"):
+        TrainConfig(model="timm/resnet10t", width=8)
+    with pytest.raises(ConfigError, match="weights hub weights exist only for timm/ models"):
+        TrainConfig(model="small_cnn", weights="hub")
+    with pytest.raises(ConfigError, match="model must be one of small_cnn, resnet18 or timm/<name>: unknown"):
+        TrainConfig(model="resnet9000")

@@ -1,0 +1,102 @@
+"""SQLAlchemy rows to the store's entities, and the reads every part of the store shares.
+
+Rows never leave the store: each part (pilots, runs, metrics, workers, extensions) turns them into the
+frozen entities of ``entities.py`` with these functions, so a column is mapped in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Engine, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from backend.store.db import as_utc, utc_now
+from backend.store.entities import Arm, NotFound, Pilot, Run, RunStatus
+from backend.store.models import SqlArm, SqlPilot, SqlRun
+
+
+class StorePart:
+    """What each part of :class:`backend.store.Store` reaches: the engine and the session factory.
+
+    ``Store`` sets both in its constructor; the parts are mixins so that the store stays one front object
+    with one flat API (``store.claim_run(...)``), as its callers use it.
+    """
+
+    engine: Engine
+    _sessions: sessionmaker[Session]
+
+
+def arm_entity(row: SqlArm) -> Arm:
+    return Arm(id=row.id, pilot_id=row.pilot_id, name=row.name, regularizer=row.regularizer, params=dict(row.params))
+
+
+def pilot_entity(row: SqlPilot) -> Pilot:
+    return Pilot(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        dataset=row.dataset,
+        dataset_params=dict(row.dataset_params),
+        model=row.model,
+        width=row.width,
+        training=dict(row.training),
+        seeds=list(row.seeds),
+        baseline_arm=row.baseline_arm,
+        roi=dict(row.roi),
+        budget_cap=row.budget_cap,
+        queue=row.queue,
+        created_by=row.created_by,
+        created_at=as_utc(row.created_at) or utc_now(),
+        updated_at=as_utc(row.updated_at) or utc_now(),
+        arms=[arm_entity(a) for a in row.arms],
+        sequential=dict(row.sequential) if row.sequential else None,
+    )
+
+
+def run_entity(row: SqlRun, arm_name: str) -> Run:
+    return Run(
+        id=row.id,
+        pilot_id=row.pilot_id,
+        arm_id=row.arm_id,
+        arm=arm_name,
+        seed=row.seed,
+        status=RunStatus(row.status),
+        attempts=row.attempts,
+        queue=row.queue,
+        config=dict(row.config),
+        epochs_total=row.epochs_total,
+        epochs_done=row.epochs_done,
+        queued_at=as_utc(row.queued_at),
+        started_at=as_utc(row.started_at),
+        finished_at=as_utc(row.finished_at),
+        heartbeat_at=as_utc(row.heartbeat_at),
+        worker_host=row.worker_host,
+        device=row.device,
+        cancel_requested=row.cancel_requested,
+        error=row.error,
+        cost=row.cost,
+        final_metrics=row.final_metrics,
+        predictions=row.predictions,
+        test_labels=row.test_labels,
+    )
+
+
+def pilot_row(session: Session, pilot_id: int) -> SqlPilot:
+    """The pilot's row with its arms; :class:`NotFound` when there is none."""
+    row = session.get(SqlPilot, pilot_id, options=[selectinload(SqlPilot.arms)])
+    if row is None:
+        raise NotFound(f"pilot {pilot_id} does not exist")
+    return row
+
+
+def select_runs(session: Session, *conditions: Any) -> list[Run]:
+    """The runs matching ``conditions``, with their arms' names, in id order."""
+    query = select(SqlRun, SqlArm.name).join(SqlArm, SqlRun.arm_id == SqlArm.id).where(*conditions)
+    return [run_entity(row, name) for row, name in session.execute(query.order_by(SqlRun.id))]
+
+
+def changed(session: Session, statement: Any) -> int:
+    """Execute an UPDATE/DELETE and return how many rows it changed."""
+    result = session.execute(statement)
+    return int(cast(CursorResult[Any], result).rowcount)
