@@ -10,6 +10,11 @@ pilot's creation time, since SQLite may give a deleted pilot's id to a new one.
 
 Entries are kept least recently used first, as JSON bytes (see CachedSummary), and only the newest version
 of each pilot; a summary being built is built once, however many requests ask for it meanwhile.
+
+Each answer carries an ETag naming the pilot's state (:func:`pilot_etag`), and a request that sends it back
+in ``If-None-Match`` while the version is unchanged gets ``304 Not Modified`` for the one primary-key read:
+the pages use that to serve their own cached rendering of the pilot (``frontend/page_cache.py``), and
+browsers and scripts polling a pilot can use it too.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from starlette.responses import Response
+
 from backend.analysis.service import analyse_pilot
+from backend.etags import caching_headers, make_etag, not_modified
 from backend.store import NotFound, Store
 from pilot_spec.analysis import PilotAnalysis
 
@@ -33,12 +41,20 @@ BUILD_WAIT_S = 30.0
 Key = tuple[int, int, datetime, tuple[tuple[str, float], ...], tuple[str, ...] | None]
 
 
+def pilot_etag(key: Key) -> str:
+    """The ETag of one state of a pilot's analysis: its id, version and creation time (which tells a re-used id
+    apart), with the prices and curves asked for."""
+    pilot_id, version, created, prices, curves = key
+    return make_etag("p", (pilot_id, version, int(created.timestamp() * 1e6)), (prices, curves))
+
+
 @dataclass(frozen=True)
 class CachedSummary:
     """A summary as its JSON bytes only: bytes are invisible to the garbage collector, whereas the analysis's
     thousands of objects, alive for minutes, would be walked by every full collection of a busy process."""
 
     json: bytes  # what FastAPI's JSONResponse would send for the summary, encoded once
+    etag: str  # pilot_etag of the state it was built from
 
     @property
     def analysis(self) -> PilotAnalysis:
@@ -64,15 +80,30 @@ class SummaryCache:
         self.hits = 0
         self.misses = 0
 
+    def response(
+        self,
+        store: Store,
+        pilot_id: int,
+        prices: dict[str, float],
+        curve_keys: Sequence[str] | None = None,
+        if_none_match: str | None = None,
+    ) -> Response:
+        """The summary's HTTP answer: 304 when ``if_none_match`` names the current state, else the JSON bytes."""
+        key = _key(store, pilot_id, prices, curve_keys)
+        etag = pilot_etag(key)
+        unchanged = not_modified(if_none_match, etag)
+        if unchanged is not None:
+            return unchanged
+        return Response(self._get(store, key).json, media_type="application/json", headers=caching_headers(etag))
+
     def get(
         self, store: Store, pilot_id: int, prices: dict[str, float], curve_keys: Sequence[str] | None = None
     ) -> CachedSummary:
         """The pilot's analysis as ``analyse_pilot`` builds it, from the cache while the pilot is unchanged."""
-        version = store.versions.of(pilot_id=pilot_id)
-        if version is None:
-            raise NotFound(f"pilot {pilot_id} does not exist")
-        curves = None if curve_keys is None else tuple(curve_keys)
-        key: Key = (pilot_id, version[0], version[1], tuple(sorted(prices.items())), curves)
+        return self._get(store, _key(store, pilot_id, prices, curve_keys))
+
+    def _get(self, store: Store, key: Key) -> CachedSummary:
+        pilot_id, curves = key[0], key[4]
         with self._lock:
             entry = self._lookup(key)
             if entry is not None:
@@ -94,7 +125,8 @@ class SummaryCache:
         try:
             # The version was read BEFORE the summary, so a change committed in between leaves this entry
             # under the older version at worst: the next request reads the newer version and misses.
-            entry = CachedSummary(json=encode(analyse_pilot(store, pilot_id, prices, curve_keys)))
+            analysis = analyse_pilot(store, pilot_id, dict(key[3]), None if curves is None else list(curves))
+            entry = CachedSummary(json=encode(analysis), etag=pilot_etag(key))
             with self._lock:
                 self.misses += 1
                 # Older versions of this pilot are never asked for again: drop them now.
@@ -117,3 +149,12 @@ class SummaryCache:
             self._entries.move_to_end(key)
             self.hits += 1
         return entry
+
+
+def _key(store: Store, pilot_id: int, prices: dict[str, float], curve_keys: Sequence[str] | None) -> Key:
+    """The cache key of the pilot's current state (one primary-key read); NotFound when it does not exist."""
+    version = store.versions.of(pilot_id=pilot_id)
+    if version is None:
+        raise NotFound(f"pilot {pilot_id} does not exist")
+    curves = None if curve_keys is None else tuple(curve_keys)
+    return (pilot_id, version[0], version[1], tuple(sorted(prices.items())), curves)

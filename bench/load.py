@@ -1,10 +1,11 @@
 """Benchmark: 50 concurrent clients for 60 s on the pages and the JSON a dashboard reads, while a pilot trains.
 
 Not a test. Starts the real system on loopback with the embedded defaults in a temporary folder: the app
-(``pilot_cli.webapp``: API + pages) served by uvicorn on a free port, as ``rblock-pilot api`` serves it,
-and one Celery worker process (solo pool) on SQLite with kombu's SQLAlchemy broker. Submits a pilot on
-``digits`` with more epochs than the benchmark lasts, waits until its first run is training, and then,
-with locust (headless, ``bench/locustfile.py``), measures while it trains:
+(``pilot_cli.webapp``: API + pages) served by uvicorn on a free port with ``rblock-pilot up``'s command
+line (``--api-workers``, default as ``up``: one process per core, at most 4), and one Celery worker process
+(solo pool) on SQLite with kombu's SQLAlchemy broker. Submits a pilot on ``digits`` with more epochs than
+the benchmark lasts, waits until its first run is training, and then, with locust (headless,
+``bench/locustfile.py``), measures while it trains:
 
 1. baseline: one client for 15 s on the same four requests (latency without contention);
 2. the load: 50 clients for 60 s, no think time, on ``/`` (pilots page), ``/pilots/{id}`` (pilot page),
@@ -13,11 +14,14 @@ with locust (headless, ``bench/locustfile.py``), measures while it trains:
 
 Prints requests, errors (goal 0), throughput and p50/p95/p99 per endpoint and overall, each latency as a
 ratio to the single client's and the throughput as a ratio to both baselines'; the CPU each process
-used; the epochs the worker trained during the load; and the server's own request counts from
-``/metrics`` beside locust's. On a 2-core machine the worker is given one torch thread (``--worker-threads``)
+used; the epochs the worker trained during the load; the server's own request counts from ``/metrics``
+beside locust's (one process's, under several); the load average before and after; and a PASS/FAIL line
+for each goal of issue 13 §2 (throughput >= 1.5x the single client's, p95 <= 300 ms on the pilot page and
+on the summary, no errors). On a 2-core machine the worker is given one torch thread (``--worker-threads``)
 so that it trains on one core; the API and locust get the rest (nothing is pinned).
 
-Run: ``.venv/bin/python bench/load.py`` (needs ``pip install -e '.[bench]'`` for locust).
+Run: ``.venv/bin/python bench/load.py`` (needs ``pip install -e '.[bench]'`` for locust; from a git worktree
+other than the one the venv was installed from, prefix ``PYTHONPATH=$PWD``).
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from serving import free_port
 
 from backend.store import Store
+from pilot_cli.service import api_command as service_api_command
+from pilot_cli.service import default_api_workers
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = Path(__file__).resolve().with_name("locustfile.py")
@@ -57,6 +63,7 @@ SERVER_ROUTES = {
     METRICS: "/api/v1/pilots/{pilot_id}/metrics",
 }
 READY_TIMEOUT_S = 180.0  # importing torch alone takes seconds on a small machine
+GOAL_RATIO, GOAL_P95_MS = 1.5, 300.0  # issue 13 §2: under 50 clients, against one client in the same run
 PILOT_EPOCHS = 1_000  # the default MAX_EPOCHS limit: far more than the benchmark lasts; cancelled at the end
 
 
@@ -144,11 +151,8 @@ def running_service(folder: Path, worker_threads: int, api_workers: int = 1) -> 
     store = Store(database_url)
     store.upgrade()  # as `rblock-pilot up` migrates before it starts the children
     port = free_port()
-    # pilot_cli.uvicorn_main: uvicorn's command line as `rblock-pilot api` runs it (TCP_NODELAY under --workers).
-    api_command = [sys.executable, "-m", "pilot_cli.uvicorn_main", "pilot_cli.webapp:serve_app", "--factory"]
-    api_command += ["--host", "127.0.0.1", "--port", str(port)]
-    if api_workers > 1:  # as `rblock-pilot api --workers N`
-        api_command += ["--workers", str(api_workers)]
+    # uvicorn's command line exactly as `rblock-pilot up` and `api --workers N` run it (no trusted proxies).
+    api_command = service_api_command("127.0.0.1", port, "", api_workers)
     worker_command = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "--pool", "solo"]
     worker_command += ["--concurrency", "1", "--prefetch-multiplier", "1", "-Q", "cpu", "-n", "load-bench@%h"]
     worker_command += ["--loglevel", "INFO", "--without-gossip", "--without-mingle"]
@@ -331,7 +335,10 @@ def main() -> None:
     parser.add_argument("--health-seconds", type=int, default=20, help="length of the health baseline (20)")
     parser.add_argument("--worker-threads", type=int, default=1, help="torch threads of the worker (default 1)")
     parser.add_argument(
-        "--api-workers", type=int, default=1, help="uvicorn processes, as `rblock-pilot api --workers` (default 1)"
+        "--api-workers",
+        type=int,
+        default=default_api_workers(),
+        help="uvicorn processes, as `rblock-pilot api --workers`; default as `up`: min(4, cores) = %(default)s",
     )
     args = parser.parse_args()
     load_1m, load_5m, _ = os.getloadavg()  # other work on the machine skews every figure: say how much
@@ -405,6 +412,25 @@ def main() -> None:
                 "which locust does not count; the pages' in-process API calls count on the API routes too)"
             )
             client.post(f"/api/v1/pilots/{pilot_id}/cancel")
+    load_end, _, _ = os.getloadavg()
+    print(f"# load average after the benchmark: {load_end:.2f} (1 min)")
+    _print_goals(single, load)
+
+
+def _print_goals(single: Phase, load: Phase) -> None:
+    """Issue 13 §2's goals, a PASS or FAIL line each (same run: the ratio is to this run's single client)."""
+    overall, one = load.rows["Aggregated"], single.rows["Aggregated"]
+    ratio = overall.rps / one.rps if one.rps > 0 else 0.0
+    page, summary = load.rows[PILOT_PAGE].p95, load.rows[SUMMARY].p95
+    goals = [
+        (ratio >= GOAL_RATIO, f"throughput {ratio:.2f}x a single client's (goal >= {GOAL_RATIO}x)"),
+        (page <= GOAL_P95_MS, f"p95 pilot page {page:.0f} ms (goal <= {GOAL_P95_MS:.0f} ms)"),
+        (summary <= GOAL_P95_MS, f"p95 summary {summary:.0f} ms (goal <= {GOAL_P95_MS:.0f} ms)"),
+        (overall.failures == 0, f"errors {overall.failures} of {overall.requests} (goal 0)"),
+    ]
+    print("\n## goals (issue 13 §2)")
+    for passed, text in goals:
+        print(f"  {'PASS' if passed else 'FAIL'}  {text}")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ class ApiResult:
     body: Any
     content_type: str = "application/json"
     set_cookies: tuple[str, ...] = ()
+    etag: str | None = None  # the answer's ETag header, if any (frontend/page_cache.py revalidates with it)
 
     @property
     def ok(self) -> bool:
@@ -99,8 +100,9 @@ class PageApi:
             setattr(request.state, SHARED_STATE, shared)
         self._shared: dict[str, Any] = shared
 
-    def _headers(self, method: str) -> dict[str, str]:
+    def _headers(self, method: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         headers = {name: value for name in _FORWARDED if (value := self._request.headers.get(name))}
+        headers.update(extra or {})
         if method != "GET":
             token = self._request.headers.get(CSRF_HEADER) or getattr(self._request.state, "form_csrf", None)
             if token:
@@ -108,20 +110,29 @@ class PageApi:
         return headers
 
     async def call(
-        self, method: str, path: str, *, params: Any = None, json: Any = None, files: Any = None, data: Any = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        files: Any = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
     ) -> ApiResult:
         url = f"{self._base}{API}{path}"
         request = httpx.Request(
-            method, url, params=params, json=json, files=files, data=data, headers=self._headers(method)
+            method, url, params=params, json=json, files=files, data=data, headers=self._headers(method, headers)
         )
-        status, headers, body = await _asgi_call(self._request.app, self._scope(request), request.read())
+        status, raw_headers, body = await _asgi_call(self._request.app, self._scope(request), request.read())
         if method != "GET":
             self._shared.pop("principal", None)
-        response = httpx.Response(status, headers=headers, content=body)
+        response = httpx.Response(status, headers=raw_headers, content=body)
         content_type = response.headers.get("content-type", "")
         parsed: Any = response.json() if content_type.startswith("application/json") else response.text
         cookies = tuple(response.headers.get_list("set-cookie"))
-        return ApiResult(status=status, body=parsed, content_type=content_type, set_cookies=cookies)
+        etag = response.headers.get("etag")
+        return ApiResult(status=status, body=parsed, content_type=content_type, set_cookies=cookies, etag=etag)
 
     def _scope(self, request: httpx.Request) -> dict[str, Any]:
         return {

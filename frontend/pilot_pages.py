@@ -7,6 +7,8 @@ The pilot and its runs are read as the API's ``PilotPage``/``PilotDetail`` model
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import math
 from typing import Any
@@ -16,9 +18,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from backend.figures import FIGURES
 from backend.schemas import DecisionList, PilotDetail, PilotPage, RunOut
-from frontend.client import ApiResult, PageApi
+from frontend.client import ApiRefused, ApiResult, PageApi
 from frontend.errors import problem
 from frontend.forms import ROI_INPUTS, ROI_LABELS, field_errors
+from frontend.page_cache import cached_page
 from frontend.pilot_listing import SORT_LABELS, PilotListing
 from frontend.posted_form import form_items
 from frontend.rendering import is_htmx, render, templates
@@ -47,15 +50,17 @@ async def pilots_page(request: Request, status: str = "", page: int = 1, q: str 
     if not is_htmx(request) and not listing.is_url_of(request.url.query):
         # The search form sends every field, blank or default ones too: its answer is the list's plain link.
         return RedirectResponse(listing.url(), status_code=303)
-    listed = await PageApi(request).read(
-        "/pilots",
-        PilotPage,
-        status=status or None,
-        q=q or None,
-        sort=sort,
-        offset=(page - 1) * PAGE_SIZE,
-        limit=PAGE_SIZE,
-    )
+    query: dict[str, Any] = {"sort": sort, "offset": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE}
+    query.update({name: value for name, value in (("status", status), ("q", q)) if value})
+    return await cached_page(request, "/pilots", query, functools.partial(_pilots_page, request, listing))
+
+
+async def _pilots_page(request: Request, listing: PilotListing, result: ApiResult) -> Response:
+    """The pilots page from the API's list (``cached_page`` asked for it, and keeps the page)."""
+    if not result.ok:
+        raise ApiRefused(result)
+    listed = result.parsed(PilotPage)
+    page, status = listing.page, listing.status
     pages = max(1, math.ceil(listed.total / PAGE_SIZE))
     name = "_pilot_rows.html" if is_htmx(request) else "pilots.html"
     return render(
@@ -91,10 +96,15 @@ async def _pilot(request: Request, pilot_id: int) -> PilotDetail:
 
 @router.get("/pilots/{pilot_id:int}", response_class=HTMLResponse)
 async def pilot_page(request: Request, pilot_id: int) -> Response:
-    api = PageApi(request)
-    pilot = await _pilot(request, pilot_id)
-    summary = await api.get(f"/pilots/{pilot_id}/summary", curves="none")
-    decisions = await api.get(f"/pilots/{pilot_id}/decisions")  # the form posts to frontend/decisions.py
+    page = functools.partial(_pilot_page, request, pilot_id)
+    return await cached_page(request, f"/pilots/{pilot_id}/summary", {"curves": "none"}, page)  # page_cache.py
+
+
+async def _pilot_page(request: Request, pilot_id: int, summary: ApiResult) -> Response:
+    """The pilot page from its summary (``cached_page`` asked for it, and keeps the page), its runs and decisions."""
+    # Both at once (each runs on the API's thread pool): one wait instead of two behind the other requests.
+    decisions_call = PageApi(request).get(f"/pilots/{pilot_id}/decisions")  # its form posts to frontend/decisions.py
+    pilot, decisions = await asyncio.gather(_pilot(request, pilot_id), decisions_call)
     return render(
         request,
         "pilot.html",

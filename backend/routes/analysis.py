@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 
 from backend.auth.guard import require
 from backend.auth.roles import Permission
@@ -50,11 +50,17 @@ def _curve_keys(curves: str | None) -> list[str] | None:
 # response model documents it (OpenAPI) without validating and encoding it again on every request.
 @router.get("/{pilot_id}/summary", response_model=PilotAnalysis, dependencies=[require(Permission.READ)])
 def summary(
-    pilot_id: PilotId, store: StoreDep, settings: SettingsDep, cache: SummaryCacheDep, curves: CurvesQuery = None
+    pilot_id: PilotId,
+    store: StoreDep,
+    settings: SettingsDep,
+    cache: SummaryCacheDep,
+    curves: CurvesQuery = None,
+    if_none_match: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
-    """Get the whole analysis: per-arm results, tests against the baseline, ROI and verdicts, warnings."""
-    entry = cache.get(store, pilot_id, settings.price_per_hour, _curve_keys(curves))
-    return Response(entry.json, media_type="application/json")
+    """Get the whole analysis: per-arm results, tests against the baseline, ROI and verdicts, warnings.
+
+    Answers carry an ETag of the pilot's state; send it back in If-None-Match to get 304 while nothing changed."""
+    return cache.response(store, pilot_id, settings.price_per_hour, _curve_keys(curves), if_none_match)
 
 
 @router.put("/{pilot_id}/roi", response_model=PilotAnalysis, dependencies=[require(Permission.EDIT_ROI)])

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import AfterValidator
 
 from backend.auth.guard import Principal, require
 from backend.auth.roles import Permission
 from backend.errors import ERROR_RESPONSES, error_responses
+from backend.etags import caching_headers, make_etag, not_modified
 from backend.routes.deps import CatalogDep, PilotId, QueueDep, SettingsDep, StoreDep
 from backend.routes.runs import FormatQuery, KeysQuery, MaxPointsQuery, metrics_response
 from backend.schemas import (
@@ -84,14 +85,24 @@ def create_pilot(
 def list_pilots(
     store: StoreDep,
     settings: SettingsDep,
+    response: Response,
     status: Annotated[PilotStatus | None, Query(description="only pilots in this state")] = None,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"page size, at most {MAX_LIMIT}")] = 50,
     q: Annotated[str, SearchText, Query(max_length=SEARCH_MAX, description=SEARCH_HELP)] = "",
     sort: Annotated[PilotSort, Query(description=SORT_HELP)] = DEFAULT_SORT,
-) -> PilotPage:
+    if_none_match: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> PilotPage | Response:
     """List pilots, newest first, with their progress, latest decision, notes and tags (paginated; filter by
-    status, search by words, sort by a column)."""
+    status, search by words, sort by a column).
+
+    Answers carry an ETag of the pilots' versions; send it back in If-None-Match to get 304 while nothing changed."""
+    # Read before the list, so that a change committed meanwhile leaves the answer newer than its tag, not older.
+    arguments = (status, offset, limit, q, sort, sorted(settings.price_per_hour.items()))
+    etag = make_etag("l", store.versions.of_all(), arguments)
+    if (unchanged := not_modified(if_none_match, etag)) is not None:
+        return unchanged
+    response.headers.update(caching_headers(etag))
     summaries, total = store.list_pilots(status=status, offset=offset, limit=limit, search=q, sort=sort)
     ids = [s.pilot.id for s in summaries]
     latest = store.decisions.latest(pilot_ids=ids)  # one query for the page

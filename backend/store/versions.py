@@ -25,6 +25,12 @@ from backend.store.models import SqlPilot, SqlRun
 # NULL only on a row written by code older than migration 0010 (whose default is 0).
 NEXT_VERSION = func.coalesce(SqlPilot.version, 0) + 1
 _VERSION = select(SqlPilot.version, SqlPilot.created_at).where(SqlPilot.id == bindparam("pilot_id"))
+_ALL_VERSIONS = select(
+    func.count(SqlPilot.id).label("pilots"),
+    func.max(SqlPilot.id).label("highest"),
+    func.sum(func.coalesce(SqlPilot.version, 0)).label("versions"),
+    func.max(SqlPilot.created_at).label("newest"),
+)
 _BUMP = update(SqlPilot).values(version=NEXT_VERSION).execution_options(synchronize_session=False)
 
 
@@ -59,3 +65,14 @@ class Versions:
         created = as_utc(row.created_at)
         assert created is not None  # created_at is never NULL
         return int(row.version or 0), created
+
+    def of_all(self) -> tuple[int, int, int, str]:
+        """A state of the whole pilots table that every change alters: (how many pilots, the highest id, the
+        sum of the versions, the newest creation time). A change without creations or deletions raises the
+        sum; deletions alone lower the count; a creation raises the newest creation time (even on a re-used
+        id). One aggregate over the pilots' rows, no join: what the pilots list is cached by.
+        """
+        with self._engine.connect() as connection:
+            row = connection.execute(_ALL_VERSIONS).one()
+        newest = as_utc(row.newest)
+        return int(row.pilots or 0), int(row.highest or 0), int(row.versions or 0), newest.isoformat() if newest else ""

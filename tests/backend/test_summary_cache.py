@@ -178,3 +178,32 @@ def test_a_summary_asked_for_by_many_threads_at_once_is_built_once(api: Api) -> 
         bodies = list(pool.map(lambda _: ask(), range(8)))
     assert cache.misses == 1 and cache.hits == 7 and len(set(bodies)) == 1
     assert json.loads(bodies[0]) == _fresh(api, pilot_id, None)
+
+
+def _etag(client: TestClient, pilot_id: int, sent: str | None = None) -> tuple[int, str]:
+    headers = {"If-None-Match": sent} if sent else {}
+    response = client.get(f"{API}/pilots/{pilot_id}/summary", params={"curves": "none"}, headers=headers)
+    assert response.status_code in (200, 304), response.text
+    assert response.headers["cache-control"] == "private, no-cache"
+    return response.status_code, response.headers["etag"]
+
+
+def test_the_etag_answers_304_in_every_process_until_any_change(database_url: str) -> None:
+    with open_api(database_url) as api, second_app(api) as other:
+        pilot_id = create_pilot(api, seeds=3)["id"]
+        finish(api.store, api.store.list_runs(pilot_id=pilot_id)[0].id, points=[("test_acc", 0, 0.7)])
+        for name, change in CHANGES.items():
+            status, etag = _etag(api.client, pilot_id)
+            assert status == 200
+            # The same state has the same tag in both processes, and either answers 304 for it.
+            assert _etag(other, pilot_id) == (200, etag)
+            assert _etag(api.client, pilot_id, etag) == (304, etag)
+            assert _etag(other, pilot_id, f'W/{etag}, "something-else"') == (304, etag)
+            change(api, other, pilot_id)
+            for client in (api.client, other):
+                status, newer = _etag(client, pilot_id, etag)
+                assert status == 200 and newer != etag, f"304 for a stale summary after {name}"
+        # Another view of the summary (other curves) is another representation: another tag.
+        all_curves = api.client.get(f"{API}/pilots/{pilot_id}/summary").headers["etag"]
+        assert all_curves != _etag(api.client, pilot_id)[1]
+        assert api.client.get(f"{API}/pilots/999/summary", headers={"If-None-Match": "*"}).status_code == 404
