@@ -86,7 +86,8 @@ def test_dataset_zip_upload_shows_the_reason_or_fills_the_path(sqlite_url: str, 
     with open_site(sqlite_url, data_root=tmp_path / "data") as site:
         block = site.client.get("/pilots/new/dataset-params", params={"dataset": "imagefolder"}).text
         assert 'name="dataset_params.path"' in block and 'form="dataset-upload"' in block
-        assert "dataset_params" not in site.client.get("/pilots/new/dataset-params", params={"dataset": "digits"}).text
+        digits = site.client.get("/pilots/new/dataset-params", params={"dataset": "digits"}).text
+        assert "dataset_params.path" not in digits and "dataset-upload" not in digits  # only its image_size
         bad = make_zip({**good_entries(), "cat/notes.txt": b"hello"})
         htmx = {"HX-Request": "true"}
         refused = site.client.post("/pilots/new/upload", files={"file": ("bad.zip", bad)}, headers=htmx)
@@ -125,3 +126,15 @@ def test_the_form_offers_the_curated_zoo_and_starting_weights(sqlite_url: str) -
         assert "must be null for &#39;timm/resnet10t&#39;" in refused
         hub = site.client.post("/pilots/new/estimate", data={**form, "training.weights": "hub"}).text
         assert "hub weights exist only for timm/ models" in hub
+
+
+def test_every_dataset_offers_an_image_size(sqlite_url: str) -> None:
+    with open_site(sqlite_url) as site:
+        for dataset in ("digits", "imagefolder"):
+            fragment = site.client.get("/pilots/new/dataset-params", params={"dataset": dataset}).text
+            assert 'name="dataset_params.image_size"' in fragment
+        form = {"name": "big", "dataset": "digits", "seeds": "1", "arm": ["none"], "dataset_params.image_size": "2"}
+        marked = site.client.post("/pilots/new/estimate", data=form).text
+        assert 'id="err-dataset_params-image_size"' in marked and "must be null or an integer in [4, 512]" in marked
+        ok = site.client.post("/pilots/new/estimate", data={**form, "dataset_params.image_size": "16"}).text
+        assert "device-hours" in ok
