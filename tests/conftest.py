@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+# The shared helpers assert too: have pytest explain their failures as it does a test's own asserts.
+pytest.register_assert_rewrite("tests.support")
+
 if TYPE_CHECKING:
     from backend.store import Store
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 import pytest
@@ -21,31 +19,8 @@ from backend.analysis.roi import compute_roi
 from backend.analysis.summary import build_summary
 from backend.analysis.variance import Contrast, accuracy_statistic, churn_statistic
 from backend.analysis.warnings import comparability_warnings
-from backend.store.entities import Arm, MetricPoint, Pilot, Run, RunStatus
-
-NOW = datetime(2026, 11, 27, tzinfo=UTC)
-
-
-def _run(run_id: int, arm: str, seed: int, acc: float | None, *, status: RunStatus = RunStatus.SUCCEEDED,
-         hours: float = 0.01, device: str = "cpu", predictions: list[int] | None = None,
-         extra: dict[str, Any] | None = None, labels: list[int] | None = None) -> Run:  # fmt: skip
-    metrics = None if acc is None else {"test_acc": acc, "ece": 0.02, "flip_rate": 0.01, **(extra or {})}
-    return Run(
-        id=run_id, pilot_id=1, arm_id=1, arm=arm, seed=seed, status=status, attempts=1, queue="cpu", config={},
-        epochs_total=3, epochs_done=3, queued_at=NOW, started_at=NOW, finished_at=NOW, heartbeat_at=NOW,
-        worker_host="h", device=device, cancel_requested=False, error=None,
-        cost={"device_hours": hours, "device_kind": device, "device_name": device, "samples_per_second": 100.0},
-        final_metrics=metrics, predictions=predictions or [0, 1, 2, 3], test_labels=labels,
-    )  # fmt: skip
-
-
-def _pilot(arms: dict[str, dict[str, Any]], roi: dict[str, Any] | None = None, baseline: str = "none") -> Pilot:
-    return Pilot(
-        id=1, name="p", description="", dataset="digits", dataset_params={}, model="small_cnn", width=None,
-        training={}, seeds=[0, 1, 2], baseline_arm=baseline, roi=roi or {}, budget_cap=None, queue="cpu",
-        created_by=None, created_at=NOW, updated_at=NOW,
-        arms=[Arm(i, 1, name, name, params) for i, (name, params) in enumerate(arms.items())],
-    )  # fmt: skip
+from backend.store.entities import MetricPoint, Run, RunStatus
+from tests.support.analysis import make_pilot, make_run
 
 
 def test_describe_matches_scipy() -> None:
@@ -195,12 +170,12 @@ def test_roi_says_when_more_seeds_cannot_settle_it() -> None:
 
 
 def test_arm_results_comparisons_and_pareto() -> None:
-    runs = [_run(i, "none", s, acc, hours=0.01) for i, (s, acc) in enumerate([(0, 0.90), (1, 0.91), (2, 0.92)])]
+    runs = [make_run(i, "none", s, acc, hours=0.01) for i, (s, acc) in enumerate([(0, 0.90), (1, 0.91), (2, 0.92)])]
     runs += [
-        _run(10 + s, "rblock_s", s, acc, hours=0.02, predictions=[0, 1, 2, 3])
+        make_run(10 + s, "rblock_s", s, acc, hours=0.02, predictions=[0, 1, 2, 3])
         for s, acc in [(0, 0.95), (1, 0.96), (2, 0.955)]
     ]
-    runs += [_run(20, "dropout", 0, 0.80, hours=0.03), _run(21, "dropout", 1, None, status=RunStatus.FAILED)]
+    runs += [make_run(20, "dropout", 0, 0.80, hours=0.03), make_run(21, "dropout", 1, None, status=RunStatus.FAILED)]
     results = arm_results(runs, {"none": "none", "rblock_s": "rblock_s", "dropout": "dropout"}, {"cpu": 1.0})
     assert results["none"].test_acc.n == 3 and results["rblock_s"].cost == pytest.approx(0.02)
     assert results["dropout"].test_acc.n == 1
@@ -218,7 +193,7 @@ def test_arm_results_comparisons_and_pareto() -> None:
 
 
 def test_accuracy_intervals_stay_inside_0_1() -> None:
-    runs = [_run(i, "none", i, acc) for i, acc in enumerate((0.99, 1.0, 0.975))]
+    runs = [make_run(i, "none", i, acc) for i, acc in enumerate((0.99, 1.0, 0.975))]
     acc = arm_results(runs, {"none": "none"}, {"cpu": 1.0})["none"].test_acc
     assert acc.ci_high == 1.0 and acc.ci_low is not None and 0 < acc.ci_low < 0.99
     points = [
@@ -226,7 +201,7 @@ def test_accuracy_intervals_stay_inside_0_1() -> None:
         for r, v in zip(runs, (0.99, 1.0, 0.975), strict=True)
         for key in ("test_acc", "nll")
     ]
-    summary = build_summary(_pilot({"none": {}}), runs, points, prices={"cpu": 0.1})
+    summary = build_summary(make_pilot({"none": {}}), runs, points, prices={"cpu": 0.1})
     assert summary.curves["none"]["test_acc"][0].ci_high == 1.0
     nll_high = summary.curves["none"]["nll"][0].ci_high
     assert nll_high is not None and nll_high > 1.0  # not a share: not cut
@@ -240,7 +215,9 @@ def _labelled_runs(rng: np.random.Generator, n_seeds: int = 3, n: int = 200) -> 
             right = rng.random(n) < p_right
             predictions = np.where(right, labels, (labels + 1 + rng.integers(0, 2, n)) % 3)
             runs.append(
-                _run(10 * k + s, arm, s, float(right.mean()), predictions=predictions.tolist(), labels=labels.tolist())
+                make_run(
+                    10 * k + s, arm, s, float(right.mean()), predictions=predictions.tolist(), labels=labels.tolist()
+                )
             )
     return runs, labels
 
@@ -326,7 +303,7 @@ def test_net_benefit_interval_carries_accuracy_and_churn_jointly() -> None:
 
 def test_summary_threads_the_confidence() -> None:
     runs, _ = _labelled_runs(np.random.default_rng(4))
-    pilot = _pilot({"none": {}, "rblock_s": {}}, roi={"predictions_per_year": 1e6, "cost_per_error": 0.1})
+    pilot = make_pilot({"none": {}, "rblock_s": {}}, roi={"predictions_per_year": 1e6, "cost_per_error": 0.1})
     wide, narrow = (build_summary(pilot, runs, [], prices={"cpu": 0.1}, confidence=c) for c in (0.99, 0.8))
     assert wide.confidence == 0.99 and narrow.confidence == 0.8
     w, n = wide.comparisons[0].delta_acc_ci, narrow.comparisons[0].delta_acc_ci
@@ -340,11 +317,11 @@ def test_summary_threads_the_confidence() -> None:
 
 def test_warnings_cover_provisional_failed_devices_seeds_and_drop_rates() -> None:
     runs = [
-        _run(1, "dropblock", 0, 0.9, device="cpu"),
-        _run(2, "rblock_s", 0, 0.9, device="cuda"),
-        _run(3, "rblock_s", 1, 0.9),
-        _run(4, "none", 0, None, status=RunStatus.RUNNING),
-        _run(5, "none", 1, None, status=RunStatus.FAILED),
+        make_run(1, "dropblock", 0, 0.9, device="cpu"),
+        make_run(2, "rblock_s", 0, 0.9, device="cuda"),
+        make_run(3, "rblock_s", 1, 0.9),
+        make_run(4, "none", 0, None, status=RunStatus.RUNNING),
+        make_run(5, "none", 1, None, status=RunStatus.FAILED),
     ]
     points = [
         MetricPoint(1, "drop_rate", 3, 0.10),
@@ -365,13 +342,16 @@ def test_warnings_cover_provisional_failed_devices_seeds_and_drop_rates() -> Non
 
 
 def test_summary_is_json_and_handles_all_failed() -> None:
-    pilot = _pilot({"none": {}, "rblock_s": {"drop_prob": 0.1}}, roi={"predictions_per_year": 1e6})
-    runs = [_run(1, "none", 0, None, status=RunStatus.FAILED), _run(2, "rblock_s", 0, None, status=RunStatus.FAILED)]
+    pilot = make_pilot({"none": {}, "rblock_s": {"drop_prob": 0.1}}, roi={"predictions_per_year": 1e6})
+    runs = [
+        make_run(1, "none", 0, None, status=RunStatus.FAILED),
+        make_run(2, "rblock_s", 0, None, status=RunStatus.FAILED),
+    ]
     summary = build_summary(pilot, runs, [], prices={"cpu": 0.1})
     assert summary.roi[0].verdict == "inconclusive"
     assert any("Every run failed" in w for w in summary.warnings)
     json.dumps(summary.to_jsonable(), allow_nan=False)  # plain JSON: no NaN, no objects
-    runs = [_run(i, arm, s, 0.9 + 0.01 * s + (0.02 if arm == "rblock_s" else 0)) for i, (arm, s) in
+    runs = [make_run(i, arm, s, 0.9 + 0.01 * s + (0.02 if arm == "rblock_s" else 0)) for i, (arm, s) in
             enumerate([(a, s) for a in ("none", "rblock_s") for s in range(3)])]  # fmt: skip
     points = [MetricPoint(r.id, "test_acc", e, 0.5 + 0.1 * e) for r in runs for e in (1, 2, 3)]
     summary = build_summary(pilot, runs, points, prices={"cpu": 0.1})
@@ -382,8 +362,8 @@ def test_summary_is_json_and_handles_all_failed() -> None:
 
 
 def test_every_metric_is_aggregated_per_arm_and_epoch() -> None:
-    pilot = _pilot({"none": {}})
-    runs = [_run(i, "none", i, 0.9) for i in range(3)]
+    pilot = make_pilot({"none": {}})
+    runs = [make_run(i, "none", i, 0.9) for i in range(3)]
     points = [MetricPoint(r.id, key, 1, v) for r, v in zip(runs, (0.1, 0.2, 0.3), strict=True) for key in ("ece", "lr")]
     curves = build_summary(pilot, runs, points, prices={"cpu": 0.1}).curves["none"]
     assert set(curves) == {"ece", "lr"}

@@ -7,36 +7,15 @@ import io
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from backend.store import RunStatus
-from tests.support.api import API, Api, create_pilot, start
-
-ACCURACY = {"none": (0.950, 0.955, 0.948), "rblock_s": (0.975, 0.980, 0.972)}
-
-
-def _finished_pilot(api: Api, **overrides: Any) -> dict[str, Any]:
-    pilot = create_pilot(api, name="Pilot <b>ünïcode</b>", seeds=3, **overrides)
-    for run in pilot["runs"]:
-        start(api.store, run["id"])
-        acc = ACCURACY[run["arm"]][run["seed"]]
-        hours = 0.02 if run["arm"] == "rblock_s" else 0.01
-        api.store.write_points(
-            run_id=run["id"], points=[(k, e, acc - 0.1 / e) for e in (1, 2) for k in ("test_acc", "train_loss")]
-        )
-        api.store.finish_run(
-            run_id=run["id"], status=RunStatus.SUCCEEDED,
-            cost={"device_hours": hours, "device_kind": "cpu", "device_name": "cpu", "samples_per_second": 900.0},
-            final_metrics={"test_acc": acc, "ece": 0.02, "flip_rate": 0.01, "inconsistency_kl": 0.01},
-            predictions=[0, 1, 2, 3],
-        )  # fmt: skip
-    return pilot
+from tests.support.analysis import finished_pilot
+from tests.support.api import API, Api
 
 
 def test_summary_then_roi_inputs_change_the_verdict(api: Api) -> None:
-    pilot = _finished_pilot(api)
+    pilot = finished_pilot(api)
     summary = api.client.get(f"{API}/pilots/{pilot['id']}/summary").json()
     assert summary["baseline_arm"] == "none" and summary["provisional"] is False
     comparison = summary["comparisons"][0]
@@ -51,14 +30,14 @@ def test_summary_then_roi_inputs_change_the_verdict(api: Api) -> None:
 
 
 def test_bad_roi_inputs_are_422(api: Api) -> None:
-    pilot = _finished_pilot(api)
+    pilot = finished_pilot(api)
     response = api.client.put(f"{API}/pilots/{pilot['id']}/roi", json={"cost_per_error": -1})
     assert response.status_code == 422 and "cost_per_error" in response.text
     assert api.client.put(f"{API}/pilots/{pilot['id']}/roi", json={"colour": 1}).status_code == 422
 
 
 def test_figures_are_plotly_json_and_unknown_ones_404(api: Api) -> None:
-    pilot = _finished_pilot(api)
+    pilot = finished_pilot(api)
     fig = api.client.get(f"{API}/pilots/{pilot['id']}/figures/accuracy_curves").json()
     assert [t["name"] for t in fig["data"] if t.get("mode") == "lines"] == ["none", "rblock_s"]
     missing = api.client.get(f"{API}/pilots/{pilot['id']}/figures/pie")
@@ -67,7 +46,7 @@ def test_figures_are_plotly_json_and_unknown_ones_404(api: Api) -> None:
 
 
 def test_csv_json_and_html_reports(api: Api) -> None:
-    pilot = _finished_pilot(api)
+    pilot = finished_pilot(api)
     base = f"{API}/pilots/{pilot['id']}"
     runs_csv = api.client.get(f"{base}/report.csv")
     assert runs_csv.headers["content-type"].startswith("text/csv")
@@ -87,7 +66,7 @@ def test_csv_json_and_html_reports(api: Api) -> None:
     shutil.which("pdftotext") is None or not Path("/usr/bin/chromium").exists(), reason="needs poppler and chromium"
 )
 def test_pdf_report_download(api: Api, tmp_path: Path) -> None:
-    pilot = _finished_pilot(api)
+    pilot = finished_pilot(api)
     api.client.put(f"{API}/pilots/{pilot['id']}/roi", json={"predictions_per_year": 1e6, "cost_per_error": 0.5})
     response = api.client.get(f"{API}/pilots/{pilot['id']}/report.pdf")
     assert response.status_code == 200 and response.content.startswith(b"%PDF")

@@ -11,8 +11,7 @@ import pytest
 from backend.store import RunStatus
 from backend.summary_cache import encode
 from pilot_spec.analysis import Bounded, Describe, PilotAnalysis
-from tests.backend.test_api_analysis import _finished_pilot
-from tests.backend.test_sequential import _advance, _finish_round
+from tests.support.analysis import advance, finish_round, finished_pilot
 from tests.support.api import API, Api, create_pilot, pilot_body, start
 
 SUMMARY_ROUTES = (("/pilots/{pilot_id}/summary", "get"), ("/pilots/{pilot_id}/roi", "put"))
@@ -44,8 +43,8 @@ def _sequential_pilot(api: Api) -> int:
     assert created.status_code == 201, created.text
     pilot_id: int = created.json()["pilot"]["id"]
     better = lambda run: 0.95 + 0.01 * (run.seed % 2) if run.arm == "rblock_s" else 0.90  # noqa: E731
-    assert _finish_round(api, pilot_id, better, {"none": 0.25, "rblock_s": 0.5}) == 4
-    _advance(api)
+    assert finish_round(api, pilot_id, better, {"none": 0.25, "rblock_s": 0.5}) == 4
+    advance(api)
     return pilot_id
 
 
@@ -72,7 +71,7 @@ def test_real_summaries_are_pilot_analysis_by_model_and_by_schema(api: Api, curv
     schema = jsonschema_rs.Draft202012Validator(
         {"$ref": "#/components/schemas/PilotAnalysis", "components": spec["components"]}
     )
-    finished = _finished_pilot(api, roi={"predictions_per_year": 1e6, "cost_per_error": 0.5, "retrains_per_year": 12})
+    finished = finished_pilot(api, roi={"predictions_per_year": 1e6, "cost_per_error": 0.5, "retrains_per_year": 12})
     pilots = {"finished": finished["id"], "sequential": _sequential_pilot(api), "running": _running_pilot(api)}
     for kind, pilot_id in pilots.items():
         response = api.client.get(f"{API}/pilots/{pilot_id}/summary", params={"curves": curves})

@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from backend.store import NotFound, Store
 from backend.store.decisions import Decisions, canonical_json, summary_sha256
-from tests.backend.test_store import _create
+from tests.support.store import create
 
 # Keys out of order, a float that JSONB would print differently (1e-20), a negative zero, and Unicode.
 SNAPSHOT: dict[str, Any] = {"z": [1.0, -0.0, 1e-20, 0.1], "a": {"é": "naïve ü", "n": None}, "provisional": True}
@@ -33,7 +33,7 @@ def _record(store: Store, pilot_id: int, decision: str = "adopt", **overrides: A
 
 
 def test_a_decision_keeps_its_snapshot_byte_for_byte_with_its_hash(store: Store) -> None:
-    pilot = _create(store)
+    pilot = create(store)
     made = _record(store, pilot.id, provisional=True)
     again = store.decisions.get(pilot_id=pilot.id, decision_id=made.id)
     assert again == made and again.provisional and again.decided_at.tzinfo is not None
@@ -43,7 +43,7 @@ def test_a_decision_keeps_its_snapshot_byte_for_byte_with_its_hash(store: Store)
 
 
 def test_history_is_newest_first_without_snapshots_and_latest_is_one_query(store: Store) -> None:
-    first, second, third = _create(store), _create(store), _create(store)
+    first, second, third = create(store), create(store), create(store)
     a = _record(store, first.id, "defer")
     b = _record(store, first.id, "reject", arm="none")
     c = _record(store, second.id, "adopt")
@@ -60,7 +60,7 @@ def test_history_is_newest_first_without_snapshots_and_latest_is_one_query(store
 
 
 def test_unknown_pilots_and_decisions_are_not_found(store: Store) -> None:
-    pilot, other = _create(store), _create(store)
+    pilot, other = create(store), create(store)
     made = _record(store, pilot.id)
     with pytest.raises(NotFound, match="pilot 999 does not exist"):
         _record(store, 999)
@@ -73,7 +73,7 @@ def test_unknown_pilots_and_decisions_are_not_found(store: Store) -> None:
 def test_the_record_is_append_only_and_goes_with_its_pilot(store: Store) -> None:
     public = [name for name in dir(Decisions) if not name.startswith("_")]
     assert sorted(public) == ["get", "history", "latest", "record"]  # no update, no delete
-    pilot, kept = _create(store), _create(store)
+    pilot, kept = create(store), create(store)
     _record(store, pilot.id)
     survivor = _record(store, kept.id)
     store.cancel_pilot(pilot_id=pilot.id)

@@ -13,7 +13,6 @@ from backend.dispatch import resend_lost
 from backend.queue import QueueClient
 from backend.settings import Settings
 from backend.store import RunStatus, Store
-from tests.backend.test_queue import _received
 from tests.support.api import (
     ADMIN,
     API,
@@ -25,6 +24,7 @@ from tests.support.api import (
     pilot_body,
     start,
 )
+from tests.support.broker import received
 
 THREE_ARMS = [{"regularizer": "none"}, {"regularizer": "dropout"}, {"regularizer": "rblock_s"}]
 
@@ -51,7 +51,7 @@ def test_the_broker_receives_a_pilot_seed_by_seed(tmp_path: Path, sqlite_url: st
             client.headers.update(bearer(add_user(store, ADMIN, "admin")))
             body = {"name": "order", "dataset": "digits", "training": {"epochs": 1}, "arms": THREE_ARMS}
             pilot = client.post(f"{API}/pilots", json={**body, "seeds": 3, "queue": "cpu"}).json()["pilot"]
-            sent = [args[0] for _task, args in _received(queue, "cpu")]
+            sent = [args[0] for _task, args in received(queue, "cpu")]
             arms = ["none", "dropout", "rblock_s"]
             assert _order(store, pilot["id"], sent) == [(seed, arm) for seed in range(3) for arm in arms]
             # An extension too: the new arm on the old seeds first, then every arm on each new seed.
@@ -59,7 +59,7 @@ def test_the_broker_receives_a_pilot_seed_by_seed(tmp_path: Path, sqlite_url: st
                 f"{API}/pilots/{pilot['id']}/extend", json={"seeds": 2, "arms": [{"regularizer": "rdrop"}]}
             )
             assert extended.status_code == 201, extended.text
-            sent = [args[0] for _task, args in _received(queue, "cpu")]
+            sent = [args[0] for _task, args in received(queue, "cpu")]
             assert sent == [run["id"] for run in extended.json()["runs"]]
             expected = [(s, "rdrop") for s in range(3)] + [(s, a) for s in (3, 4) for a in [*arms, "rdrop"]]
             assert _order(store, pilot["id"], sent) == expected

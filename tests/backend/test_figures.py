@@ -11,14 +11,14 @@ from backend.figures import FIGURES, build_figure
 from backend.figures.style import MAX_POINTS_PER_LINE, downsample
 from backend.store.entities import MetricPoint
 from pilot_spec.analysis import PilotAnalysis
-from tests.backend.test_analysis import _pilot, _run
+from tests.support.analysis import make_pilot, make_run
 
 
 @pytest.fixture
 def summary() -> PilotAnalysis:
-    pilot = _pilot({"none": {}, "dropblock": {"drop_prob": 0.1}, "rblock_s": {"drop_prob": 0.1}})
+    pilot = make_pilot({"none": {}, "dropblock": {"drop_prob": 0.1}, "rblock_s": {"drop_prob": 0.1}})
     cells = [(k, arm, s) for k, arm in enumerate(("none", "dropblock", "rblock_s")) for s in range(3)]
-    runs = [_run(i, arm, s, 0.9 + 0.01 * s + 0.01 * k, hours=0.01 * (k + 1)) for i, (k, arm, s) in enumerate(cells)]
+    runs = [make_run(i, arm, s, 0.9 + 0.01 * s + 0.01 * k, hours=0.01 * (k + 1)) for i, (k, arm, s) in enumerate(cells)]
     keys = ("test_acc", "train_loss")
     points = [MetricPoint(r.id, key, e, 0.5 + 0.1 * e) for r in runs for e in (1, 2, 3) for key in keys]
     return build_summary(pilot, runs, points, prices={"cpu": 1.0})

@@ -46,8 +46,8 @@ from schemathesis.checks import (
 from schemathesis.python import asgi
 
 from backend.store import RunStatus
-from tests.backend.test_uploads import good_entries, make_zip
 from tests.support.api import API, Api, create_pilot, finish, open_api
+from tests.support.uploads import good_entries, make_zip
 
 OPENAPI = f"{API}/openapi.json"
 # Cases per operation and generation mode; about 40 operations × 2 modes make several thousand cases.

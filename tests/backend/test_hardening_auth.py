@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from backend.auth.accounts import AccountError, issue_token
 from backend.settings import Settings
 from backend.store import Store
-from tests.backend.test_hostile_input import asgi_post, endless
 from tests.support.api import API, PASSWORD, Api, add_user, create_pilot, open_api
+from tests.support.hostile import asgi_post, endless
 from tests.support.site import open_site
 
 

@@ -16,8 +16,8 @@ from backend.settings import Settings
 from backend.store import RunStatus
 from rblock.data.imagefolder import MAX_IMAGE_PIXELS, read_image
 from rblock.data.split import DatasetError
-from tests.backend.test_uploads import good_entries, make_zip, png, truncated_png, upload
 from tests.support.api import API, Api, create_pilot, open_api, pilot_body, start
+from tests.support.uploads import good_entries, make_zip, png, truncated_png, upload
 from worker.runner import execute_run
 
 

@@ -14,14 +14,13 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.testclient import TestClient
 from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from backend import observability
 from backend.store import ArmInput, RunInput, RunStatus, Store
 from tests.support.api import API, finish, open_api, start
+from tests.support.metrics import Samples, parse, scrape
 
 PILOT_ROUTE = f"{API}/pilots/{{pilot_id}}"
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def add_pilot(store: Store, *, seeds: int) -> int:
@@ -34,22 +33,6 @@ def add_pilot(store: Store, *, seeds: int) -> int:
         runs=[RunInput(arm, seed, {}, 2) for arm in arms for seed in range(seeds)],
     )  # fmt: skip
     return pilot.id
-
-
-def scrape(client: TestClient) -> Samples:
-    """Every sample of one scrape, keyed by (sample name, labels)."""
-    response = client.get("/metrics")
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain")
-    return parse(response.text)
-
-
-def parse(text: str) -> Samples:
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
 
 
 def value(samples: Samples, name: str, **labels: str) -> float | None:

@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 from backend.auth.guard import route_permissions
 from backend.auth.roles import Permission
 from frontend import pages
-from tests.backend.test_uploads import good_entries, make_zip
 from tests.support.api import API, Api, create_pilot, pilot_body
 from tests.support.site import open_site
+from tests.support.uploads import good_entries, make_zip
 
 MUTATIONS = {"post", "put", "patch", "delete"}
 # Changes a viewer may make, by the issue: ROI inputs and decisions (the manager's), their own account and session.

@@ -12,6 +12,7 @@ import pytest
 
 from backend.queue import QUEUES, TASK_NAME, QueueClient, QueueUnavailable, celery_config, make_celery, resolve_queue
 from backend.settings import Settings
+from tests.support.broker import received
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -52,17 +53,6 @@ def test_resolve_queue() -> None:
     assert resolve_queue("auto", [_worker("cpu", ["cpu"]), _worker("cuda:NVIDIA H100", ["gpu"])]) == "gpu"
 
 
-def _received(client: QueueClient, queue: str) -> list[tuple[str, list[int]]]:
-    """Read the waiting messages of a queue as a worker would see them: task name and arguments."""
-    out = []
-    with client.app.connection_for_read() as connection:
-        channel = connection.default_channel
-        while (message := channel.basic_get(queue, no_ack=True)) is not None:
-            args, _kwargs, _embed = message.decode()
-            out.append((message.headers["task"], args))
-    return out
-
-
 def test_enqueue_by_name_on_the_embedded_sqlalchemy_broker(tmp_path: Path) -> None:
     client = QueueClient(Settings(broker_url=f"sqla+sqlite:///{tmp_path}/broker.db"))
     try:
@@ -71,7 +61,7 @@ def test_enqueue_by_name_on_the_embedded_sqlalchemy_broker(tmp_path: Path) -> No
         client.enqueue(2, "cpu")
         client.enqueue(3, "gpu")
         assert client.depths() == {"gpu": 1, "cpu": 2}
-        assert _received(client, "cpu") == [(TASK_NAME, [1]), (TASK_NAME, [2])]
+        assert received(client, "cpu") == [(TASK_NAME, [1]), (TASK_NAME, [2])]
         assert client.depths() == {"gpu": 1, "cpu": 0}
         with pytest.raises(ValueError, match="queue must be one of gpu, cpu"):
             client.enqueue(4, "tpu")
@@ -108,7 +98,7 @@ def test_enqueue_and_depths_on_redis(redis_client: QueueClient) -> None:
     redis_client.enqueue(8, "gpu")
     redis_client.enqueue(9, "cpu")
     assert redis_client.depths() == {"gpu": 2, "cpu": 1}
-    assert _received(redis_client, "gpu") == [(TASK_NAME, [7]), (TASK_NAME, [8])]
+    assert received(redis_client, "gpu") == [(TASK_NAME, [7]), (TASK_NAME, [8])]
 
 
 def test_an_unreachable_broker_is_one_clear_error() -> None:

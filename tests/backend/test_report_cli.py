@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from pilot_cli.main import main
-from tests.backend.test_api_analysis import _finished_pilot
+from tests.support.analysis import finished_pilot
 from tests.support.api import open_api
 
 
 def test_report_formats_from_the_database(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with open_api(sqlite_url) as api:
-        pilot = _finished_pilot(api)
+        pilot = finished_pilot(api)
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     out = tmp_path / "out" / "report.csv"
     assert main(["report", str(pilot["id"]), "--format", "csv", "-o", str(out)]) == 0

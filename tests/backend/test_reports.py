@@ -16,23 +16,23 @@ from backend.analysis.summary import build_summary
 from backend.reports.headline import verdict_sentences
 from backend.reports.render import render_epochs_csv, render_html, render_pdf, render_runs_csv
 from backend.store.entities import MetricPoint, RunStatus
-from tests.backend.test_analysis import _pilot, _run
+from tests.support.analysis import make_pilot, make_run
 from tests.support.chromium import CHROMIUM
 
 
 @pytest.fixture(scope="module")
 def pilot_data() -> tuple[Any, list[Any], list[MetricPoint], dict[str, Any]]:
-    pilot = _pilot(
+    pilot = make_pilot(
         {"none": {}, "rblock_s": {"drop_prob": 0.1}, "dropblock": {"drop_prob": 0.1}},
         roi={"predictions_per_year": 2e6, "cost_per_error": 0.3, "retrains_per_year": 12},
     )
     accs = {"none": (0.950, 0.955, 0.948), "rblock_s": (0.962, 0.970, 0.959), "dropblock": (0.951, 0.949, 0.957)}
     runs = [
-        _run(10 * k + s, arm, s, acc, hours=0.01 * (k + 1), extra={"inconsistency_kl": 0.01 * k})
+        make_run(10 * k + s, arm, s, acc, hours=0.01 * (k + 1), extra={"inconsistency_kl": 0.01 * k})
         for k, (arm, values) in enumerate(accs.items())
         for s, acc in enumerate(values)
     ]
-    runs.append(_run(99, "dropblock", 3, None, status=RunStatus.FAILED))
+    runs.append(make_run(99, "dropblock", 3, None, status=RunStatus.FAILED))
     runs[-1] = runs[-1].__class__(**{**runs[-1].__dict__, "error": "the training loss became NaN in epoch 2"})
     points = [MetricPoint(r.id, "test_acc", e, 0.5 + 0.1 * e) for r in runs for e in (1, 2, 3)]
     return pilot, runs, points, build_summary(pilot, runs, points, prices={"cpu": 2.0})
@@ -91,7 +91,7 @@ def test_csv_parses_and_matches_the_runs(pilot_data: Any) -> None:
 
 def test_provisional_report_says_so_first(pilot_data: Any) -> None:
     pilot, runs, points, _ = pilot_data
-    running = [*runs, _run(100, "none", 7, None, status=RunStatus.RUNNING)]
+    running = [*runs, make_run(100, "none", 7, None, status=RunStatus.RUNNING)]
     summary = build_summary(pilot, running, points, prices={"cpu": 2.0})
     html = render_html(summary, pilot, running)
     body = html.split("<body>", 1)[1].lstrip()

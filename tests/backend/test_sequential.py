@@ -19,11 +19,9 @@ from backend.analysis.sequential import (
     sequential_state,
     state_confidence,
 )
-from backend.catalog import get_catalog
-from backend.rounds import advance_sequential
-from backend.store import Run, RunStatus
 from pilot_spec.analysis import ArmResult, Comparison, Describe, PilotAnalysis, Roi
-from tests.support.api import API, Api, pilot_body, start
+from tests.support.analysis import advance, finish_round
+from tests.support.api import API, Api, pilot_body
 
 
 def test_the_spending_sums_to_alpha_and_spends_little_early() -> None:
@@ -100,20 +98,6 @@ def test_saving_is_the_unrun_seeds_at_each_arms_measured_mean() -> None:
 # -- the rounds, driven as the reconciler drives them --------------------------------------------------
 
 
-def _finish_round(api: Api, pilot_id: int, acc: Callable[[Run], float], hours: dict[str, float]) -> int:
-    """Run every queued run of the pilot as a worker would; returns how many."""
-    queued = [r for r in api.store.list_runs(pilot_id=pilot_id) if r.status == RunStatus.QUEUED]
-    for run in queued:
-        start(api.store, run.id)
-        cost = {"device_hours": hours[run.arm], "device_kind": "cpu", "device_name": "cpu", "samples_per_second": 1e3}
-        api.store.finish_run(run_id=run.id, status=RunStatus.SUCCEEDED, cost=cost, final_metrics={"test_acc": acc(run)})
-    return len(queued)
-
-
-def _advance(api: Api) -> dict[int, str]:
-    return advance_sequential(store=api.store, queue=api.queue, settings=api.settings, catalog=get_catalog())
-
-
 def test_a_clear_difference_stops_at_the_first_look_that_settles_it(api: Api) -> None:
     body = pilot_body(sequential={"max_seeds": 8, "round": 2})
     del body["seeds"]
@@ -124,19 +108,19 @@ def test_a_clear_difference_stops_at_the_first_look_that_settles_it(api: Api) ->
     hours = {"none": 0.25, "rblock_s": 0.5}
     # rblock_s is 5 or 6 points better by seed: 2 seeds at 99.7% cannot tell, 4 at 99.1% can.
     better = lambda run: 0.95 + 0.01 * (run.seed % 2) if run.arm == "rblock_s" else 0.90  # noqa: E731
-    assert _advance(api) == {}  # nothing finished: no look
-    assert _finish_round(api, pilot["id"], better, hours) == 4
-    assert _advance(api) == {pilot["id"]: "round of 2 seeds"}
+    assert advance(api) == {}  # nothing finished: no look
+    assert finish_round(api, pilot["id"], better, hours) == 4
+    assert advance(api) == {pilot["id"]: "round of 2 seeds"}
     assert api.store.get_pilot(pilot_id=pilot["id"]).seeds == [0, 1, 2, 3]
     summary = api.client.get(f"{API}/pilots/{pilot['id']}/summary?curves=none").json()
     assert summary["sequential"]["look"] == 2 and summary["sequential"]["confidence"] == pytest.approx(
         look_confidence(2, 4)
     )
     assert summary["sequential"]["history"][0]["settled"] is False
-    assert _finish_round(api, pilot["id"], better, hours) == 4
-    outcome = _advance(api)[pilot["id"]]
+    assert finish_round(api, pilot["id"], better, hours) == 4
+    outcome = advance(api)[pilot["id"]]
     assert outcome.startswith("stopped: settled at look 2 of 4 (4 seeds, ")
-    assert _advance(api) == {}  # stopped: no more looks
+    assert advance(api) == {}  # stopped: no more looks
     assert len(api.store.list_runs(pilot_id=pilot["id"])) == 8  # nothing was cancelled, nothing added
     summary = api.client.get(f"{API}/pilots/{pilot['id']}/summary?curves=none").json()
     plan = summary["sequential"]
@@ -159,8 +143,8 @@ def test_no_difference_runs_to_max_seeds_and_a_running_one_extends_only_itself(a
     noise = lambda run: 0.9 + 0.01 * ((run.seed * 5 + len(run.arm)) % 4)  # noqa: E731
     hours = {"none": 0.1, "rblock_s": 0.2}
     rounds = []
-    while _finish_round(api, pilot["id"], noise, hours):
-        rounds.append(_advance(api)[pilot["id"]])
+    while finish_round(api, pilot["id"], noise, hours):
+        rounds.append(advance(api)[pilot["id"]])
     # 2 + 2 + 1 seeds: the last round is what is left to max_seeds.
     assert rounds[:2] == ["round of 2 seeds", "round of 1 seeds"]
     assert rounds[2].startswith("stopped: reached max_seeds at look 3 of 3 (5 seeds")
@@ -173,7 +157,7 @@ def test_a_cancelled_sequential_pilot_stops(api: Api) -> None:
     pilot = api.client.post(f"{API}/pilots", json=pilot_body(sequential={"max_seeds": 6, "round": 2})).json()
     pilot_id = pilot["pilot"]["id"]
     api.client.post(f"{API}/pilots/{pilot_id}/cancel")
-    outcome = _advance(api)[pilot_id]
+    outcome = advance(api)[pilot_id]
     assert "failed or were cancelled" in outcome
     assert len(api.store.list_runs(pilot_id=pilot_id)) == 4
 

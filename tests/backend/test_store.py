@@ -4,38 +4,12 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
 
 import pytest
 
-from backend.store import ArmInput, Conflict, NotFound, RunInput, RunStatus, Store, StoreUnavailable
+from backend.store import Conflict, NotFound, RunStatus, Store, StoreUnavailable
 from backend.store.entities import ThroughputPoint
-
-
-def _create(store: Store, arms: tuple[str, ...] = ("none", "rblock_s"), seeds: int = 2, **overrides: Any) -> Any:
-    fields: dict[str, Any] = {
-        "name": "digits pilot",
-        "description": "ünïcode <b>ok</b>",
-        "dataset": "digits",
-        "dataset_params": {},
-        "model": "small_cnn",
-        "width": 16,
-        "training": {"epochs": 3},
-        "seeds": list(range(seeds)),
-        "baseline_arm": "none",
-        "roi": {"predictions_per_year": 1e6},
-        "budget_cap": None,
-        "queue": "cpu",
-        "created_by": "ana",
-        "arms": [ArmInput(name=a, regularizer=a, params={}) for a in arms],
-        "runs": [
-            RunInput(arm=a, seed=s, config={"arm": a, "seed": s, "epochs": 3}, epochs_total=3)
-            for a in arms
-            for s in range(seeds)
-        ],
-    }
-    fields.update(overrides)
-    return store.create_pilot(**fields)
+from tests.support.store import create
 
 
 def test_upgrade_twice_is_harmless(store: Store) -> None:
@@ -44,7 +18,7 @@ def test_upgrade_twice_is_harmless(store: Store) -> None:
 
 
 def test_create_and_read_a_pilot(store: Store) -> None:
-    pilot = _create(store)
+    pilot = create(store)
     again = store.get_pilot(pilot_id=pilot.id)
     assert again.name == "digits pilot" and again.description == "ünïcode <b>ok</b>"
     assert [a.name for a in again.arms] == ["none", "rblock_s"]
@@ -65,7 +39,7 @@ def test_missing_things_raise_not_found(store: Store) -> None:
 
 
 def test_run_life_cycle_and_progress(store: Store) -> None:
-    pilot = _create(store)
+    pilot = create(store)
     run = store.list_runs(pilot_id=pilot.id)[0]
     claimed = store.claim_run(run_id=run.id, worker_host="gpu-1", device="cpu", stale_after_s=60)
     assert claimed is not None and claimed.status == RunStatus.RUNNING and claimed.attempts == 1
@@ -88,7 +62,7 @@ def test_run_life_cycle_and_progress(store: Store) -> None:
 
 
 def test_cancel_queued_running_and_finished(store: Store) -> None:
-    pilot = _create(store)
+    pilot = create(store)
     queued, running, *_ = store.list_runs(pilot_id=pilot.id)
     assert store.request_cancel(run_id=queued.id).status == RunStatus.CANCELLED
     store.claim_run(run_id=running.id, worker_host="h", device="cpu", stale_after_s=60)
@@ -102,14 +76,14 @@ def test_cancel_queued_running_and_finished(store: Store) -> None:
 
 
 def test_a_cancelled_queued_run_is_not_claimed(store: Store) -> None:
-    pilot = _create(store)
+    pilot = create(store)
     run = store.list_runs(pilot_id=pilot.id)[0]
     store.request_cancel(run_id=run.id)
     assert store.claim_run(run_id=run.id, worker_host="h", device="cpu", stale_after_s=60) is None
 
 
 def test_retry_starts_over_and_only_from_failed_or_cancelled(store: Store) -> None:
-    pilot = _create(store)
+    pilot = create(store)
     run = store.list_runs(pilot_id=pilot.id)[0]
     with pytest.raises(Conflict, match="only failed or cancelled runs can be retried"):
         store.retry_run(run_id=run.id)
@@ -122,7 +96,7 @@ def test_retry_starts_over_and_only_from_failed_or_cancelled(store: Store) -> No
 
 
 def test_stale_runs_are_requeued_then_failed_after_max_attempts(store: Store) -> None:
-    pilot = _create(store, arms=("none",), seeds=1)
+    pilot = create(store, arms=("none",), seeds=1)
     run = store.list_runs(pilot_id=pilot.id)[0]
     store.claim_run(run_id=run.id, worker_host="h", device="cpu", stale_after_s=60)
     time.sleep(0.05)
@@ -137,7 +111,7 @@ def test_stale_runs_are_requeued_then_failed_after_max_attempts(store: Store) ->
 
 
 def test_a_silent_worker_can_be_taken_over_directly(store: Store) -> None:
-    pilot = _create(store, arms=("none",), seeds=1)
+    pilot = create(store, arms=("none",), seeds=1)
     run = store.list_runs(pilot_id=pilot.id)[0]
     store.claim_run(run_id=run.id, worker_host="h", device="cpu", stale_after_s=60)
     time.sleep(0.05)
@@ -146,7 +120,7 @@ def test_a_silent_worker_can_be_taken_over_directly(store: Store) -> None:
 
 
 def test_points_are_idempotent_and_keep_nan_and_infinity(store: Store) -> None:
-    pilot = _create(store, arms=("none",), seeds=1)
+    pilot = create(store, arms=("none",), seeds=1)
     run = store.list_runs(pilot_id=pilot.id)[0]
     points = [("test_acc", 1, 0.5), ("test_loss", 1, math.nan), ("lr", 1, math.inf), ("x", 1, -math.inf)]
     assert store.write_points(run_id=run.id, points=points) == 4
@@ -160,7 +134,7 @@ def test_points_are_idempotent_and_keep_nan_and_infinity(store: Store) -> None:
 
 
 def test_bulk_points_in_one_call(store: Store) -> None:
-    pilot = _create(store, arms=("none",), seeds=1)
+    pilot = create(store, arms=("none",), seeds=1)
     run = store.list_runs(pilot_id=pilot.id)[0]
     points = [(f"k{k}", e, float(e)) for e in range(200) for k in range(12)]
     assert store.write_points(run_id=run.id, points=points) == 2400
@@ -168,7 +142,7 @@ def test_bulk_points_in_one_call(store: Store) -> None:
 
 
 def test_list_pilots_paginates_and_filters(store: Store) -> None:
-    ids = [_create(store, arms=("none",), seeds=1, name=f"p{i}").id for i in range(5)]
+    ids = [create(store, arms=("none",), seeds=1, name=f"p{i}").id for i in range(5)]
     page, total = store.list_pilots(offset=1, limit=2)
     assert total == 5 and [s.pilot.id for s in page] == [ids[3], ids[2]]
     run = store.list_runs(pilot_id=ids[0])[0]
@@ -178,7 +152,7 @@ def test_list_pilots_paginates_and_filters(store: Store) -> None:
 
 
 def test_delete_refuses_active_pilots(store: Store) -> None:
-    pilot = _create(store, arms=("none",), seeds=1)
+    pilot = create(store, arms=("none",), seeds=1)
     with pytest.raises(Conflict, match="active run"):
         store.delete_pilot(pilot_id=pilot.id)
     store.cancel_pilot(pilot_id=pilot.id)
@@ -206,7 +180,7 @@ def test_unreachable_database_is_one_clear_line() -> None:
 
 
 def test_series_match_the_points_and_follow_rewrites_and_retries(store: Store) -> None:
-    pilot = _create(store, arms=("none",), seeds=1)
+    pilot = create(store, arms=("none",), seeds=1)
     run = store.list_runs(pilot_id=pilot.id)[0]
     store.write_points(run_id=run.id, points=[("acc", 2, 0.6), ("acc", 1, 0.5), ("loss", 1, math.nan)])
     store.write_points(run_id=run.id, points=[("acc", 2, 0.65), ("acc", 3, math.inf)])

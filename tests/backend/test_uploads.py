@@ -11,45 +11,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from backend.uploads import IMAGE_EXTENSIONS
 from tests.support.api import API, Api, open_api
-
-
-def png(color: tuple[int, int, int] = (200, 10, 10), size: int = 8) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (size, size), color).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def make_zip(entries: dict[str, bytes], *, compression: int = zipfile.ZIP_STORED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def good_entries() -> dict[str, bytes]:
-    return {
-        "cat/1.png": png((250, 0, 0)),
-        "cat/2.png": png((240, 0, 0)),
-        "dog/1.png": png((0, 250, 0)),
-        "dog/2.png": png((0, 240, 0)),
-        "dog/3.png": png((0, 230, 0)),
-    }
+from tests.support.uploads import good_entries, make_zip, png, upload
 
 
 def tree(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
-
-
-def upload(api: Api, data: bytes, name: str = "pets", filename: str = "pets.zip") -> tuple[int, dict[str, object]]:
-    response = api.client.post(
-        f"{API}/datasets", files={"file": (filename, data, "application/zip")}, data={"name": name}
-    )
-    return response.status_code, response.json()
 
 
 @pytest.fixture
@@ -116,10 +85,6 @@ def two_symbols(n: int, seed: int) -> bytes:
     """Data that deflate shrinks about 7×: big once extracted, yet no zip bomb."""
     rng = random.Random(seed)
     return bytes(rng.choice(b"ab") for _ in range(n))
-
-
-def truncated_png() -> bytes:
-    return png(size=64)[:60]
 
 
 REFUSALS: dict[str, tuple[Callable[[], bytes], int, str]] = {

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from backend.store import Store
 from tests.support.processes import (
     FIRST_ADMIN_LINE,
+    NEW_PASSWORD,
+    UP,
     Proc,
     Processes,
     base_env,
@@ -31,30 +31,13 @@ from tests.support.processes import (
     pilot_body,
     routes_answering_without_credentials,
     sign_in_and_replace_password,
+    start_up,
     submit,
     wait_for,
     wait_until_finished,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
-
-UP = [sys.executable, "-m", "pilot_cli.main", "up"]
-NEW_PASSWORD = "the admin's own passphrase"
-
-
-def start_up(processes: Processes, data_dir: Path, port: int, **settings: str) -> tuple[Proc, httpx.Client]:
-    proc = processes.start("up", [*UP, "--data-dir", str(data_dir), "--port", str(port)], base_env(**settings))
-    url = f"http://127.0.0.1:{port}"
-
-    def running() -> bool:
-        if not proc.alive():
-            raise AssertionError(f"rblock-pilot up exited with {proc.process.returncode}:\n{proc.text()[-4000:]}")
-        text = proc.text()
-        # The last line of the start: after the URL and, on a first start, the one-time password.
-        return f"R-Block Pilot is running at {url}" in text and "Press Ctrl-C to stop." in text
-
-    wait_for("rblock-pilot up to print its URL", running, timeout_s=120, every_s=0.2)
-    return proc, httpx.Client(base_url=url, timeout=10)
 
 
 def stop_up(proc: Proc) -> tuple[int, float]:

@@ -13,16 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.backend.test_uploads import good_entries, make_zip
-from tests.e2e.test_up import NEW_PASSWORD, start_up
 from tests.support.processes import (
+    NEW_PASSWORD,
     ROOT,
     Processes,
     bearer,
     first_admin_password,
     free_port,
     sign_in_and_replace_password,
+    start_up,
 )
+from tests.support.uploads import good_entries, make_zip
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 

@@ -17,13 +17,13 @@ import httpx
 import pytest
 
 from backend.auth.guard import SESSION_COOKIE
-from backend.store import RunStatus
-from tests.support.api import PASSWORD, pilot_body, start
+from tests.support.api import PASSWORD
 from tests.support.browser import (
     ENGINEER,
     VIEWER,
     Console,
     Site,
+    add_pilot,
     check_csp_is_reported,
     path_of,
     sign_in,
@@ -45,22 +45,6 @@ def _answer(page: Any, method: str, path: str) -> Any:
     return page.expect_response(
         lambda r: r.request.method == method and path_of(r.url).split("?")[0] == path, timeout=10_000
     )
-
-
-def _pilot(site: Site, name: str, *, finished: bool) -> dict[str, Any]:
-    """A pilot of the engineer's (two runs); with ``finished`` its runs have succeeded."""
-    created = site.api("POST", "/pilots", json=pilot_body(name=name, seeds=1, training={"epochs": 2}))
-    assert created.status_code == 201, created.text
-    pilot: dict[str, Any] = created.json()["pilot"]
-    if finished:
-        cost = {"device_hours": 0.1, "device_kind": "cpu", "device_name": "cpu", "samples_per_second": 1000.0}
-        for run in pilot["runs"]:
-            start(site.store, run["id"])
-            site.store.write_points(run_id=run["id"], points=[("test_acc", 1, 0.8), ("test_acc", 2, 0.85)])
-            site.store.finish_run(
-                run_id=run["id"], status=RunStatus.SUCCEEDED, error=None, cost=cost, final_metrics={"test_acc": 0.85}
-            )
-    return pilot
 
 
 def test_a_wrong_password_is_refused_on_the_login_page(site: Site, browser: tuple[Any, Console]) -> None:
@@ -94,7 +78,7 @@ def test_a_wrong_password_is_refused_on_the_login_page(site: Site, browser: tupl
 
 def test_a_viewer_reads_every_page_but_cannot_submit(site: Site, browser: tuple[Any, Console]) -> None:
     page, console = browser
-    pilot = _pilot(site, "viewed pilot", finished=True)
+    pilot = add_pilot(site, "viewed pilot", finished=True)
     sent = list(site.queue.sent)
     site.add_user(VIEWER, "viewer")
     sign_in(page, site.url, VIEWER)
@@ -192,7 +176,7 @@ def test_a_one_time_password_is_changed_in_the_account_form(site: Site, browser:
 
 def test_a_live_page_whose_session_ends_goes_to_login(site: Site, browser: tuple[Any, Console]) -> None:
     page, console = browser
-    pilot = _pilot(site, "live pilot", finished=False)  # queued runs: the grid polls every 2 s
+    pilot = add_pilot(site, "live pilot", finished=False)  # queued runs: the grid polls every 2 s
     sign_in(page, site.url, ENGINEER, path=f"/pilots/{pilot['id']}")
     expect(page.locator("#runs")).to_have_attribute("hx-get", re.compile(r"/runs$"))
 

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.frontend.test_browser_auth import _pilot
-from tests.support.browser import ENGINEER, VIEWER, Console, Site, sign_in
+from tests.support.browser import ENGINEER, VIEWER, Console, Site, add_pilot, sign_in
 from tests.support.chromium import CHROMIUM
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's ch
 
 def test_a_manager_decides_from_the_pilot_page(site: Site, browser: tuple[Any, Console], tmp_path: Path) -> None:
     page, console = browser
-    pilot = _pilot(site, "decided pilot", finished=True)
+    pilot = add_pilot(site, "decided pilot", finished=True)
     site.add_user(VIEWER, "viewer")
     sign_in(page, site.url, VIEWER, path=f"/pilots/{pilot['id']}")
     expect(page.locator("#decisions")).to_contain_text("No decision recorded yet.")
@@ -41,7 +40,7 @@ def test_a_manager_decides_from_the_pilot_page(site: Site, browser: tuple[Any, C
 
 def test_an_engineer_reads_the_history_without_a_form(site: Site, browser: tuple[Any, Console]) -> None:
     page, console = browser
-    pilot = _pilot(site, "engineer's pilot", finished=False)
+    pilot = add_pilot(site, "engineer's pilot", finished=False)
     site.store.decisions.record(
         pilot_id=pilot["id"], decision="defer", arm="none", note="", decided_by="boss", provisional=True, summary={}
     )

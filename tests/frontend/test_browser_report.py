@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.frontend.test_browser_auth import _pilot
-from tests.support.browser import ENGINEER, Console, Site, add_session, sign_in
+from tests.support.browser import ENGINEER, Console, Site, add_pilot, add_session, sign_in
 from tests.support.chromium import CHROMIUM
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's ch
 
 def test_the_pdf_link_shows_the_pdf_being_made(site: Site, browser: tuple[Any, Console], tmp_path: Path) -> None:
     page, console = browser
-    pilot = _pilot(site, "reported pilot", finished=True)
+    pilot = add_pilot(site, "reported pilot", finished=True)
     sign_in(page, site.url, ENGINEER, path=f"/pilots/{pilot['id']}")
     link = page.get_by_role("link", name="PDF", exact=True)
     with page.expect_download(timeout=60_000) as download:
@@ -39,7 +38,7 @@ def test_the_pdf_link_shows_the_pdf_being_made(site: Site, browser: tuple[Any, C
 
 
 def test_without_javascript_the_link_still_downloads(site: Site, chromium_browser: Any) -> None:
-    pilot = _pilot(site, "no script", finished=True)
+    pilot = add_pilot(site, "no script", finished=True)
     context = chromium_browser.new_context(java_script_enabled=False)
     try:
         add_session(context, site.url, ENGINEER)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.backend.test_hostile_input import (
+from tests.support.api import Api
+from tests.support.hostile import (
     BASE_ARM,
     DESCRIPTION,
     NAME,
@@ -24,9 +25,8 @@ from tests.backend.test_hostile_input import (
     assert_escaped,
     hostile_pilot,
 )
-from tests.backend.test_uploads import make_zip, png
-from tests.support.api import Api
 from tests.support.site import open_site
+from tests.support.uploads import make_zip, png
 
 HUGE = str(10**30)
 

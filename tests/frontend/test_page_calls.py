@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import event
 
 from backend.store import Store
-from tests.backend.test_metrics_endpoint import scrape
 from tests.support.api import API, create_pilot
+from tests.support.metrics import scrape
 from tests.support.site import open_site
 
 TOTAL = "rblock_pilot_http_requests_total"

@@ -81,7 +81,7 @@ def test_new_pilot_estimate_errors_and_submit(sqlite_url: str) -> None:
 
 
 def test_dataset_zip_upload_shows_the_reason_or_fills_the_path(sqlite_url: str, tmp_path: Path) -> None:
-    from tests.backend.test_uploads import good_entries, make_zip
+    from tests.support.uploads import good_entries, make_zip
 
     with open_site(sqlite_url, data_root=tmp_path / "data") as site:
         block = site.client.get("/pilots/new/dataset-params", params={"dataset": "imagefolder"}).text

@@ -7,13 +7,7 @@ import re
 from fastapi.testclient import TestClient
 
 from tests.support.api import API, PASSWORD, add_user
-from tests.support.site import open_site
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF field on the page"
-    return found.group(1)
+from tests.support.site import csrf_of, open_site
 
 
 def test_sign_in_and_out_through_the_forms(sqlite_url: str) -> None:

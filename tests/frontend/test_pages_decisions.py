@@ -7,9 +7,8 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tests.frontend.test_pages_auth import csrf_of
 from tests.support.api import PASSWORD, add_user, create_pilot, finish
-from tests.support.site import open_site
+from tests.support.site import csrf_of, open_site
 
 FORM = 'action="/pilots/{}/decision"'
 

@@ -21,9 +21,9 @@ import httpx
 import uvicorn
 
 from backend.auth.guard import SESSION_COOKIE
-from backend.store import Store
+from backend.store import RunStatus, Store
 from pilot_cli.webapp import create_app
-from tests.support.api import PASSWORD, RecordingQueue, add_user, bearer
+from tests.support.api import PASSWORD, RecordingQueue, add_user, bearer, pilot_body, start
 from tests.support.site import site_settings
 
 ENGINEER = "ada"
@@ -178,3 +178,19 @@ def check_csp_is_reported(page: Any, console: Console) -> None:
     # The control's own report is not a finding of the test that called it.
     last = max(i for i, (_, text) in enumerate(console.messages) if "Content Security Policy" in text)
     del console.messages[last]
+
+
+def add_pilot(site: Site, name: str, *, finished: bool) -> dict[str, Any]:
+    """A pilot of the engineer's (two runs); with ``finished`` its runs have succeeded."""
+    created = site.api("POST", "/pilots", json=pilot_body(name=name, seeds=1, training={"epochs": 2}))
+    assert created.status_code == 201, created.text
+    pilot: dict[str, Any] = created.json()["pilot"]
+    if finished:
+        cost = {"device_hours": 0.1, "device_kind": "cpu", "device_name": "cpu", "samples_per_second": 1000.0}
+        for run in pilot["runs"]:
+            start(site.store, run["id"])
+            site.store.write_points(run_id=run["id"], points=[("test_acc", 1, 0.8), ("test_acc", 2, 0.85)])
+            site.store.finish_run(
+                run_id=run["id"], status=RunStatus.SUCCEEDED, error=None, cost=cost, final_metrics={"test_acc": 0.85}
+            )
+    return pilot

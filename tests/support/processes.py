@@ -41,6 +41,9 @@ T = TypeVar("T")
 FIRST_ADMIN_LINE = re.compile(r"first start: sign in as 'admin' with the one-time password (\S+)")
 # The only API routes that answer without credentials.
 PUBLIC_ROUTES = frozenset({("GET", "/api/v1/health"), ("POST", "/api/v1/auth/login")})
+# ``rblock-pilot up`` as a user runs it, and the password its tests give admin for the one-time one.
+UP = [sys.executable, "-m", "pilot_cli.main", "up"]
+NEW_PASSWORD = "the admin's own passphrase"
 
 
 def free_port() -> int:
@@ -296,3 +299,19 @@ def routes_answering_without_credentials(base: str, token: str) -> dict[str, int
         if wrong.status_code != 401:
             answered["GET /api/v1/pilots with a made-up token"] = wrong.status_code
     return answered
+
+
+def start_up(processes: Processes, data_dir: Path, port: int, **settings: str) -> tuple[Proc, httpx.Client]:
+    """Start ``rblock-pilot up`` on ``data_dir`` and ``port``; once it prints its URL: (process, client for it)."""
+    proc = processes.start("up", [*UP, "--data-dir", str(data_dir), "--port", str(port)], base_env(**settings))
+    url = f"http://127.0.0.1:{port}"
+
+    def running() -> bool:
+        if not proc.alive():
+            raise AssertionError(f"rblock-pilot up exited with {proc.process.returncode}:\n{proc.text()[-4000:]}")
+        text = proc.text()
+        # The last line of the start: after the URL and, on a first start, the one-time password.
+        return f"R-Block Pilot is running at {url}" in text and "Press Ctrl-C to stop." in text
+
+    wait_for("rblock-pilot up to print its URL", running, timeout_s=120, every_s=0.2)
+    return proc, httpx.Client(base_url=url, timeout=10)

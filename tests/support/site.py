@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -32,3 +33,10 @@ def open_site(database_url: str, **overrides: Any) -> Iterator[Api]:
             yield Api(client=client, store=store, queue=queue, settings=config, tokens={ADMIN: token})
     finally:
         store.dispose()
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the form on ``html`` (fails when the page has none)."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
