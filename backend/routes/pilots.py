@@ -12,7 +12,7 @@ from backend.auth.roles import Permission
 from backend.errors import ERROR_RESPONSES, error_responses
 from backend.etags import caching_headers, make_etag, not_modified
 from backend.routes.deps import CatalogDep, PilotId, QueueDep, SettingsDep, StoreDep
-from backend.routes.runs import FormatQuery, KeysQuery, MaxPointsQuery, metrics_response
+from backend.routes.runs import MetricsQueryDep, metrics_response
 from backend.schemas import (
     CancelOut,
     MetricColumnsOut,
@@ -158,13 +158,7 @@ def cancel_pilot(pilot_id: PilotId, store: StoreDep) -> CancelOut:
 @router.get(
     "/{pilot_id}/metrics", response_model=MetricsOut | MetricColumnsOut, dependencies=[require(Permission.READ)]
 )
-def pilot_metrics(
-    pilot_id: PilotId,
-    store: StoreDep,
-    keys: KeysQuery = None,
-    max_points: MaxPointsQuery = None,
-    format: FormatQuery = "columns",
-) -> Response:
+def pilot_metrics(pilot_id: PilotId, store: StoreDep, query: MetricsQueryDep) -> Response:
     """Get the metric points of all runs of a pilot in long format (chosen keys, optional downsampling)."""
     runs = store.list_runs(pilot_id=pilot_id)
-    return metrics_response(store, [run.id for run in runs], keys, max_points, format)
+    return metrics_response(store, [run.id for run in runs], query)
