@@ -11,7 +11,7 @@ from backend.auth.guard import Principal, require
 from backend.auth.roles import Permission
 from backend.errors import ERROR_RESPONSES, error_responses
 from backend.etags import caching_headers, make_etag, not_modified
-from backend.routes.deps import CatalogDep, PilotId, QueueDep, SettingsDep, StoreDep
+from backend.routes.deps import CatalogDep, PilotId, QueueDep, SettingsDep, StoreDep, dry_run_post
 from backend.routes.runs import MetricsQueryDep, metrics_response
 from backend.schemas import (
     CancelOut,
@@ -46,12 +46,7 @@ PilotOutT = TypeVar("PilotOutT", bound=PilotOut)
 SearchText = AfterValidator(clean_text)
 
 
-@router.post(
-    "",
-    status_code=201,
-    response_model=PilotSubmission,
-    responses={200: {"model": PilotSubmission, "description": "dry run: validated and estimated, nothing queued"}},
-)
+@dry_run_post(router, "", PilotSubmission)
 def create_pilot(
     body: PilotCreate,
     principal: Annotated[Principal, require(Permission.SUBMIT)],
