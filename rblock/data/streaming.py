@@ -35,7 +35,7 @@ from rblock.data.imagefolder import read_image
 from rblock.data.memory import gib, streaming_bytes
 from rblock.data.resize import resize_images
 from rblock.data.seeding import STREAM_SUBSET, derive_seed
-from rblock.data.split import MIN_STD, DatasetError
+from rblock.data.split import MIN_STD, DatasetError, SplitFacts
 
 STATS_SAMPLE = 2048
 PREFETCH = 2
@@ -69,22 +69,15 @@ class ResizedImages(Dataset[Tensor]):
 
 
 @dataclass(frozen=True, eq=False)
-class StreamingSplit:
+class StreamingSplit(SplitFacts):
     """A train/test split read from disk per batch; the counterpart of ``DatasetSplit`` (same attributes but
     the images: ``train`` and ``test`` give unnormalised images by index, ``mean``/``std`` normalise them)."""
 
-    name: str
     train: Dataset[Tensor] = field(repr=False)
     train_y: Tensor = field(repr=False)
     test: Dataset[Tensor] = field(repr=False)
     test_y: Tensor = field(repr=False)
     shape: tuple[int, int, int]
-    num_classes: int
-    class_names: tuple[str, ...]
-    augment: bool
-    crop_padding: int
-    flip: bool
-    label_noise: float
     mean: tuple[float, ...]
     std: tuple[float, ...]
     budget: int
