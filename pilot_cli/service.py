@@ -22,20 +22,22 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from pilot_cli import supervisor
 from pilot_spec.device import DEVICE_GRAMMAR, parse_device
 
 if TYPE_CHECKING:
     from backend.settings import Settings
+    from backend.store import Store
 
 EXIT_USAGE = 2
 HEALTH_PATH = "/api/v1/health"
 # Importing torch alone takes seconds on a small machine; the worker's first start can take a while.
 READY_TIMEOUT_S = 180.0
+T = TypeVar("T")
 
 
 class ServiceError(Exception):
@@ -316,19 +318,25 @@ def _settings() -> Settings:
         raise ServiceError(f"invalid setting {field}: {first['msg']}") from None
 
 
-def _migrate(database_url: str) -> None:
-    from sqlalchemy.exc import SQLAlchemyError
-
+def _with_store(database_url: str, action: Callable[[Store], T]) -> T:
+    """``action`` on a store opened for it alone; an unreachable database is a ``ServiceError`` with its one line."""
     from backend.store import Store, StoreUnavailable
 
     try:
         store = Store(database_url)
         try:
-            store.upgrade()
+            return action(store)
         finally:
             store.dispose()
     except StoreUnavailable as error:
         raise ServiceError(str(error)) from None
+
+
+def _migrate(database_url: str) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        _with_store(database_url, lambda store: store.upgrade())
     except SQLAlchemyError as error:
         raise ServiceError(f"cannot migrate the database at {_redact(database_url)}: {_first_line(error)}") from None
 
@@ -336,13 +344,8 @@ def _migrate(database_url: str) -> None:
 def _first_admin(database_url: str) -> str | None:
     """On a database with no users, create ``admin`` with a one-time password (returned, to print once)."""
     from backend.auth.accounts import ensure_first_admin
-    from backend.store import Store
 
-    store = Store(database_url)
-    try:
-        return ensure_first_admin(store)
-    finally:
-        store.dispose()
+    return _with_store(database_url, ensure_first_admin)
 
 
 def _print_first_admin(password: str) -> None:
@@ -356,16 +359,7 @@ def _print_first_admin(password: str) -> None:
 
 
 def _ping(database_url: str) -> None:
-    from backend.store import Store, StoreUnavailable
-
-    try:
-        store = Store(database_url)
-        try:
-            store.ping()
-        finally:
-            store.dispose()
-    except StoreUnavailable as error:
-        raise ServiceError(str(error)) from None
+    _with_store(database_url, lambda store: store.ping())
 
 
 def _artifact_store(settings: Settings, *, worker: bool) -> None:

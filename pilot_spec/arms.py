@@ -14,6 +14,7 @@ from typing import Any
 
 from pilot_spec.fields import Field, Problem
 from pilot_spec.pairing import PAIRINGS, pairing_problems
+from pilot_spec.tables import by_name
 
 SCHEDULES: tuple[str, ...] = ("linear", "constant")
 
@@ -60,63 +61,60 @@ _BLOCK_SIZE = Field("integer", 3, "side of the dropped square blocks (clipped to
 _SHARED = Field("boolean", False, "one block mask per sample for all channels")
 _GROUPS = Field("integer", 8, "number of channel groups (each C/groups channels)", minimum=1, maximum=4096)
 
-ARMS: dict[str, Arm] = {
-    arm.name: arm
-    for arm in (
-        Arm("none", "no regularizer (baseline)", 1),
-        Arm("dropout", "element-wise dropout", 1, {"drop_prob": _drop_prob(0.1), "schedule": _SCHEDULE}),
-        Arm(
-            "spatial_dropout",
-            "SpatialDropout: whole channels",
-            1,
-            {"drop_prob": _drop_prob(0.1), "schedule": _SCHEDULE},
-        ),
-        Arm(
-            "dropblock",
-            "DropBlock: contiguous square regions, calibrated rate",
-            1,
-            {
-                "drop_prob": _drop_prob(0.1),
-                "block_size": _BLOCK_SIZE,
-                "shared_channels": _SHARED,
-                "schedule": _SCHEDULE,
-            },
-            spatial_blocks=True,
-        ),
-        Arm(
-            "rdrop",
-            "R-Drop: element-wise dropout, two passes, consistency loss",
-            2,
-            {"drop_prob": _drop_prob(0.1), "alpha": _ALPHA, "pairing": _pairing("independent"), "schedule": _SCHEDULE},
-        ),
-        Arm(
-            "rblock_b",
-            "R-Block BDropDML: sub-models drop whole channel groups",
-            2,
-            {
-                "drop_prob": _drop_prob(0.25),
-                "groups": _GROUPS,
-                "alpha": _ALPHA,
-                "pairing": _pairing("disjoint"),
-                "schedule": _SCHEDULE,
-            },
-        ),
-        Arm(
-            "rblock_s",
-            "R-Block SDropDML: sub-models drop contiguous spatial blocks",
-            2,
-            {
-                "drop_prob": _drop_prob(0.1),
-                "block_size": _BLOCK_SIZE,
-                "shared_channels": _SHARED,
-                "alpha": _ALPHA,
-                "pairing": _pairing("disjoint"),
-                "schedule": _SCHEDULE,
-            },
-            spatial_blocks=True,
-        ),
-    )
-}
+ARMS: dict[str, Arm] = by_name(
+    Arm("none", "no regularizer (baseline)", 1),
+    Arm("dropout", "element-wise dropout", 1, {"drop_prob": _drop_prob(0.1), "schedule": _SCHEDULE}),
+    Arm(
+        "spatial_dropout",
+        "SpatialDropout: whole channels",
+        1,
+        {"drop_prob": _drop_prob(0.1), "schedule": _SCHEDULE},
+    ),
+    Arm(
+        "dropblock",
+        "DropBlock: contiguous square regions, calibrated rate",
+        1,
+        {
+            "drop_prob": _drop_prob(0.1),
+            "block_size": _BLOCK_SIZE,
+            "shared_channels": _SHARED,
+            "schedule": _SCHEDULE,
+        },
+        spatial_blocks=True,
+    ),
+    Arm(
+        "rdrop",
+        "R-Drop: element-wise dropout, two passes, consistency loss",
+        2,
+        {"drop_prob": _drop_prob(0.1), "alpha": _ALPHA, "pairing": _pairing("independent"), "schedule": _SCHEDULE},
+    ),
+    Arm(
+        "rblock_b",
+        "R-Block BDropDML: sub-models drop whole channel groups",
+        2,
+        {
+            "drop_prob": _drop_prob(0.25),
+            "groups": _GROUPS,
+            "alpha": _ALPHA,
+            "pairing": _pairing("disjoint"),
+            "schedule": _SCHEDULE,
+        },
+    ),
+    Arm(
+        "rblock_s",
+        "R-Block SDropDML: sub-models drop contiguous spatial blocks",
+        2,
+        {
+            "drop_prob": _drop_prob(0.1),
+            "block_size": _BLOCK_SIZE,
+            "shared_channels": _SHARED,
+            "alpha": _ALPHA,
+            "pairing": _pairing("disjoint"),
+            "schedule": _SCHEDULE,
+        },
+        spatial_blocks=True,
+    ),
+)
 
 
 def arm_rule_problems(arm: Arm, params: Mapping[str, Any]) -> list[Problem]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pilot_spec.fields import Field
+from pilot_spec.tables import by_name
 
 
 @dataclass(frozen=True)
@@ -71,105 +72,100 @@ def _stock(name: str, description: str, train: int, test: int, side: int) -> Dat
     return Dataset(name, description, {**_SUBSET, **_IMAGE_SIZE}, sizes)
 
 
-DATASETS: dict[str, Dataset] = {
-    spec.name: spec
-    for spec in (
-        Dataset(
-            "digits",
-            "scikit-learn handwritten digits: 1797 grey 8×8 images, 10 classes, stratified 80/20 split "
-            "(1437/360) by data seed; offline, trains in seconds on a CPU.",
-            _IMAGE_SIZE,
-            {"train_size": 1437, "test_size": 360, "image_size": 8, "image_size_param": "image_size"},
-        ),
-        Dataset(
-            "shapes",
-            "Procedural 32×32 RGB shapes, 10 classes (circle, ring, square, triangle, cross, star, half disc, "
-            "L-shape, horizontal and vertical bar) with random colour, size, position, rotation, clutter and noise; "
-            "generated offline from the data seed, balanced classes.",
-            {
-                "n_train": Field("integer", 5000, "number of training images", minimum=10, allowed="an integer >= 10"),
-                "n_test": Field("integer", 1000, "number of test images", minimum=10, allowed="an integer >= 10"),
-                "difficulty": Field(
-                    "number",
-                    0.5,
-                    "0 = large clean shapes, 1 = small shapes, heavy clutter and noise",
-                    minimum=0.0,
-                    maximum=1.0,
-                    allowed="a number in [0, 1]",
-                ),
-                **_IMAGE_SIZE,
-            },
-            {
-                "train_size_param": "n_train",
-                "test_size_param": "n_test",
-                "image_size": 32,
-                "image_size_param": "image_size",
-            },
-        ),
-        _stock(
-            "cifar10",
-            "CIFAR-10: 50000/10000 colour 32×32 images, 10 classes; files in <data_root>/cifar-10-batches-py.",
-            50_000,
-            10_000,
-            32,
-        ),
-        _stock(
-            "cifar100",
-            "CIFAR-100 (fine labels): 50000/10000 colour 32×32 images, 100 classes; files in "
-            "<data_root>/cifar-100-python.",
-            50_000,
-            10_000,
-            32,
-        ),
-        _stock(
-            "mnist",
-            "MNIST handwritten digits: 60000/10000 grey 28×28 images, 10 classes; files in <data_root>/MNIST/raw.",
-            60_000,
-            10_000,
-            28,
-        ),
-        _stock(
-            "fashion_mnist",
-            "Fashion-MNIST: 60000/10000 grey 28×28 images of garments, 10 classes; files in "
-            "<data_root>/FashionMNIST/raw.",
-            60_000,
-            10_000,
-            28,
-        ),
-        _stock(
-            "svhn",
-            "SVHN house-number digits: 73257/26032 colour 32×32 images (train/test, no extra), 10 classes; "
-            "files in <data_root>/svhn.",
-            73_257,
-            26_032,
-            32,
-        ),
-        Dataset(
-            "imagefolder",
-            "Your own images: a folder with one subfolder per class; resized to image_size², stratified "
-            "train/test split by data seed.",
-            {
-                "path": Field("string", None, "folder that holds one subfolder of images per class", required=True),
-                "image_size": Field(
-                    "integer",
-                    32,
-                    "images are resized to image_size × image_size",
-                    minimum=4,
-                    maximum=512,
-                    allowed="an integer in [4, 512]",
-                ),
-                "test_fraction": Field(
-                    "number",
-                    0.2,
-                    "share of each class held out for testing",
-                    minimum=0.01,
-                    maximum=0.99,
-                    allowed="a number from 0.01 to 0.99",
-                ),
-                "channels": Field("integer", 3, "3 = RGB, 1 = greyscale", enum=(1, 3), allowed="1 or 3"),
-                "flip": Field("boolean", True, "allow horizontal-flip augmentation (false for text, digits, arrows)"),
-            },
-            {"train_size": None, "test_size": None, "image_size_param": "image_size"},
-        ),
-    )
-}
+DATASETS: dict[str, Dataset] = by_name(
+    Dataset(
+        "digits",
+        "scikit-learn handwritten digits: 1797 grey 8×8 images, 10 classes, stratified 80/20 split "
+        "(1437/360) by data seed; offline, trains in seconds on a CPU.",
+        _IMAGE_SIZE,
+        {"train_size": 1437, "test_size": 360, "image_size": 8, "image_size_param": "image_size"},
+    ),
+    Dataset(
+        "shapes",
+        "Procedural 32×32 RGB shapes, 10 classes (circle, ring, square, triangle, cross, star, half disc, "
+        "L-shape, horizontal and vertical bar) with random colour, size, position, rotation, clutter and noise; "
+        "generated offline from the data seed, balanced classes.",
+        {
+            "n_train": Field("integer", 5000, "number of training images", minimum=10, allowed="an integer >= 10"),
+            "n_test": Field("integer", 1000, "number of test images", minimum=10, allowed="an integer >= 10"),
+            "difficulty": Field(
+                "number",
+                0.5,
+                "0 = large clean shapes, 1 = small shapes, heavy clutter and noise",
+                minimum=0.0,
+                maximum=1.0,
+                allowed="a number in [0, 1]",
+            ),
+            **_IMAGE_SIZE,
+        },
+        {
+            "train_size_param": "n_train",
+            "test_size_param": "n_test",
+            "image_size": 32,
+            "image_size_param": "image_size",
+        },
+    ),
+    _stock(
+        "cifar10",
+        "CIFAR-10: 50000/10000 colour 32×32 images, 10 classes; files in <data_root>/cifar-10-batches-py.",
+        50_000,
+        10_000,
+        32,
+    ),
+    _stock(
+        "cifar100",
+        "CIFAR-100 (fine labels): 50000/10000 colour 32×32 images, 100 classes; files in <data_root>/cifar-100-python.",
+        50_000,
+        10_000,
+        32,
+    ),
+    _stock(
+        "mnist",
+        "MNIST handwritten digits: 60000/10000 grey 28×28 images, 10 classes; files in <data_root>/MNIST/raw.",
+        60_000,
+        10_000,
+        28,
+    ),
+    _stock(
+        "fashion_mnist",
+        "Fashion-MNIST: 60000/10000 grey 28×28 images of garments, 10 classes; files in <data_root>/FashionMNIST/raw.",
+        60_000,
+        10_000,
+        28,
+    ),
+    _stock(
+        "svhn",
+        "SVHN house-number digits: 73257/26032 colour 32×32 images (train/test, no extra), 10 classes; "
+        "files in <data_root>/svhn.",
+        73_257,
+        26_032,
+        32,
+    ),
+    Dataset(
+        "imagefolder",
+        "Your own images: a folder with one subfolder per class; resized to image_size², stratified "
+        "train/test split by data seed.",
+        {
+            "path": Field("string", None, "folder that holds one subfolder of images per class", required=True),
+            "image_size": Field(
+                "integer",
+                32,
+                "images are resized to image_size × image_size",
+                minimum=4,
+                maximum=512,
+                allowed="an integer in [4, 512]",
+            ),
+            "test_fraction": Field(
+                "number",
+                0.2,
+                "share of each class held out for testing",
+                minimum=0.01,
+                maximum=0.99,
+                allowed="a number from 0.01 to 0.99",
+            ),
+            "channels": Field("integer", 3, "3 = RGB, 1 = greyscale", enum=(1, 3), allowed="1 or 3"),
+            "flip": Field("boolean", True, "allow horizontal-flip augmentation (false for text, digits, arrows)"),
+        },
+        {"train_size": None, "test_size": None, "image_size_param": "image_size"},
+    ),
+)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pilot_spec.tables import by_name
 from pilot_spec.text import show
 from pilot_spec.zoo import TIMM_PREFIX, timm_name_problem
 
@@ -36,27 +37,24 @@ class Model:
         }
 
 
-MODELS: dict[str, Model] = {
-    model.name: model
-    for model in (
-        Model(
-            "small_cnn",
-            "three conv3x3-BN-ReLU stages (1, 2, 2 convs; widths w, 2w, 4w) with 2×2 max-pool between them, "
-            "global average pool, linear; trains on a CPU",
-            32,
-            "width of the first stage; the stages have w, 2w and 4w channels",
-            "after stage 2 (2w channels, 1/2 of the input side) and stage 3 (4w channels, 1/4 of the input side)",
-        ),
-        Model(
-            "resnet18",
-            "ResNet-18 (arXiv 1512.03385) with torchvision's BasicBlock and a small-image stem: 3×3 stride-1 "
-            "first conv, no max-pool",
-            64,
-            "base width; the four stages have w, 2w, 4w and 8w channels (64 is torchvision's ResNet-18)",
-            "after layer3 (4w channels, 1/4 of the input side) and layer4 (8w channels, 1/8 of the input side)",
-        ),
-    )
-}
+MODELS: dict[str, Model] = by_name(
+    Model(
+        "small_cnn",
+        "three conv3x3-BN-ReLU stages (1, 2, 2 convs; widths w, 2w, 4w) with 2×2 max-pool between them, "
+        "global average pool, linear; trains on a CPU",
+        32,
+        "width of the first stage; the stages have w, 2w and 4w channels",
+        "after stage 2 (2w channels, 1/2 of the input side) and stage 3 (4w channels, 1/4 of the input side)",
+    ),
+    Model(
+        "resnet18",
+        "ResNet-18 (arXiv 1512.03385) with torchvision's BasicBlock and a small-image stem: 3×3 stride-1 "
+        "first conv, no max-pool",
+        64,
+        "base width; the four stages have w, 2w, 4w and 8w channels (64 is torchvision's ResNet-18)",
+        "after layer3 (4w channels, 1/4 of the input side) and layer4 (8w channels, 1/8 of the input side)",
+    ),
+)
 
 # Families of models named by a prefix (``"timm/"``) instead of one table row each: the prefix maps to a
 # check of the rest of the name that returns what is wrong with it, or None.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
 
 from backend.auth.guard import require
 from backend.auth.roles import Permission
+from backend.catalog import Catalog
 from backend.errors import error_responses
 from backend.routes.deps import CatalogDep
 
@@ -20,25 +22,35 @@ def get_catalog(catalog: CatalogDep) -> dict[str, Any]:
     return catalog.data
 
 
-@router.get("/datasets", dependencies=[require(Permission.READ)])
-def list_datasets(catalog: CatalogDep) -> dict[str, Any]:
-    """List datasets with their parameters (type, bounds, default, help) and sizes."""
-    return catalog.datasets
+def _part(name: str, part: Callable[[Catalog], dict[str, Any]], summary: str) -> Callable[[Catalog], dict[str, Any]]:
+    def read(catalog: CatalogDep) -> dict[str, Any]:
+        return part(catalog)
+
+    read.__name__, read.__doc__ = name, summary  # FastAPI names the operation and writes its docs from these
+    return read
 
 
-@router.get("/models", dependencies=[require(Permission.READ)])
-def list_models(catalog: CatalogDep) -> dict[str, Any]:
-    """List models with their parameters and drop sites."""
-    return catalog.models
-
-
-@router.get("/arms", dependencies=[require(Permission.READ)])
-def list_arms(catalog: CatalogDep) -> dict[str, Any]:
-    """List regularizer arms with their parameters, defaults and passes per step."""
-    return catalog.arms
-
-
-@router.get("/training", dependencies=[require(Permission.READ)])
-def list_training(catalog: CatalogDep) -> dict[str, Any]:
-    """List the shared training settings with their bounds and defaults (seed and width are set per pilot)."""
-    return catalog.training
+# One route per part of the catalog: (path, operation, the part, what the docs say).
+_PARTS: tuple[tuple[str, str, Callable[[Catalog], dict[str, Any]], str], ...] = (
+    (
+        "/datasets",
+        "list_datasets",
+        lambda catalog: catalog.datasets,
+        "List datasets with their parameters (type, bounds, default, help) and sizes.",
+    ),
+    ("/models", "list_models", lambda catalog: catalog.models, "List models with their parameters and drop sites."),
+    (
+        "/arms",
+        "list_arms",
+        lambda catalog: catalog.arms,
+        "List regularizer arms with their parameters, defaults and passes per step.",
+    ),
+    (
+        "/training",
+        "list_training",
+        lambda catalog: catalog.training,
+        "List the shared training settings with their bounds and defaults (seed and width are set per pilot).",
+    ),
+)
+for path, name, part, summary in _PARTS:
+    router.get(path, dependencies=[require(Permission.READ)])(_part(name, part, summary))

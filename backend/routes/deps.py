@@ -6,9 +6,11 @@ blocking database call never stalls the event loop.
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar, cast
 
-from fastapi import Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
+from pydantic import BaseModel
 
 from backend.catalog import Catalog
 from backend.dispatch import RunQueue
@@ -18,6 +20,7 @@ from backend.summary_cache import SummaryCache
 
 # Ids beyond a 64-bit integer cannot exist, and SQLite would raise an overflow error on them.
 MAX_ID = 2**63 - 1
+Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -47,3 +50,9 @@ CatalogDep = Annotated[Catalog, Depends(get_catalog_dep)]
 SummaryCacheDep = Annotated[SummaryCache, Depends(get_summary_cache)]
 PilotId = Annotated[int, Path(ge=1, le=MAX_ID, description="a pilot's id")]
 RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="a run's id")]
+
+
+def dry_run_post(router: APIRouter, path: str, model: type[BaseModel]) -> Callable[[Handler], Handler]:
+    """A POST that queues runs (201) or, with ``dry_run``, only validates and estimates them (200)."""
+    dry_run = {"model": model, "description": "dry run: validated and estimated, nothing queued"}
+    return router.post(path, status_code=201, response_model=model, responses={200: dry_run})

@@ -10,7 +10,7 @@ from backend.auth.guard import Principal, require
 from backend.auth.roles import Permission
 from backend.errors import error_responses
 from backend.extension import apply_extension, plan_extension
-from backend.routes.deps import CatalogDep, PilotId, QueueDep, SettingsDep, StoreDep
+from backend.routes.deps import CatalogDep, PilotId, QueueDep, SettingsDep, StoreDep, dry_run_post
 from backend.schemas import ExtensionOut, PilotExtend
 from backend.store import Run
 from backend.views import run_out
@@ -18,12 +18,7 @@ from backend.views import run_out
 router = APIRouter(prefix="/pilots", tags=["pilots"], responses=error_responses(401, 403, 404, 409, 413, 415, 422, 503))
 
 
-@router.post(
-    "/{pilot_id}/extend",
-    status_code=201,
-    response_model=ExtensionOut,
-    responses={200: {"model": ExtensionOut, "description": "dry run: validated and estimated, nothing queued"}},
-)
+@dry_run_post(router, "/{pilot_id}/extend", ExtensionOut)
 def extend_pilot(
     pilot_id: PilotId,
     body: PilotExtend,

@@ -11,8 +11,8 @@ from backend.auth.guard import Principal, require
 from backend.auth.roles import Permission
 from backend.errors import ERROR_RESPONSES, error_responses
 from backend.etags import caching_headers, make_etag, not_modified
-from backend.routes.deps import CatalogDep, PilotId, QueueDep, SettingsDep, StoreDep
-from backend.routes.runs import FormatQuery, KeysQuery, MaxPointsQuery, metrics_response
+from backend.routes.deps import CatalogDep, PilotId, QueueDep, SettingsDep, StoreDep, dry_run_post
+from backend.routes.runs import MetricsQueryDep, metrics_response
 from backend.schemas import (
     CancelOut,
     MetricColumnsOut,
@@ -46,12 +46,7 @@ PilotOutT = TypeVar("PilotOutT", bound=PilotOut)
 SearchText = AfterValidator(clean_text)
 
 
-@router.post(
-    "",
-    status_code=201,
-    response_model=PilotSubmission,
-    responses={200: {"model": PilotSubmission, "description": "dry run: validated and estimated, nothing queued"}},
-)
+@dry_run_post(router, "", PilotSubmission)
 def create_pilot(
     body: PilotCreate,
     principal: Annotated[Principal, require(Permission.SUBMIT)],
@@ -158,13 +153,7 @@ def cancel_pilot(pilot_id: PilotId, store: StoreDep) -> CancelOut:
 @router.get(
     "/{pilot_id}/metrics", response_model=MetricsOut | MetricColumnsOut, dependencies=[require(Permission.READ)]
 )
-def pilot_metrics(
-    pilot_id: PilotId,
-    store: StoreDep,
-    keys: KeysQuery = None,
-    max_points: MaxPointsQuery = None,
-    format: FormatQuery = "columns",
-) -> Response:
+def pilot_metrics(pilot_id: PilotId, store: StoreDep, query: MetricsQueryDep) -> Response:
     """Get the metric points of all runs of a pilot in long format (chosen keys, optional downsampling)."""
     runs = store.list_runs(pilot_id=pilot_id)
-    return metrics_response(store, [run.id for run in runs], keys, max_points, format)
+    return metrics_response(store, [run.id for run in runs], query)

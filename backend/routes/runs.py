@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from backend.auth.guard import require
 from backend.auth.roles import Permission
@@ -27,27 +29,42 @@ MaxPointsQuery = Annotated[
     int | None,
     Query(ge=2, le=1_000_000, description="keep at most this many points per run and key (evenly, first and last)"),
 ]
-
-
 FormatQuery = Annotated[
     Literal["rows", "columns"],
     Query(description="columns (default): one array per column, fast for whole pilots; rows: a list of point objects"),
 ]
 
 
-def metrics_response(
-    store: Store, run_ids: Sequence[int], keys: str | None, max_points: int | None, layout: str = "columns"
-) -> Response:
+@dataclass(frozen=True)
+class MetricsQuery:
+    """The query of a metrics read (a run's or a pilot's): which keys, how many points, which layout."""
+
+    keys: KeysQuery = None
+    max_points: MaxPointsQuery = None
+    format: FormatQuery = "columns"
+
+
+MetricsQueryDep = Annotated[MetricsQuery, Depends()]
+# A change of a run's status by someone who manages pilots; 409 when its life cycle forbids the move.
+_run_change = functools.partial(
+    router.post,
+    response_model=RunOut,
+    responses={409: ERROR_RESPONSES[409]},
+    dependencies=[require(Permission.MANAGE_OWN_PILOTS)],
+)
+
+
+def metrics_response(store: Store, run_ids: Sequence[int], query: MetricsQuery) -> Response:
     """The long-format metrics body (see ``backend.metric_series`` for NaN, downsampling and layouts)."""
     try:
-        names = parse_keys(keys)
+        names = parse_keys(query.keys)
     except ValueError as error:
         raise InputError(f"keys: {error}") from None
-    if layout == "columns":
+    if query.format == "columns":
         raw = store.get_series_json(run_ids=list(run_ids), keys=names) if run_ids else []
-        return Response(render_columns(raw, max_points), media_type="application/json")
+        return Response(render_columns(raw, query.max_points), media_type="application/json")
     series = store.get_series(run_ids=list(run_ids), keys=names) if run_ids else []
-    return Response(render_rows(series, max_points), media_type="application/json")
+    return Response(render_rows(series, query.max_points), media_type="application/json")
 
 
 @router.get("/{run_id}", response_model=RunOut, dependencies=[require(Permission.READ)])
@@ -56,23 +73,13 @@ def get_run(run_id: RunId, store: StoreDep) -> RunOut:
     return run_out(store.get_run(run_id=run_id))
 
 
-@router.post(
-    "/{run_id}/cancel",
-    response_model=RunOut,
-    responses={409: ERROR_RESPONSES[409]},
-    dependencies=[require(Permission.MANAGE_OWN_PILOTS)],
-)
+@_run_change("/{run_id}/cancel")
 def cancel_run(run_id: RunId, store: StoreDep) -> RunOut:
     """Cancel a run: a queued run is cancelled at once, a running one stops at its next batch (409 if finished)."""
     return run_out(store.request_cancel(run_id=run_id))
 
 
-@router.post(
-    "/{run_id}/retry",
-    response_model=RunOut,
-    responses={409: ERROR_RESPONSES[409]},
-    dependencies=[require(Permission.MANAGE_OWN_PILOTS)],
-)
+@_run_change("/{run_id}/retry")
 def retry_run(run_id: RunId, store: StoreDep, queue: QueueDep) -> RunOut:
     """Queue a failed or cancelled run again from scratch (409 otherwise)."""
     run = store.retry_run(run_id=run_id)
@@ -81,13 +88,7 @@ def retry_run(run_id: RunId, store: StoreDep, queue: QueueDep) -> RunOut:
 
 
 @router.get("/{run_id}/metrics", response_model=MetricsOut | MetricColumnsOut, dependencies=[require(Permission.READ)])
-def run_metrics(
-    run_id: RunId,
-    store: StoreDep,
-    keys: KeysQuery = None,
-    max_points: MaxPointsQuery = None,
-    format: FormatQuery = "columns",
-) -> Response:
+def run_metrics(run_id: RunId, store: StoreDep, query: MetricsQueryDep) -> Response:
     """Get a run's metric points in long format; non-finite values are null with `nonfinite` set."""
     store.get_run(run_id=run_id)  # 404 for an unknown run rather than an empty list
-    return metrics_response(store, [run_id], keys, max_points, format)
+    return metrics_response(store, [run_id], query)

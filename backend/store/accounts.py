@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.store.db import as_utc, transaction, utc_now
 from backend.store.entities import ApiToken, Conflict, LoginSession, NotFound, User
 from backend.store.models import SqlApiToken, SqlLoginSession, SqlUser
+from backend.store.rows import entity_from
 
 # A token's last use is written at most this often, so that scripts polling the API do not write on
 # every request.
@@ -25,23 +26,14 @@ _now, _aware = utc_now, as_utc
 
 
 def _user(row: SqlUser) -> User:
-    return User(
-        id=row.id,
-        name=row.name,
-        role=row.role,
-        must_change_password=row.must_change_password,
-        disabled=row.disabled,
-        created_at=_aware(row.created_at) or row.created_at,
-    )
+    return entity_from(User, row, created_at=_aware(row.created_at) or row.created_at)
 
 
 def _token(row: SqlApiToken, user_name: str) -> ApiToken:
-    return ApiToken(
-        id=row.id,
-        user_id=row.user_id,
+    return entity_from(
+        ApiToken,
+        row,
         user_name=user_name,
-        name=row.name,
-        prefix=row.prefix,
         created_at=_aware(row.created_at) or row.created_at,
         last_used_at=_aware(row.last_used_at),
         revoked_at=_aware(row.revoked_at),

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.store.db import as_utc, transaction, utc_now
 from backend.store.entities import Decision, NotFound
 from backend.store.models import SqlDecision, SqlPilot
+from backend.store.rows import entity_from
 from backend.store.versions import bump_pilot
 
 
@@ -33,18 +34,7 @@ def summary_sha256(snapshot: Any) -> str:
 
 def _decision(row: Any, summary: str | None = None) -> Decision:
     """A decision from an ORM row or a row of the ``_BRIEF`` columns."""
-    return Decision(
-        id=row.id,
-        pilot_id=row.pilot_id,
-        decision=row.decision,
-        arm=row.arm,
-        note=row.note,
-        decided_by=row.decided_by,
-        decided_at=as_utc(row.decided_at) or row.decided_at,
-        provisional=row.provisional,
-        summary_sha256=row.summary_sha256,
-        summary=summary,
-    )
+    return entity_from(Decision, row, decided_at=as_utc(row.decided_at) or row.decided_at, summary=summary)
 
 
 # Every column but the snapshot, for lists: a snapshot is tens of kilobytes on a big pilot.

@@ -16,8 +16,8 @@ that hung, was requeued and woke up again cannot overwrite what the next attempt
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy import Engine
 
@@ -25,23 +25,37 @@ from backend.store.accounts import Accounts
 from backend.store.annotations import Annotations
 from backend.store.decisions import Decisions
 from backend.store.entities import (
-    ArmInput,
     MetricPoint,
     MetricSeries,
     MetricSeriesJson,
     Pilot,
     PilotProgress,
     Run,
-    RunInput,
-    RunStatus,
     ThroughputPoint,
     Worker,
 )
 from backend.store.extension import Extensions
 from backend.store.installation import Installation
 from backend.store.lease import Leases
+from backend.store.pilots import Pilots
+from backend.store.runs import Runs
 from backend.store.usage import Usage
 from backend.store.versions import Versions
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def declared_by(
+    implementation: Callable[Concatenate[Any, P], R],
+) -> Callable[[Callable[..., object]], Callable[Concatenate[Any, P], R]]:
+    """Declare an interface method with the signature (and docstring) of ``implementation``: a long keyword
+    list is written once, where it is used, and a caller typed against the interface is still checked."""
+
+    def declare(_stub: Callable[..., object]) -> Callable[Concatenate[Any, P], R]:
+        return implementation
+
+    return declare
 
 
 @runtime_checkable
@@ -72,29 +86,11 @@ class PilotStore(Protocol):
 
     # -- pilots ------------------------------------------------------------------------------------------
 
-    def create_pilot(
-        self,
-        *,
-        name: str,
-        description: str,
-        dataset: str,
-        dataset_params: dict[str, Any],
-        model: str,
-        width: int | None,
-        training: dict[str, Any],
-        seeds: list[int],
-        baseline_arm: str,
-        roi: dict[str, Any],
-        budget_cap: float | None,
-        queue: str,
-        created_by: str | None,
-        arms: Sequence[ArmInput],
-        runs: Sequence[RunInput],
-        run_queue: str | None = None,
-        sequential: dict[str, Any] | None = None,
-    ) -> Pilot:
-        """Create a pilot with its arms and its runs, all queued (on ``run_queue`` or ``queue``), in one
-        transaction; ``NotFound`` when a run names an arm the pilot lacks."""
+    # Declared by the implementation's own signature (long keyword lists, one source): it creates a pilot with
+    # its arms and its runs, all queued (on ``run_queue`` or ``queue``), in one transaction; ``NotFound`` when
+    # a run names an arm the pilot lacks.
+    @declared_by(Pilots.create_pilot)
+    def create_pilot(self) -> None: ...
 
     def get_pilot(self, *, pilot_id: int) -> Pilot:
         """The pilot with its arms; ``NotFound``."""
@@ -131,20 +127,10 @@ class PilotStore(Protocol):
     def heartbeat(self, *, run_id: int, epochs_done: int | None = None, attempt: int | None = None) -> bool:
         """The worker is alive (and its progress); returns whether a cancel was requested. Fenced."""
 
-    def finish_run(
-        self,
-        *,
-        run_id: int,
-        status: RunStatus,
-        error: str | None = None,
-        cost: dict[str, Any] | None = None,
-        final_metrics: dict[str, Any] | None = None,
-        predictions: list[int] | None = None,
-        test_labels: list[int] | None = None,
-        attempt: int | None = None,
-    ) -> Run:
-        """Give the run its final status and results. Fenced; a repeated fenced call that already won
-        returns the run. Unfenced, a move the life cycle lacks raises ``Conflict``."""
+    # Declared by the implementation's signature: the run's final status and results. Fenced; a repeated
+    # fenced call that already won returns the run. Unfenced, a move the life cycle lacks raises ``Conflict``.
+    @declared_by(Runs.finish_run)
+    def finish_run(self) -> None: ...
 
     def request_cancel(self, *, run_id: int) -> Run:
         """queued -> cancelled; running -> cancelling (its worker stops at its next heartbeat); a

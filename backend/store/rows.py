@@ -6,7 +6,9 @@ frozen entities of ``entities.py`` with these functions, so a column is mapped i
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Engine, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -14,6 +16,8 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from backend.store.db import as_utc, utc_now
 from backend.store.entities import Arm, NotFound, Pilot, Run, RunStatus
 from backend.store.models import SqlArm, SqlPilot, SqlRun
+
+E = TypeVar("E")
 
 
 class StorePart:
@@ -31,22 +35,22 @@ def arm_entity(row: SqlArm) -> Arm:
     return Arm(id=row.id, pilot_id=row.pilot_id, name=row.name, regularizer=row.regularizer, params=dict(row.params))
 
 
+def entity_from(entity: type[E], row: Any, **converted: Any) -> E:
+    """The frozen entity ``entity`` from an ORM row (or a row of selected columns): each field is the row's
+    attribute of the same name, unless given here converted (a copied dict, an aware datetime, a status)."""
+    make = cast(Callable[..., E], entity)
+    names = [f.name for f in fields(cast(Any, entity))]
+    return make(**{name: converted[name] if name in converted else getattr(row, name) for name in names})
+
+
 def pilot_entity(row: SqlPilot) -> Pilot:
-    return Pilot(
-        id=row.id,
-        name=row.name,
-        description=row.description,
-        dataset=row.dataset,
+    return entity_from(
+        Pilot,
+        row,
         dataset_params=dict(row.dataset_params),
-        model=row.model,
-        width=row.width,
         training=dict(row.training),
         seeds=list(row.seeds),
-        baseline_arm=row.baseline_arm,
         roi=dict(row.roi),
-        budget_cap=row.budget_cap,
-        queue=row.queue,
-        created_by=row.created_by,
         created_at=as_utc(row.created_at) or utc_now(),
         updated_at=as_utc(row.updated_at) or utc_now(),
         arms=[arm_entity(a) for a in row.arms],
@@ -55,30 +59,16 @@ def pilot_entity(row: SqlPilot) -> Pilot:
 
 
 def run_entity(row: SqlRun, arm_name: str) -> Run:
-    return Run(
-        id=row.id,
-        pilot_id=row.pilot_id,
-        arm_id=row.arm_id,
+    return entity_from(
+        Run,
+        row,
         arm=arm_name,
-        seed=row.seed,
         status=RunStatus(row.status),
-        attempts=row.attempts,
-        queue=row.queue,
         config=dict(row.config),
-        epochs_total=row.epochs_total,
-        epochs_done=row.epochs_done,
         queued_at=as_utc(row.queued_at),
         started_at=as_utc(row.started_at),
         finished_at=as_utc(row.finished_at),
         heartbeat_at=as_utc(row.heartbeat_at),
-        worker_host=row.worker_host,
-        device=row.device,
-        cancel_requested=row.cancel_requested,
-        error=row.error,
-        cost=row.cost,
-        final_metrics=row.final_metrics,
-        predictions=row.predictions,
-        test_labels=row.test_labels,
     )
 
 

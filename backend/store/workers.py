@@ -19,20 +19,11 @@ class Workers(StorePart):
     def worker_seen(self, *, name: str, host: str, device: str, queues: list[str], current_run_id: int | None) -> None:
         with transaction(self._sessions) as session:
             row = session.get(SqlWorker, name)
-            if row is None:
-                session.add(
-                    SqlWorker(
-                        name=name,
-                        host=host,
-                        device=device,
-                        queues=queues,
-                        current_run_id=current_run_id,
-                        last_seen=utc_now(),
-                    )
-                )
-            else:
-                row.host, row.device, row.queues = host, device, queues
-                row.current_run_id, row.last_seen = current_run_id, utc_now()
+            if row is None:  # a worker's first report: the same fields as every later one
+                row = SqlWorker(name=name)
+                session.add(row)
+            row.host, row.device, row.queues = host, device, queues
+            row.current_run_id, row.last_seen = current_run_id, utc_now()
 
     def list_workers(self, *, seen_within_s: float) -> list[Worker]:
         cutoff = utc_now() - timedelta(seconds=seen_within_s)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 import torch
 import torch.nn.functional as F
@@ -112,6 +113,19 @@ def augment_batch(xb: Tensor, draw: EpochDraw, start: int, end: int, crop_paddin
     return xb
 
 
+class BatchOptions(TypedDict, total=False):
+    """The optional arguments of every kind of batches (their defaults and meaning: ``EpochBatches``,
+    ``TensorBatches``), written once so the in-memory and the streamed batches take the same ones."""
+
+    augment: bool
+    crop_padding: int
+    flip: bool
+    seed: int
+    device: torch.device | str
+    drop_last: bool
+    padding_mode: str
+
+
 class EpochBatches:
     """What the in-memory and the streamed batches share: the arguments, the epoch count, the draws.
 
@@ -125,13 +139,13 @@ class EpochBatches:
         batch_size: int,
         *,
         shuffle: bool,
-        augment: bool,
-        crop_padding: int,
-        flip: bool,
-        seed: int,
-        device: torch.device | str,
-        drop_last: bool,
-        padding_mode: str,
+        augment: bool = False,
+        crop_padding: int = 0,
+        flip: bool = False,
+        seed: int = 0,
+        device: torch.device | str = "cpu",
+        drop_last: bool = False,
+        padding_mode: str = "zeros",
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -218,29 +232,11 @@ class TensorBatches(EpochBatches):
         batch_size: int,
         *,
         shuffle: bool,
-        augment: bool = False,
-        crop_padding: int = 0,
-        flip: bool = False,
-        seed: int = 0,
-        device: torch.device | str = "cpu",
-        drop_last: bool = False,
-        padding_mode: str = "zeros",
+        **options: Unpack[BatchOptions],
     ) -> None:
         if x.dim() != 4 or y.dim() != 1 or x.shape[0] != y.shape[0]:
             raise ValueError(f"x must be (N, C, H, W) and y (N,), got {tuple(x.shape)} and {tuple(y.shape)}")
-        super().__init__(
-            int(x.shape[0]),
-            tuple(x.shape[1:]),
-            batch_size,
-            shuffle=shuffle,
-            augment=augment,
-            crop_padding=crop_padding,
-            flip=flip,
-            seed=seed,
-            device=device,
-            drop_last=drop_last,
-            padding_mode=padding_mode,
-        )
+        super().__init__(int(x.shape[0]), tuple(x.shape[1:]), batch_size, shuffle=shuffle, **options)
         self.x = x.to(self.device)
         self.y = y.to(self.device)
 

@@ -34,7 +34,21 @@ class DatasetNotFoundError(DatasetError, FileNotFoundError):
 
 
 @dataclass(frozen=True, eq=False)
-class DatasetSplit:
+class SplitFacts:
+    """What a split says about its data beyond the images, the same in memory and streamed (attributes as
+    ``DatasetSplit``)."""
+
+    name: str
+    num_classes: int
+    class_names: tuple[str, ...]
+    augment: bool
+    crop_padding: int
+    flip: bool
+    label_noise: float
+
+
+@dataclass(frozen=True, eq=False)
+class DatasetSplit(SplitFacts):
     """A normalised train/test split held in memory.
 
     Attributes:
@@ -53,17 +67,10 @@ class DatasetSplit:
         std: per-channel std of the train split before normalisation.
     """
 
-    name: str
     train_x: Tensor = field(repr=False)
     train_y: Tensor = field(repr=False)
     test_x: Tensor = field(repr=False)
     test_y: Tensor = field(repr=False)
-    num_classes: int
-    class_names: tuple[str, ...]
-    augment: bool
-    crop_padding: int
-    flip: bool
-    label_noise: float
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
 

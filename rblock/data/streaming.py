@@ -24,18 +24,18 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from rblock.data.batches import EpochBatches, EpochDraw, augment_batch, batch_bounds
+from rblock.data.batches import BatchOptions, EpochBatches, EpochDraw, augment_batch, batch_bounds
 from rblock.data.imagefolder import read_image
 from rblock.data.memory import gib, streaming_bytes
 from rblock.data.resize import resize_images
 from rblock.data.seeding import STREAM_SUBSET, derive_seed
-from rblock.data.split import MIN_STD, DatasetError
+from rblock.data.split import MIN_STD, DatasetError, SplitFacts
 
 STATS_SAMPLE = 2048
 PREFETCH = 2
@@ -69,22 +69,15 @@ class ResizedImages(Dataset[Tensor]):
 
 
 @dataclass(frozen=True, eq=False)
-class StreamingSplit:
+class StreamingSplit(SplitFacts):
     """A train/test split read from disk per batch; the counterpart of ``DatasetSplit`` (same attributes but
     the images: ``train`` and ``test`` give unnormalised images by index, ``mean``/``std`` normalise them)."""
 
-    name: str
     train: Dataset[Tensor] = field(repr=False)
     train_y: Tensor = field(repr=False)
     test: Dataset[Tensor] = field(repr=False)
     test_y: Tensor = field(repr=False)
     shape: tuple[int, int, int]
-    num_classes: int
-    class_names: tuple[str, ...]
-    augment: bool
-    crop_padding: int
-    flip: bool
-    label_noise: float
     mean: tuple[float, ...]
     std: tuple[float, ...]
     budget: int
@@ -211,28 +204,10 @@ class StreamedBatches(EpochBatches):
         std: tuple[float, ...],
         budget: int,
         shuffle: bool,
-        augment: bool = False,
-        crop_padding: int = 0,
-        flip: bool = False,
-        seed: int = 0,
-        device: torch.device | str = "cpu",
-        drop_last: bool = False,
-        padding_mode: str = "zeros",
         workers: int | None = None,
+        **options: Unpack[BatchOptions],
     ) -> None:
-        super().__init__(
-            int(y.shape[0]),
-            image_shape,
-            batch_size,
-            shuffle=shuffle,
-            augment=augment,
-            crop_padding=crop_padding,
-            flip=flip,
-            seed=seed,
-            device=device,
-            drop_last=drop_last,
-            padding_mode=padding_mode,
-        )
+        super().__init__(int(y.shape[0]), image_shape, batch_size, shuffle=shuffle, **options)
         sample_bytes = image_shape[0] * image_shape[1] * image_shape[2]
         most = default_loader_workers() if workers is None else workers
         on_cpu = self.device.type == "cpu"
@@ -240,7 +215,7 @@ class StreamedBatches(EpochBatches):
         self.y = y.to(self.device)
         self.mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
-        self._positions = _Positions(self.num_samples, batch_size, drop_last)
+        self._positions = _Positions(self.num_samples, batch_size, self.drop_last)
         self.loader: DataLoader[Tensor] = DataLoader(
             source,
             batch_sampler=self._positions,
