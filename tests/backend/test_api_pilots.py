@@ -159,7 +159,7 @@ def test_explicit_seed_list(api: Api) -> None:
 BAD_INPUTS: list[tuple[dict[str, Any], str, str]] = [
     ({"dataset": "imagenet"}, "dataset", "allowed: cifar10, cifar100, digits"),
     ({"model": "vgg"}, "model", "allowed: resnet18, small_cnn"),
-    ({"dataset_params": {"n_train": 5}}, "dataset_params.n_train", "allowed: none"),
+    ({"dataset_params": {"n_train": 5}}, "dataset_params.n_train", "allowed: image_size"),
     ({"dataset": "shapes", "dataset_params": {"n_train": 5}}, "dataset_params.n_train", "an integer >= 10"),
     ({"dataset": "shapes", "dataset_params": {"difficulty": "hard"}}, "dataset_params.difficulty", "[0, 1]"),
     ({"dataset": "imagefolder"}, "dataset_params.path", "required"),
