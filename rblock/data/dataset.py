@@ -137,7 +137,7 @@ def _request(
     )
 
 
-def load_dataset(
+def open_dataset(
     name: str,
     *,
     data_root: str | os.PathLike[str] | None = None,
@@ -147,9 +147,12 @@ def load_dataset(
     image_size: int | None = None,
     normalisation: Normalisation | None = None,
     memory_budget: int | None = None,
+    stream: bool = True,
     **params: Any,
-) -> DatasetSplit:
-    """Load, (optionally) corrupt and normalise one dataset, in memory.
+) -> DatasetSplit | StreamingSplit:
+    """Load one dataset in memory when it fits the memory budget, else (``stream``) a ``StreamingSplit`` read
+    per batch. The choice is made on an estimate (``rblock.data.memory``) before any image is decoded;
+    ``batches_for`` gives the batches of either kind.
 
     Args:
         name: one of ``DATASETS``.
@@ -165,50 +168,35 @@ def load_dataset(
             train split's statistics.
         memory_budget: bytes the images may take (default ``$DATA_MEMORY_BYTES`` or a quarter of the RAM);
             checked on an estimate before anything is read.
+        stream: stream a set over the budget; False refuses it (``DatasetTooLargeError``), as ``load_dataset``.
         params: the dataset's own parameters (``describe_datasets()[name]["params"]``).
 
     Returns:
-        A ``DatasetSplit``: float32 (N, C, H, W) train and (M, C, H, W) test images normalised with the train
-        split's per-channel mean and std (or ``normalisation``), int64 (N,) and (M,) labels.
-
-    Raises:
-        DatasetTooLargeError: the dataset does not fit the budget in memory (``open_dataset`` streams it).
+        A ``DatasetSplit`` (float32 (N, C, H, W) train and (M, C, H, W) test images normalised with the train
+        split's per-channel mean and std, or ``normalisation``; int64 (N,) and (M,) labels), or a
+        ``StreamingSplit`` of the same facts whose images are read from disk per batch.
     """
     request = _request(
         name, data_root, download, data_seed, label_noise, image_size, normalisation, memory_budget, params
     )
     size = footprint(name, request.root, data_seed, request.params, request.side)
-    if not size.fits(request.budget):
+    if size.fits(request.budget):
+        return _in_memory(request)
+    if not stream:
         raise DatasetTooLargeError(
             f"{name}: {size.images:,} images of {size.channels}×{size.height}×{size.width} need about "
             f"{gib(size.in_memory_peak_bytes)} in memory, over the data memory budget of {gib(request.budget)} "
             f"({DATA_MEMORY_ENV}): stream it (open_dataset), or use a smaller image_size or fewer images"
         )
-    return _in_memory(request)
+    return _streamed(request)
 
 
-def open_dataset(
-    name: str,
-    *,
-    data_root: str | os.PathLike[str] | None = None,
-    download: bool = False,
-    data_seed: int = 0,
-    label_noise: float = 0.0,
-    image_size: int | None = None,
-    normalisation: Normalisation | None = None,
-    memory_budget: int | None = None,
-    **params: Any,
-) -> DatasetSplit | StreamingSplit:
-    """``load_dataset`` when the dataset fits the memory budget, else a ``StreamingSplit`` read per batch.
-
-    The choice is made on an estimate (``rblock.data.memory``) before any image is decoded. Arguments as
-    ``load_dataset``; ``batches_for`` gives the batches of either kind.
-    """
-    request = _request(
-        name, data_root, download, data_seed, label_noise, image_size, normalisation, memory_budget, params
-    )
-    size = footprint(name, request.root, data_seed, request.params, request.side)
-    return _in_memory(request) if size.fits(request.budget) else _streamed(request)
+def load_dataset(name: str, **options: Any) -> DatasetSplit:
+    """``open_dataset`` in memory only (same arguments): a set over the memory budget raises
+    ``DatasetTooLargeError`` instead of streaming."""
+    data = open_dataset(name, **options, stream=False)
+    assert isinstance(data, DatasetSplit)  # stream=False never returns a StreamingSplit
+    return data
 
 
 def _noisy(request: _Request, train_y: Tensor, classes: int) -> Tensor:
