@@ -35,6 +35,15 @@ def _key_value(text: str) -> tuple[str, Any]:
     return key, value
 
 
+# The training settings that are options of `train` under their own names (help, default and choices from
+# pilot_spec.training): each option goes to the TrainConfig field of the same name.
+_DATA_SETTINGS = ("data_seed", "label_noise")
+_TRAINING_SETTINGS = (
+    "epochs", "batch_size", "optimizer", "lr", "lr_schedule", "warmup_epochs", "weight_decay", "label_smoothing",
+    "eval_every",
+)  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rblock-pilot", description="R-Block Pilot: is R-Block worth its cost?")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -49,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataset-param", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
         help="a dataset parameter, e.g. n_train=2000 or path=/data/pets (repeatable)",
     )  # fmt: skip
-    for name in ("data_seed", "label_noise"):
+    for name in _DATA_SETTINGS:
         _add_setting(train, name)
     train.add_argument("--model", default="small_cnn", help="small_cnn or resnet18")
     train.add_argument("--width", type=int, default=None, help="base width of the model (default: the model's)")
@@ -59,10 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="an arm parameter, e.g. rblock_s.alpha=0.5 or dropblock.block_size=5 (repeatable)",
     )  # fmt: skip
     train.add_argument("--seeds", type=int, default=3, help="seeds per arm (0 .. N-1)")
-    for name in (
-        "epochs", "batch_size", "optimizer", "lr", "lr_schedule", "warmup_epochs", "weight_decay", "label_smoothing",
-        "eval_every",
-    ):  # fmt: skip
+    for name in _TRAINING_SETTINGS:
         _add_setting(train, name)
     train.add_argument("--device", default="auto", help=DEVICE_GRAMMAR)
     train.add_argument("--no-bf16", action="store_true", help="train in float32 on CUDA too")
@@ -95,28 +101,19 @@ def _configs(args: argparse.Namespace) -> list[TrainConfig]:
         if arm not in arm_params or not name:
             raise ValueError(f"--arm-param {key}: write ARM.KEY=VALUE for one of the chosen arms ({', '.join(arms)})")
         arm_params[arm][name] = value
+    settings = {name: getattr(args, name) for name in (*_DATA_SETTINGS, *_TRAINING_SETTINGS)}
     return [
         TrainConfig(
             dataset=args.dataset,
             dataset_params=dict(args.dataset_param),
-            data_seed=args.data_seed,
-            label_noise=args.label_noise,
             model=args.model,
             width=args.width,
             arm=arm,
             arm_params=arm_params[arm],
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            optimizer=args.optimizer,
-            lr=args.lr,
-            lr_schedule=args.lr_schedule,
-            warmup_epochs=args.warmup_epochs,
-            weight_decay=args.weight_decay,
-            label_smoothing=args.label_smoothing,
             seed=seed,
-            eval_every=args.eval_every,
             device=args.device,
             bf16=not args.no_bf16,
+            **settings,
         )
         for arm in arms
         for seed in range(args.seeds)
