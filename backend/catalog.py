@@ -1,6 +1,6 @@
 """The catalog of datasets, models, arms and training settings, and the validation of a pilot against it.
 
-The API cannot import torch or rblock (DESIGN §1); the choices, their checks and the rules across them are
+The API cannot import torch or rblock (docs/design.md §1); the choices, their checks and the rules across them are
 ``pilot_spec``'s, which ``rblock.config.TrainConfig`` and ``rblock.regularizer.resolve_params`` run too: a
 pilot that passes here builds a valid config for every run, so bad input fails at submission, not hours
 later on a worker. Every problem is reported at once, each with its field path

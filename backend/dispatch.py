@@ -1,7 +1,7 @@
 """Getting runs from the database to the broker: enqueue after commit, requeue runs of lost workers, and
 send again the queued runs whose messages the broker lost.
 
-The database is the source of truth (DESIGN §5). A run is committed as ``queued`` before its id is sent;
+The database is the source of truth (docs/design.md §5). A run is committed as ``queued`` before its id is sent;
 when the broker refuses the id, the run is marked failed with the reason, so no run sits ``queued`` with
 no message that would ever start it, and ``POST /runs/{id}/retry`` sends it again later. Runs whose
 worker went silent are found by heartbeat (``Store.requeue_stale``) and sent again here: with late

@@ -15,7 +15,7 @@ Throughput, per arm:
   scaled by image area and width², divided by the arm's step factor.
 
 Step factors are measured (``bench/estimate_check.py``), not assumed: a two-pass arm runs the layers before
-the first drop site once (DESIGN §2, the shared trunk), so it costs about its FLOP floor plus the paired
+the first drop site once (docs/design.md §2, the shared trunk), so it costs about its FLOP floor plus the paired
 masks and the consistency loss: 1.5x a one-pass step for small_cnn, 1.2x for resnet18, not 2x.
 """
 

@@ -1,4 +1,4 @@
-"""The queue client: sends run ids to Celery workers by task NAME and reads queue depths (DESIGN §1, §5).
+"""The queue client: sends run ids to Celery workers by task NAME and reads queue depths (docs/design.md §1, §5).
 
 The backend never imports worker code (nor torch): it knows only the task's name, ``TASK_NAME``, which
 the worker registers. The broker carries nothing but run ids; the database is the source of truth, so a

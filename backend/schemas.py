@@ -92,7 +92,7 @@ NonNegative = Annotated[float, Field(ge=0, le=MAX_AMOUNT)]
 
 
 class RoiInputs(_Request):
-    """A manager's inputs for the ROI of each arm against the baseline (DESIGN §4); all in [0, 10^15]."""
+    """A manager's inputs for the ROI of each arm against the baseline (docs/design.md §4); all in [0, 10^15]."""
 
     predictions_per_year: NonNegative = 0.0
     cost_per_error: NonNegative = Field(default=0.0, description="money lost by one wrong prediction")

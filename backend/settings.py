@@ -1,4 +1,4 @@
-"""Settings of the service, from the environment (DESIGN §5): one object for the API and the worker.
+"""Settings of the service, from the environment (docs/design.md §5): one object for the API and the worker.
 
 The worker imports this module, so it imports pydantic and pydantic-settings only (no FastAPI, no
 Celery). Every default is embedded, so one command runs the whole service on a laptop: SQLite for the

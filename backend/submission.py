@@ -81,7 +81,7 @@ def device_price(settings: Settings, workers: list[Worker], queue: str, override
 def seed_by_seed(
     pilot: ModelChoice, resolved: ResolvedPilot, arms: Sequence[ResolvedArm], seeds: Sequence[int]
 ) -> list[RunInput]:
-    """The runs of ``arms`` × ``seeds`` seed by seed: every arm of a seed back to back (DESIGN §4).
+    """The runs of ``arms`` × ``seeds`` seed by seed: every arm of a seed back to back (docs/design.md §4).
 
     Runs are committed, and so sent to the broker, in this order, and workers take them first in first out:
     whatever slows the machine for a while (another job, thermal throttling) then falls on every arm

@@ -1,4 +1,4 @@
-# The API image: FastAPI, the store and the queue client. No torch (DESIGN §1): the API never trains, it
+# The API image: FastAPI, the store and the queue client. No torch (docs/design.md §1): the API never trains, it
 # enqueues run ids by task name, so this image stays small and needs no GPU.
 FROM python:3.11-slim
 

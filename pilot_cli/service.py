@@ -1,6 +1,6 @@
 """``rblock-pilot up | api | worker``: run the service on one machine, or each part alone in production.
 
-``up`` is DESIGN §6's "one command, no servers installed": it puts the database, the broker, the
+``up`` is docs/design.md §6's "one command, no servers installed": it puts the database, the broker, the
 artifacts and the datasets (``DATA_ROOT``, uploads included) under ``--data-dir`` (SQLite, kombu's
 SQLAlchemy transport on a second SQLite file, two folders) unless the environment names others, migrates
 the schema, starts the API (uvicorn) and one worker (Celery, solo pool) as child processes, waits until

@@ -1,4 +1,4 @@
-"""The regularizer arms a pilot can compare, with their parameters (DESIGN §2).
+"""The regularizer arms a pilot can compare, with their parameters (docs/design.md §2).
 
 Each arm's drop layer and loss are the library's (``rblock.regularizer`` builds them by these names); what
 an arm is called, how many passes it makes, and which parameters it takes within which bounds is here.

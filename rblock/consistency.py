@@ -1,6 +1,6 @@
 """Consistency losses between two sub-models' outputs (R-Drop, arXiv 2106.14448; R-Block, arXiv 2307.15150).
 
-The loss convention of the whole project lives here (DESIGN §2). Per sample::
+The loss convention of the whole project lives here (docs/design.md §2). Per sample::
 
     L = ½ (CE(z₁, y) + CE(z₂, y)) + α · ½ (KL(p₁‖p₂) + KL(p₂‖p₁))
 
@@ -40,7 +40,7 @@ def symmetric_kl(logits_a: Tensor, logits_b: Tensor) -> Tensor:
 def two_pass_loss(
     logits_a: Tensor, logits_b: Tensor, target: Tensor, alpha: float, label_smoothing: float = 0.0
 ) -> tuple[Tensor, Tensor]:
-    """The two-pass objective of DESIGN §2, batch mean.
+    """The two-pass objective of docs/design.md §2, batch mean.
 
     Args:
         logits_a: First sub-model's logits, shape (B, K).

@@ -1,4 +1,4 @@
-"""Evaluation metrics of a pilot (DESIGN §3): accuracy, NLL, calibration, seed churn and sub-model stability.
+"""Evaluation metrics of a pilot (docs/design.md §3): accuracy, NLL, calibration, seed churn and sub-model stability.
 
 * Expected calibration error: Guo, Pleiss, Sun & Weinberger, "On Calibration of Modern Neural Networks",
   ICML 2017, arXiv 1706.04599 (M = 15 equal-width confidence bins).

@@ -11,7 +11,7 @@
   sites hooked on from outside; ``weights`` starts any model from a file (:mod:`rblock.zoo_weights`).
 
 Drop sites. Every model has a drop site after each of its last two resolution stages (DropBlock practice,
-arXiv 1810.12890; DESIGN §2), each filled by one call of the ``drop_layer`` factory (by default
+arXiv 1810.12890; docs/design.md §2), each filled by one call of the ``drop_layer`` factory (by default
 ``nn.Identity``). Every arm of a pilot therefore has the same sites; :func:`drop_sites` lists the
 :class:`~rblock.drop_layer.DropLayer` modules a model holds, in forward order.
 """

@@ -15,7 +15,7 @@ two halves together, by one of these rules:
 Which rates each rule can realise is ``pilot_spec.pairing``'s (the API checks the same rules).
 
 The R-Block paper's text was not available to us; its abstract calls the sub-models "difference
-maximizing", so the rule is a setting a pilot can compare (DESIGN §2).
+maximizing", so the rule is a setting a pilot can compare (docs/design.md §2).
 """
 
 from __future__ import annotations

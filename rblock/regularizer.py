@@ -1,6 +1,6 @@
 """Regularizer arms: one name per arm of a pilot, a factory, and the training objective of each.
 
-The seven arms (DESIGN §2):
+The seven arms (docs/design.md §2):
 
 =================  ==============================================================  ======
 name               what                                                            passes

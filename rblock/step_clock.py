@@ -4,7 +4,7 @@ What is timed: each epoch's training steps (batch preparation, forward, loss, ba
 the loop's own bookkeeping), never evaluation, stability metrics, checkpoints, the ``on_epoch`` callback or
 the poll of ``should_stop`` between batches (a heartbeat written to the database is waiting, not training).
 
-The rule (DESIGN §4, "cost is the device time of the training steps"):
+The rule (docs/design.md §4, "cost is the device time of the training steps"):
 - On CUDA, a pair of ``torch.cuda.Event(enable_timing=True)`` per epoch, recorded around the epoch's steps
   and synchronised once at its end. The events time the GPU's own stream, so load on the host does not
   enter it (a host stall would only count once it drained the GPU's queue: the poll between batches does

@@ -263,7 +263,7 @@ def train_run(
 
     Args:
         config: What to train.
-        on_epoch: Called after every epoch as ``on_epoch(epoch, metrics)`` with the metric names of DESIGN §3
+        on_epoch: Called after every epoch as ``on_epoch(epoch, metrics)`` with the metric names of docs/design.md §3
             (``train_loss, train_acc, test_loss, test_acc, lr, drop_rate, consistency_kl, epoch_seconds,
             samples_per_second``; the stability metrics ``inconsistency_kl, flip_rate, ece, nll`` on
             evaluation epochs). Epochs count from 1.

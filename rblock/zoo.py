@@ -1,7 +1,7 @@
 """The timm model zoo: any timm model with two feature stages is a pilot model, named ``timm/<name>``.
 
 The model is built by ``timm.create_model`` and left as timm wrote it. Its drop sites are attached from the
-outside (DESIGN §2: after the last two resolution stages, as for the built-ins): the model's
+outside (docs/design.md §2: after the last two resolution stages, as for the built-ins): the model's
 ``feature_info`` names its feature stages with their reduction (input side / map side) and channels; the
 last stage of each of the two deepest reductions gets a forward hook that passes the stage's output
 through a drop-site module registered on the model as ``drop_site_1`` and ``drop_site_2``. Being

@@ -1,6 +1,6 @@
 """Which device a worker process trains on, and which queue that device serves.
 
-DESIGN §5 asks for one task per GPU at a time, so each worker process is bound to exactly one device. The
+docs/design.md §5 asks for one task per GPU at a time, so each worker process is bound to exactly one device. The
 binding is made with ``CUDA_VISIBLE_DEVICES``: a process that sees one GPU trains on ``cuda`` (its only
 GPU). Every GPU worker therefore writes the same ``device`` into a run's configuration, so a run started on
 one GPU resumes from its checkpoint on any other (the checkpoint is refused when its configuration differs).

@@ -1,6 +1,6 @@
 """Retrying a database write that failed for a transient reason (a dropped connection, a locked SQLite file).
 
-The database is the source of truth (DESIGN §5), so a worker that cannot write a metric point or its final
+The database is the source of truth (docs/design.md §5), so a worker that cannot write a metric point or its final
 status should not give up on the first hiccup: it waits a little and tries again, a few times, with
 exponential backoff. Errors that say something is wrong with the request itself (``NotFound``, a constraint)
 are not retried.

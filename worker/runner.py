@@ -3,7 +3,7 @@
 This is the whole logic of the Celery task (``worker.tasks`` is a thin adapter), written as a plain
 function so tests can call it on a real store without a broker.
 
-Decisions (DESIGN §5):
+Decisions (docs/design.md §5):
 - The database decides who trains a run: ``claim_run`` moves it to ``running`` (or takes over a run whose
   worker went silent). A duplicate delivery, or a message for a finished run, finds nothing to claim and
   does nothing.

@@ -109,7 +109,7 @@ def curves(
     *,
     confidence: float = stats.CONFIDENCE,
 ) -> Curves:
-    """Mean and t-interval over seeds, per arm, metric and epoch (finished and running runs alike, DESIGN §4);
+    """Mean and t-interval over seeds, per arm, metric and epoch (finished and running runs alike, docs/design.md §4);
     the intervals of shares (``SHARE_METRICS``) are cut to [0, 1]."""
     if keys is not None and not keys:
         return {}  # none asked for (the pages' summary): not a pass over every point for nothing

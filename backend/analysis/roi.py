@@ -1,4 +1,4 @@
-"""ROI of adopting an arm instead of the baseline, with the bounds its calibrated interval gives (DESIGN §4).
+"""ROI of adopting an arm instead of the baseline, with the bounds its calibrated interval gives (docs/design.md §4).
 
 Per year, from the manager's inputs stored with the pilot:
 

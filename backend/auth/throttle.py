@@ -1,6 +1,6 @@
 """Slowing password guessing: a few failed sign-ins per name, or per client address, then a pause.
 
-Kept in the API process's memory: one API process serves the system (DESIGN §1), and a restart that
+Kept in the API process's memory: one API process serves the system (docs/design.md §1), and a restart that
 forgets the counts only gives a guesser back one window. Several API replicas would each count alone;
 their limit then multiplies by the number of replicas, which the deploy notes say.
 """

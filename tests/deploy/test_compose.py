@@ -1,4 +1,4 @@
-"""The production compose file is valid (``docker-compose config``), says what DESIGN §6 asks, and opens no
+"""The production compose file is valid (``docker-compose config``), says what docs/design.md §6 asks, and opens no
 door: it refuses to start without its secrets, has no default password, and keeps flower on 127.0.0.1.
 
 Debian's ``docker-compose`` (Compose v1.29) validates offline, with no Docker engine; CI installs it

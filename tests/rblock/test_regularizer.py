@@ -69,7 +69,7 @@ def test_params_are_json_and_drop_layers_match_the_arm(name: str) -> None:
 
 
 def test_two_pass_loss_equals_the_hand_computed_formula() -> None:
-    """A fixed linear model, masks captured from the drop layer: the loss is DESIGN §2's formula."""
+    """A fixed linear model, masks captured from the drop layer: the loss is docs/design.md §2's formula."""
     torch.manual_seed(41)
     reg = create_regularizer("rblock_b", drop_prob=0.25, groups=4, alpha=0.6, schedule="constant")
     drop = reg.drop_layer()

@@ -190,7 +190,7 @@ class Service:
 
 
 def expected_points(arm: str, epochs: int) -> set[tuple[str, int]]:
-    """(key, epoch) of every point a digits run writes (DESIGN §3): per-epoch metrics, stability at the end."""
+    """(key, epoch) of every point a digits run writes (docs/design.md §3): per-epoch metrics, stability at the end."""
     per_epoch = EPOCH_KEYS | ({"consistency_kl"} if arm in TWO_PASS_ARMS else set())
     final = {"ece", "nll"} | ({"inconsistency_kl", "flip_rate"} if arm != "none" else set())
     return {(key, epoch) for epoch in range(1, epochs + 1) for key in per_epoch} | {(key, epochs) for key in final}

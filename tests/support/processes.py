@@ -30,7 +30,7 @@ from pilot_cli.service import worker_command as service_worker_command
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-# Every per-epoch metric of DESIGN §3; consistency_kl only for the two-pass arms.
+# Every per-epoch metric of docs/design.md §3; consistency_kl only for the two-pass arms.
 EPOCH_KEYS = frozenset(
     {"train_loss", "train_acc", "test_loss", "test_acc", "lr", "drop_rate", "epoch_seconds", "samples_per_second"}
 )
