@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from backend.schemas import RunOut
+from pilot_spec.money import format_number
 from pilot_spec.status import RunStatus
 
 
@@ -60,12 +61,8 @@ def num(value: Any, digits: int = 3) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
     if digits > 0 and value != 0 and abs(value) < 10 ** (-digits):
-        return f"{value:.{max(1, digits - 1)}e}"
+        return format_number(value)  # three significant digits in positional notation, never 7.5e-05
     return f"{value:,.{digits}f}"
-
-
-def money(value: Any) -> str:
-    return "–" if value is None else num(value, 2 if abs(value) >= 1 or value == 0 else 4)
 
 
 def pct(value: Any) -> str:

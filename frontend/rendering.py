@@ -11,8 +11,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from backend.auth.schemas import MeOut
-from frontend.filters import duration, eta, minute, money, num, pct
+from frontend.filters import duration, eta, minute, num, pct
 from frontend.forms import dom_id, field_id
+from frontend.number_filters import register as register_number_filters
 from frontend.permissions import may
 from pilot_spec.status import (
     ACTIVE_STATUSES,
@@ -25,7 +26,10 @@ from pilot_spec.status import (
 HERE = Path(__file__).parent
 
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.filters.update(num=num, money=money, pct=pct, minute=minute, field_id=field_id, dom_id=dom_id)
+templates.env.filters.update(num=num, pct=pct, minute=minute, field_id=field_id, dom_id=dom_id)
+# money (with the currency's symbol and thousands separators, "< $0.01" for tiny amounts), number, ratio and
+# percent: pilot_spec.money's formats, never scientific notation; the currency comes from each page's context.
+register_number_filters(templates.env)
 templates.env.globals.update(
     duration=duration,
     eta=eta,
@@ -48,6 +52,8 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     me = signed_in_user(request)
     context.setdefault("me", me)
     context.setdefault("csrf", (me.csrf_token if me else None) or "")
+    # The deployment's CURRENCY setting, for the money filter.
+    context.setdefault("currency", getattr(getattr(request.app.state, "settings", None), "currency", None))
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from backend.schemas import RunOut
-from frontend.filters import duration, eta, minute, money, num, pct
+from frontend.filters import duration, eta, minute, num, pct
 
 START = datetime(2026, 11, 30, 13, 55, 7, tzinfo=UTC)
 
@@ -42,6 +42,7 @@ def test_eta_only_for_a_running_run_with_a_pace() -> None:
 
 
 def test_numbers_money_and_shares() -> None:
-    assert (num(None), num(float("nan")), num(1234.5), num(0.0001)) == ("–", "–", "1,234.500", "1.00e-04")
-    assert (money(None), money(12.345), money(0.5)) == ("–", "12.35", "0.5000")
+    # Never scientific notation (issue 16): a tiny number keeps three significant digits in positional notation.
+    assert (num(None), num(float("nan")), num(1234.5), num(0.0001)) == ("–", "–", "1,234.500", "0.0001")
+    assert num(7.538e-05) == "0.0000754"
     assert (pct(None), pct(0.1234)) == ("–", "12.34%")

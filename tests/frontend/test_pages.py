@@ -138,3 +138,19 @@ def test_every_dataset_offers_an_image_size(sqlite_url: str) -> None:
         assert 'id="err-dataset_params-image_size"' in marked and "must be null or an integer in [4, 512]" in marked
         ok = site.client.post("/pilots/new/estimate", data={**form, "dataset_params.image_size": "16"}).text
         assert "device-hours" in ok
+
+
+def test_no_page_shows_a_number_in_scientific_notation(sqlite_url: str) -> None:
+    import re
+
+    scientific = re.compile(r"\d(?:\.\d+)?e[-+]\d", re.IGNORECASE)
+    with open_site(sqlite_url) as site:
+        pilot_id = create_pilot(site, seeds=2)["id"]
+        for run in site.store.list_runs(pilot_id=pilot_id):  # tiny costs: 7.5e-05 device-hours each
+            finish(site.store, run.id, hours=7.538e-05, points=[("test_acc", 1, 0.9), ("train_loss", 1, 3e-07)])
+        pages = ["/", f"/pilots/{pilot_id}", "/pilots/new", "/workers", "/account"]
+        for path in pages:
+            page = site.client.get(path)
+            assert page.status_code == 200, path
+            text = re.sub(r"<script.*?</script>|<[^>]+>", " ", page.text, flags=re.S)  # what a reader sees
+            assert not scientific.search(text), (path, scientific.findall(text))
