@@ -100,6 +100,8 @@ def test_dataset_zip_upload_shows_the_reason_or_fills_the_path(sqlite_url: str, 
         )
         (folder,) = (tmp_path / "data" / "uploads").iterdir()
         assert "Uploaded 5 images in 2 classes" in good.text
+        # A "required" shown under the folder field before the upload is cleared with it (issue 16).
+        assert '<span class="err" id="err-dataset_params-path" role="status" hx-swap-oob="true"></span>' in good.text
         assert (
             f'value="{folder.resolve()}" autocomplete="off" aria-describedby="err-dataset_params-path" hx-swap-oob'
             in good.text
