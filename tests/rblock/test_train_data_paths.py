@@ -13,7 +13,7 @@ from rblock.data import DatasetError, memory
 from rblock.data.memory import DATA_MEMORY_ENV
 from rblock.models import create_model
 from rblock.train import train_run
-from tests.rblock.data.test_data_streaming import noise_folder
+from tests.support.images import noise_folder
 
 
 def _config(**overrides: object) -> TrainConfig:

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from rblock.data import (
     DatasetError,
@@ -23,6 +22,7 @@ from rblock.data import (
 )
 from rblock.data.memory import DATA_MEMORY_ENV, Footprint, total_ram_bytes
 from rblock.data.streaming import streamed_batches
+from tests.support.images import noise_folder
 
 SIDE = 16
 
@@ -32,17 +32,6 @@ def no_process_overhead(monkeypatch: pytest.MonkeyPatch) -> None:
     """These sets are tiny (kB): without the loader process's fixed 24 MiB, a budget of a few kB streams them.
     ``test_data_streaming_memory`` measures a real set against the real estimate."""
     monkeypatch.setattr(memory, "LOADER_PROCESS_BYTES", 0)
-
-
-def noise_folder(root: Path, classes: int = 3, per_class: int = 12, side: int = SIDE) -> Path:
-    """Square random-noise PNGs (distinct pixels, so a batch's images say which files they are)."""
-    rng = np.random.default_rng(0)
-    for c in range(classes):
-        (root / f"class{c}").mkdir(parents=True)
-        for i in range(per_class):
-            pixels = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(root / f"class{c}" / f"{i:03d}.png")
-    return root
 
 
 def test_footprint_and_budget(monkeypatch: pytest.MonkeyPatch) -> None:
