@@ -17,6 +17,7 @@ from typing import Any
 from backend.schemas import ArmSpec, PilotCreate
 from pilot_spec.arms import ARMS, arm_rule_problems
 from pilot_spec.catalog import catalog_document
+from pilot_spec.data_root import WEIGHTS_FIELD
 from pilot_spec.datasets import DATASETS
 from pilot_spec.fields import Field, Problem
 from pilot_spec.models import model_problem, model_setting_problems
@@ -104,7 +105,7 @@ class Catalog:
             errors.append(FieldError("width", problem))
         training = self._training(pilot.training, errors)
         if model_problem(pilot.model) is None:
-            where = {"width": "width", "weights": "training.weights"}
+            where = {"width": "width", "weights": WEIGHTS_FIELD}  # width is top-level, weights a training setting
             for setting, problem in model_setting_problems(pilot.model, pilot.width, training.get("weights")):
                 errors.append(FieldError(where[setting], problem))
         arms = [self._arm(index, arm, errors) for index, arm in enumerate(pilot.arms)]
