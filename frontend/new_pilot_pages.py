@@ -22,6 +22,7 @@ from frontend.forms import ROI_INPUTS, ROI_LABELS, TRAINING_FIELDS, field_errors
 from frontend.posted_form import form_items
 from frontend.rendering import is_htmx, render
 from frontend.signin import signed_in
+from pilot_spec.datasets import DATASETS
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(signed_in)])
 
@@ -97,8 +98,16 @@ async def new_pilot_estimate(request: Request) -> Response:
     result = await PageApi(request).post("/pilots", json=body)
     errors = field_errors(result.errors, order) if result.status == 422 else {}
     submission = result.parsed(PilotSubmission) if result.ok else None
-    # Only slots that exist in the form: an out-of-band swap without a target is an htmx console error.
-    form_keys = {key for key, _ in form if key != "arm"}
+    # Only slots that exist in the form: an out-of-band swap without a target is an htmx console error. A
+    # dataset change sends this request while the old dataset's fields are still in the form, and swaps them
+    # out before the answer comes: only the chosen dataset's parameters have slots by then.
+    dataset = DATASETS.get(str(body.get("dataset", "")))
+    chosen = dataset.params if dataset is not None else {}
+    form_keys = {
+        key
+        for key, _ in form
+        if key != "arm" and not (key.startswith("dataset_params.") and key.split(".", 1)[1] not in chosen)
+    }
     all_keys = form_keys | {"arms"} | {f"arm.{arm}" for arm in order}
     all_keys |= {".".join(key.split(".")[:2]) for key in form_keys if key.startswith("arm.")}
     return render(

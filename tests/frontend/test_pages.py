@@ -156,3 +156,15 @@ def test_no_page_shows_a_number_in_scientific_notation(sqlite_url: str) -> None:
             assert page.status_code == 200, path
             text = re.sub(r"<script.*?</script>|<[^>]+>", " ", page.text, flags=re.S)  # what a reader sees
             assert not scientific.search(text), (path, scientific.findall(text))
+
+
+def test_the_estimate_swaps_only_the_chosen_datasets_error_slots(sqlite_url: str) -> None:
+    # Switching away from imagefolder sends the estimate while the folder field is still in the form; by the
+    # answer it is swapped out, and an out-of-band swap without its target is an htmx console error.
+    with open_site(sqlite_url) as site:
+        form = {"name": "x", "dataset": "digits", "seeds": "1", "arm": ["none"], "dataset_params.path": "uploads/a"}
+        answer = site.client.post("/pilots/new/estimate", data=form).text
+        assert 'id="err-dataset_params-path"' not in answer and 'id="err-dataset_params-image_size"' not in answer
+        folder = {**form, "dataset": "imagefolder", "dataset_params.image_size": "16"}
+        answer = site.client.post("/pilots/new/estimate", data=folder).text
+        assert 'id="err-dataset_params-path"' in answer and 'id="err-dataset_params-image_size"' in answer
