@@ -57,7 +57,6 @@ from rblock.models import create_model, drop_sites
 from rblock.regularizer import Regularizer, create_regularizer
 from rblock.schedules import build_optimizer, lr_factor
 from rblock.step_clock import StepClock, robust_cost
-from rblock.zoo import model_normalisation
 
 CHECKPOINT_NAME = "checkpoint.pt"
 # Reading the loss back from a GPU stalls its queue: check for NaN every this many steps (and each epoch end).
@@ -228,8 +227,12 @@ def _weights(config: TrainConfig, root: Path) -> str | Path | None:
 
 def _build(config: TrainConfig, device: torch.device) -> tuple[Split, Regularizer, nn.Module]:
     weights = _weights(config, resolve_data_root())
-    # Pretrained weights expect the images normalised as in their training, not by this set's statistics.
-    normalisation = model_normalisation(config.model) if weights is not None else None
+    normalisation = None
+    if weights is not None:
+        from rblock.zoo import model_normalisation  # deferred, as in rblock.models: timm takes ~0.4 s to import
+
+        # Pretrained weights expect the images normalised as in their training, not by this set's statistics.
+        normalisation = model_normalisation(config.model)
     # In memory when the set fits the data memory budget ($DATA_MEMORY_BYTES), else streamed from disk.
     data = open_dataset(
         config.dataset,
