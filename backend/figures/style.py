@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pilot_spec import colours
 from pilot_spec.analysis import ArmResult
 
 # plotly.js's config for every chart, in the pages (frontend/static/charts.js keeps the same; a test holds
@@ -27,33 +28,12 @@ def arm_label(name: Any) -> str:
     return str(name).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-# The regularizer kinds in DESIGN order; an arm is coloured by its kind so that "rblock_s" looks the same in
-# every pilot, and arms of one kind with other parameters get the next free colour.
-_KIND_COLOURS = {
-    "none": "#6b7280",
-    "dropout": "#2563eb",
-    "spatial_dropout": "#0891b2",
-    "dropblock": "#16a34a",
-    "rdrop": "#ca8a04",
-    "rblock_b": "#db2777",
-    "rblock_s": "#dc2626",
-}
-_SPARE = ["#7c3aed", "#ea580c", "#0d9488", "#4f46e5", "#65a30d", "#be123c", "#0369a1"]
 MAX_POINTS_PER_LINE = 1500
 
 
 def arm_colours(arms: Sequence[ArmResult]) -> dict[str, str]:
-    """Arm label -> colour, stable by regularizer kind."""
-    used: set[str] = set()
-    out: dict[str, str] = {}
-    spare = iter(_SPARE)
-    for arm in arms:
-        colour = _KIND_COLOURS.get(arm.regularizer)
-        if colour is None or colour in used:
-            colour = next(spare, "#111827")
-        used.add(colour)
-        out[arm.arm] = colour
-    return out
+    """Arm label -> colour, stable by regularizer kind (pilot_spec.colours: one table for every chart)."""
+    return colours.arm_colours((arm.arm, arm.regularizer) for arm in arms)
 
 
 def layout(title: str, x_title: str, y_title: str) -> dict[str, Any]:
