@@ -143,3 +143,23 @@ def test_an_out_of_bounds_folded_setting_opens_its_section(sqlite_url: str) -> N
         assert 'id="err-training-label_noise" role="status" hx-swap-oob="true">must be a fraction' in estimate
         assert "Give the pilot a name" not in estimate  # a blank name does not block the estimate
         assert site.queue.sent == []
+
+
+def test_a_clone_prefills_every_folded_setting(sqlite_url: str) -> None:
+    from tests.support.api import pilot_body
+
+    with open_site(sqlite_url) as site:
+        created = site.client.post(f"{API}/pilots", json=pilot_body(training={"epochs": 2, **FOLDED_VALUES}))
+        assert created.status_code == 201, created.text
+        page = site.client.get(f"/pilots/new?clone={created.json()['pilot']['id']}").text
+        folded = _section(page, '<details id="more-training"', "</details>")
+        for key, value in FOLDED_VALUES.items():
+            text = _form_value(value)
+            field = re.search(
+                rf'<(?:input|select) id="f-training-{key}" name="training.{key}".*?>(.*?)</span>', folded, re.S
+            )
+            assert field, key
+            shown = re.search(r'value="([^"]*)"\s*selected', field.group(0)) or re.search(
+                r'value="([^"]*)"', field.group(0)
+            )
+            assert shown and shown.group(1) == text, (key, field.group(0)[:300])
