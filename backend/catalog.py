@@ -22,12 +22,12 @@ from pilot_spec.datasets import DATASETS
 from pilot_spec.fields import Field, Problem
 from pilot_spec.models import model_problem, model_setting_problems
 from pilot_spec.text import show
-from pilot_spec.training import TRAINING, training_problems
+from pilot_spec.training import NOT_IN_PILOT_TRAINING, TRAINING, training_problems
 
 __all__ = ["Catalog", "CatalogError", "FieldError", "ResolvedArm", "ResolvedPilot", "describe", "show", "value_ok"]
 
 # Set per run or at the top level of the pilot, not in its shared ``training`` settings.
-NOT_IN_TRAINING = {"seed": "set the pilot's seeds instead", "width": "set width at the top level of the pilot"}
+NOT_IN_TRAINING = NOT_IN_PILOT_TRAINING
 
 
 # One problem with a pilot: its field path and why (the API's 422 lists them).

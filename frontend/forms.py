@@ -15,8 +15,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from backend.schemas import ErrorItem
+from frontend.setting_inputs import COMMON_TRAINING
 
-TRAINING_FIELDS = ("epochs", "batch_size", "lr")
+TRAINING_FIELDS = COMMON_TRAINING  # the training settings the form pre-fills with their defaults
+
 TEXT_SETTINGS = frozenset({"weights"})  # training settings the form sends as typed, never as numbers
 ROI_FIELDS = ("predictions_per_year", "cost_per_error", "cost_per_changed_prediction", "retrains_per_year")
 ROI_INPUTS = (*ROI_FIELDS, "price_per_device_hour")  # the pilot's ROI fields and its own device-hour price
@@ -118,3 +120,92 @@ def dom_id(key: str) -> str:
 def field_id(key: str) -> str:
     """The DOM id of a field's error slot (the input itself is ``f-`` + ``dom_id``)."""
     return "err-" + dom_id(key)
+
+
+# The form's own checks, in words that say what to do (issue 16): the API's messages for the same problems
+# are a validator's ("String should have at least 1 character"), and a blank name only outlined the field.
+NAME_MISSING = "Give the pilot a name"
+ARMS_MISSING = "Tick at least one arm: the baseline, and the arms to compare against it"
+
+
+def baseline_unticked(baseline: str) -> str:
+    return f"Tick the baseline arm ({baseline}) too, or choose a ticked arm as the baseline"
+
+
+def form_problems(body: dict[str, Any], arm_order: list[str], *, need_name: bool = True) -> dict[str, list[str]]:
+    """What the form itself finds wrong before the API does: no name, no arm ticked, the baseline unticked."""
+    problems: dict[str, list[str]] = {}
+    if need_name and not str(body.get("name", "")).strip():
+        problems["name"] = [NAME_MISSING]
+    if not arm_order:
+        problems["arms"] = [ARMS_MISSING]
+    elif (baseline := body.get("baseline_arm")) and baseline not in arm_order:
+        problems["baseline_arm"] = [baseline_unticked(str(baseline))]
+    return problems
+
+
+def checkable(body: dict[str, Any], arm_order: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """A dry run of ``body`` that the API can check beyond the form's own problems: a stand-in name, and the
+    baseline as the one arm when none is ticked (else the API stops at the empty list of arms)."""
+    checked = {**body, "dry_run": True}
+    if not str(body.get("name", "")).strip():
+        checked["name"] = "(unnamed)"
+    if arm_order:
+        return checked, arm_order
+    baseline = str(body.get("baseline_arm") or "none")
+    checked["arms"] = [{"regularizer": baseline, "params": {}}]
+    return checked, [baseline]
+
+
+def merged_errors(own: dict[str, list[str]], api: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The API's errors by field, with the form's own words in place of the API's for the same field."""
+    return {**api, **own}
+
+
+# Short names of the fields outside the generated ones, for the error summary's entries.
+FIELD_LABELS = {
+    "name": "Name",
+    "description": "Description",
+    "dataset": "Dataset",
+    "model": "Model",
+    "width": "Model width",
+    "seeds": "Seeds",
+    "queue": "Queue",
+    "baseline_arm": "Baseline arm",
+    "budget_cap": "Budget cap",
+    "arms": "Arms",
+    "dataset_params.path": "Image folder",
+    "dataset_params.image_size": "Image size",
+    "upload": "Upload",
+    **{f"roi.{key}": label for key, label in ROI_LABELS.items()},
+}
+
+
+def field_label(key: str, labels: dict[str, str]) -> str:
+    """The words an error summary names ``key`` by: ``Label noise``, ``dropout: drop_prob``."""
+    if key in labels:
+        return labels[key]
+    if key.startswith("arm."):
+        return ": ".join(key.split(".")[1:])
+    return key
+
+
+# Fields whose input's id is not ``f-`` + their name (ids the browser tests and the upload form rely on).
+_ANCHORS = {"upload": "f-upload-file", "baseline_arm": "f-baseline"}
+
+
+def field_anchor(key: str, arm_names: list[str]) -> str:
+    """The DOM id a summary entry links to: the field's input (the first arm's box for ``arms``)."""
+    if key == "arms":
+        return "f-" + dom_id(f"arm.{arm_names[0]}") if arm_names else ""
+    return _ANCHORS.get(key) or "f-" + dom_id(key)
+
+
+def summary_entries(
+    errors: dict[str, list[str]], labels: dict[str, str], arm_names: list[str]
+) -> list[tuple[str, str]]:
+    """The error summary's entries: (the id of the field to link to, "Label: what is wrong"), in the order of
+    ``labels`` (the page's), fields it does not name (an arm's parameters) last."""
+    position = {key: index for index, key in enumerate(labels)}
+    ordered = sorted(errors, key=lambda key: position.get(key, len(position)))
+    return [(field_anchor(key, arm_names), f"{field_label(key, labels)}: {' '.join(errors[key])}") for key in ordered]

@@ -18,9 +18,21 @@ from backend.schemas import PilotDetail, PilotSubmission
 from frontend.client import CSRF_FIELD, ApiResult, PageApi
 from frontend.clone import clone_values, hidden_values
 from frontend.errors import refused
-from frontend.forms import ROI_INPUTS, ROI_LABELS, TRAINING_FIELDS, field_errors, form_to_body
+from frontend.forms import (
+    FIELD_LABELS,
+    ROI_INPUTS,
+    ROI_LABELS,
+    TRAINING_FIELDS,
+    checkable,
+    field_errors,
+    form_problems,
+    form_to_body,
+    merged_errors,
+    summary_entries,
+)
 from frontend.posted_form import form_items
 from frontend.rendering import is_htmx, render
+from frontend.setting_inputs import TrainingInputs, plain_number, training_inputs
 from frontend.signin import signed_in
 from pilot_spec.datasets import DATASETS
 
@@ -41,7 +53,7 @@ def _form_defaults(catalog: dict[str, Any]) -> dict[str, Any]:
         "seeds": "3",
         "queue": "auto",
         "baseline_arm": "none",
-        **{f"training.{key}": str(training.get(key, {}).get("default", "")) for key in TRAINING_FIELDS},
+        **{f"training.{key}": plain_number(training.get(key, {}).get("default", "")) for key in TRAINING_FIELDS},
         **{f"roi.{key}": "" for key in ROI_INPUTS},
         "budget_cap": "",
     }
@@ -55,12 +67,30 @@ def _limits_text(request: Request) -> str:
     return f"{_upload_cap(request) / 2**20:,.0f} MiB"
 
 
+def _labels(inputs: TrainingInputs) -> dict[str, str]:
+    """Each field's short name, in the order the page shows the fields (the error summary's order)."""
+    generated = {item.key: item.label for item in inputs.all()}
+    page_order = (
+        *("name", "description", "dataset", "dataset_params.path", "upload", "dataset_params.image_size"),
+        *("model", "width", *(item.key for item in inputs.model), "seeds", *(item.key for item in inputs.common)),
+        *("queue", *(item.key for item in inputs.more), *(f"roi.{key}" for key in ROI_INPUTS), "budget_cap"),
+        *("baseline_arm", "arms"),
+    )
+    return {key: FIELD_LABELS.get(key) or generated.get(key, key) for key in page_order}
+
+
 def _form_page(
     request: Request, catalog: dict[str, Any], values: dict[str, Any], arms: list[str], **context: Any
 ) -> HTMLResponse:
-    """The whole new-pilot page with ``values`` in its fields and the ``arms`` ticked."""
-    context.setdefault("errors", {})
+    """The whole new-pilot page with ``values`` in its fields and the ``arms`` ticked.
+
+    With ``errors``, the page opens on the error summary (each entry a link to its field), and the folded
+    "More training settings" are unfolded when one of them is wrong.
+    """
+    errors: dict[str, list[str]] = context.setdefault("errors", {})
     context.setdefault("general", [])
+    inputs = training_inputs(catalog.get("training", {}))
+    shown = {item.key for item in inputs.all()}
     return render(
         request,
         "new_pilot.html",
@@ -68,10 +98,12 @@ def _form_page(
         catalog=catalog,
         values=values,
         chosen=set(arms),
-        training_fields=TRAINING_FIELDS,
+        training=inputs,
+        more_open=any(item.key in errors for item in inputs.more),
+        summary=summary_entries(errors, _labels(inputs), list(catalog.get("arms", {}))),
         roi_fields=ROI_INPUTS,
         roi_labels=ROI_LABELS,
-        hidden=hidden_values(values),
+        hidden=hidden_values(values, shown),
         **context,
     )
 
@@ -93,10 +125,11 @@ async def new_pilot_estimate(request: Request) -> Response:
     """Dry run of the form as it stands: the estimate, or each field's message (out-of-band swaps)."""
     form = await form_items(request)
     body, order = form_to_body(form, dry_run=True)
-    if not str(body.get("name", "")).strip():
-        body["name"] = "(unnamed)"  # a name is required to queue, not to estimate: no error while it is blank
-    result = await PageApi(request).post("/pilots", json=body)
-    errors = field_errors(result.errors, order) if result.status == 422 else {}
+    # A name is required to queue, not to estimate: no error while it is blank.
+    own = form_problems(body, order, need_name=False)
+    checked, checked_order = checkable(body, order)
+    result = await PageApi(request).post("/pilots", json=checked)
+    errors = merged_errors(own, field_errors(result.errors, checked_order) if result.status == 422 else {})
     submission = result.parsed(PilotSubmission) if result.ok else None
     # Only slots that exist in the form: an out-of-band swap without a target is an htmx console error. A
     # dataset change sends this request while the old dataset's fields are still in the form, and swaps them
@@ -108,14 +141,21 @@ async def new_pilot_estimate(request: Request) -> Response:
         for key, _ in form
         if key != "arm" and not (key.startswith("dataset_params.") and key.split(".", 1)[1] not in chosen)
     }
+    if not str(body.get("name", "")).strip():
+        # The estimate does not judge a blank name: it leaves a refused submit's "Give the pilot a name" shown
+        # (the estimate on the page's load would clear it), and clears it once a name is typed.
+        form_keys.discard("name")
     all_keys = form_keys | {"arms"} | {f"arm.{arm}" for arm in order}
     all_keys |= {".".join(key.split(".")[:2]) for key in form_keys if key.startswith("arm.")}
+    catalog = await _catalog(PageApi(request)) if errors else {}  # the labels and arms the summary names
+    labels = _labels(training_inputs(catalog.get("training", {})))
     return render(
         request,
         "_estimate.html",
-        estimate=submission.estimate if submission else None,
+        estimate=submission.estimate if submission and not errors else None,
         submission=submission,
         errors=errors,
+        summary=summary_entries(errors, labels, list(catalog.get("arms", {}))),
         slots=sorted(all_keys),
         detail=None if result.ok or result.status == 422 else result.detail,
     )
@@ -126,14 +166,23 @@ async def new_pilot_submit(request: Request) -> Response:
     form = await form_items(request)
     body, order = form_to_body(form, dry_run=False)
     api = PageApi(request)
-    result = await api.post("/pilots", json=body)
-    if result.status == 201 and (pilot := result.parsed(PilotSubmission).pilot) is not None:
-        return RedirectResponse(f"/pilots/{pilot.id}", status_code=303)
+    own = form_problems(body, order)
+    checked_order = order
+    if own:
+        # Refused by the form itself; a dry run still gathers what the API finds wrong with the rest.
+        checked, checked_order = checkable(body, order)
+        result = await api.post("/pilots", json=checked)
+    else:
+        result = await api.post("/pilots", json=body)
+        if result.status == 201 and (pilot := result.parsed(PilotSubmission).pilot) is not None:
+            return RedirectResponse(f"/pilots/{pilot.id}", status_code=303)
     catalog = await _catalog(api)
-    errors = field_errors(result.errors, order) if result.status == 422 else {}
+    errors = merged_errors(own, field_errors(result.errors, checked_order) if result.status == 422 else {})
     values = {key: value for key, value in form if key != "arm"}
-    general = [] if errors else [result.detail]
-    return _form_page(request, catalog, values, order, status_code=result.status, errors=errors, general=general)
+    refused_otherwise = not result.ok and result.status != 422  # e.g. 403: say so, whatever the form found
+    general = [result.detail] if refused_otherwise or not errors else []
+    status = result.status if refused_otherwise or not errors else 422
+    return _form_page(request, catalog, values, order, status_code=status, errors=errors, general=general)
 
 
 @router.get("/pilots/new/dataset-params", response_class=HTMLResponse)

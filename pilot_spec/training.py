@@ -84,6 +84,14 @@ TRAINING: dict[str, Field] = {
 }
 
 
+# Settings of every run's config that a pilot sets elsewhere than in its shared ``training`` object: the API
+# refuses them there with these words, and the new-pilot form offers no training field for them.
+NOT_IN_PILOT_TRAINING: dict[str, str] = {
+    "seed": "set the pilot's seeds instead",
+    "width": "set width at the top level of the pilot",
+}
+
+
 # Every field of one run's config (``rblock.config.TrainConfig``): what a run is (its data, model, arm and
 # device) and the shared settings above. A setting added to TRAINING is a field of every run's config.
 RUN_CONFIG_FIELDS: tuple[str, ...] = ("dataset", "dataset_params", "model", "arm", "arm_params", "device", *TRAINING)

@@ -175,8 +175,10 @@ def test_clone_fills_the_form_and_queues_the_same_settings(sqlite_url: str) -> N
         form = site.client.get(f"/pilots/new?clone={original['id']}")
         assert form.status_code == 200 and "A copy of" in form.text
         assert 'value="copy of original"' in form.text and "why we ran it</textarea>" in form.text
-        assert 'name="training.label_smoothing" value="0.1"' in form.text  # no visible field: kept hidden
-        assert 'name="training.optimizer" value="adamw"' in form.text
+        # Every training setting has a field now (issue 16), the folded ones pre-filled too.
+        assert 'name="training.label_smoothing" type="number" value="0.1"' in form.text
+        assert '<option value="adamw" selected>adamw</option>' in form.text
+        assert 'type="hidden" name="training.' not in form.text
         assert re.search(r'value="dropout"\s+checked', form.text) and not re.search(
             r'value="rblock_s"\s+checked', form.text
         )
@@ -184,7 +186,8 @@ def test_clone_fills_the_form_and_queues_the_same_settings(sqlite_url: str) -> N
         assert 'id="f-roi-cost_per_error" name="roi.cost_per_error" type="number" value="0.5"' in form.text
         # The form as the browser would post it queues a pilot with the same settings.
         values, arms = clone_values(PilotDetail.model_validate(original), site.client.get(f"{API}/catalog").json())
-        assert hidden_values(values)["training.optimizer"] == "adamw"
+        assert values["training.optimizer"] == "adamw"
+        assert hidden_values(values, {f"training.{key}" for key in original["training"]}) == {}
         posted = site.client.post("/pilots/new", data={**values, "arm": arms}, follow_redirects=False)
         assert posted.status_code == 303, posted.text
         copy = site.client.get(f"{API}{posted.headers['location']}").json()
