@@ -9,6 +9,7 @@ import re
 from pilot_spec.money import Currency
 from tests.support.analysis import finished_pilot
 from tests.support.api import create_pilot, finish
+from tests.support.hostile import BASE_ARM, NAME, OTHER_ARM, assert_escaped, hostile_pilot
 from tests.support.site import open_site
 
 SCIENTIFIC = re.compile(r"\d(?:\.\d+)?e[-+]\d", re.IGNORECASE)
@@ -101,3 +102,14 @@ def test_signed_out_is_sent_to_sign_in(sqlite_url: str) -> None:
     with open_site(sqlite_url) as site:
         response = site.client.get("/compare?pilots=1,2", headers={"Authorization": ""}, follow_redirects=False)
         assert response.status_code in (302, 303) and response.headers["location"].startswith("/login"), response
+
+
+def test_hostile_names_are_text_on_the_page_and_in_the_chart(sqlite_url: str) -> None:
+    with open_site(sqlite_url) as site:
+        first, second = hostile_pilot(site), hostile_pilot(site)
+        page = site.client.get(f"/compare?pilots={first['id']},{second['id']}").text
+        assert_escaped(page, NAME, BASE_ARM, OTHER_ARM)
+        # Plotly renders some HTML in names and hover text: the chart's names are escaped for it too.
+        traces = _figure(page)["data"]
+        assert isinstance(traces, list)
+        assert not any("<script>" in json.dumps(trace, ensure_ascii=False) for trace in traces)
