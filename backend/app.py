@@ -37,6 +37,7 @@ from backend.routes import (
     analysis,
     auth,
     catalog,
+    compare,
     datasets,
     decisions,
     extend,
@@ -106,7 +107,7 @@ def create_app(
     install_error_handlers(app)
     docs_script_hashes = install_docs(app, docs_path=f"{API_PREFIX}/docs")
     app.state.public_paths = set()  # (method, path) anyone may send a body to (CredentialsFirst)
-    for module in (auth, users, pilots, extend, analysis, decisions, runs, catalog, datasets, workers, health):
+    for module in (auth, users, pilots, extend, analysis, compare, decisions, runs, catalog, datasets, workers, health):
         state_permissions(module.router)
         app.include_router(module.router, prefix=API_PREFIX)
         app.state.public_paths |= public_routes(module.router, API_PREFIX)

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from frontend import (
     account,
+    compare_pages,
     decisions,
     extend,
     new_pilot_pages,
@@ -32,4 +33,5 @@ SIGNED_IN: tuple[APIRouter, ...] = (
     decisions.router,
     extend.router,
     pilot_changes.router,
+    compare_pages.router,
 )

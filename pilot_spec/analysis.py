@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
+from pilot_spec.money import Currency
+
 
 def _finite_or_none(value: Any) -> Any:
     """NaN and infinities to None: an undefined statistic, as JSON can say it."""
@@ -200,3 +202,61 @@ class PilotAnalysis(_Frozen):
         # A fixed-design pilot's JSON has no "sequential" key at all (not null): the API's shape since it began.
         out: dict[str, Any] = self.model_dump(mode="json", exclude={"sequential"} if self.sequential is None else None)
         return out
+
+
+# --- Pilots side by side (issue 16: GET /api/v1/compare, the /compare page) --------------------------------
+
+
+class CurrencyOut(_Frozen):
+    """The currency every amount is in (the ``CURRENCY`` setting)."""
+
+    code: str
+    symbol: str
+
+    def currency(self) -> Currency:
+        """As ``pilot_spec.money`` formats amounts with it."""
+        return Currency(code=self.code, symbol=self.symbol)
+
+
+class ComparedArm(_Frozen):
+    """One arm of a compared pilot: final test accuracy (mean and interval over seeds), cost per training run
+    (money and device-hours), output stability, and its verdict against the pilot's baseline (None for the
+    baseline itself). Each pilot's own ``confidence`` is its intervals' level."""
+
+    arm: str
+    regularizer: str
+    baseline: bool
+    seeds: int  # finished seeds the numbers are over
+    test_acc: Number
+    test_acc_low: Number
+    test_acc_high: Number
+    device_hours: Number  # mean per training run
+    cost: Number  # mean money per training run
+    flip_rate: Number
+    ece: Number
+    seed_churn: Number
+    inconsistency_kl: Number
+    verdict: Verdict | None = None
+    reason: str | None = None
+    net_per_year: Bounded | None = None
+
+
+class ComparedPilot(_Frozen):
+    """One pilot of a comparison, from its cached analysis and its progress."""
+
+    id: int
+    name: str
+    dataset: str
+    model: str
+    status: str
+    baseline_arm: str
+    provisional: bool  # runs are still queued or running: the numbers will change
+    confidence: float
+    arms: list[ComparedArm]
+
+
+class PilotComparison(_Frozen):
+    """Pilots side by side, in the order they were asked for; amounts in ``currency``."""
+
+    currency: CurrencyOut
+    pilots: list[ComparedPilot]
