@@ -127,6 +127,9 @@ def test_cancel_stops_a_running_run(store: Store, tmp_path: Path) -> None:
     stored = store.get_run(run_id=run_id)
     assert outcome.status == RunStatus.CANCELLED and stored.status == RunStatus.CANCELLED
     assert 1 <= stored.epochs_done < 200
+    # The device time it used is kept: the pilot's cost so far counts it (issue 16).
+    assert stored.cost and stored.cost["device_seconds"] > 0 and stored.cost["epochs_timed"] >= 1
+    assert stored.cost["device_hours"] == stored.cost["device_seconds"] / 3600 and not stored.final_metrics
 
 
 def test_an_interrupted_run_resumes_from_its_checkpoint(store: Store, tmp_path: Path) -> None:
