@@ -11,7 +11,7 @@ from markupsafe import escape
 from pilot_spec.glossary import GLOSSARY, meaning
 from pilot_spec.money import Currency
 from tests.support.analysis import finished_pilot
-from tests.support.api import API
+from tests.support.api import API, pilot_body
 from tests.support.site import open_site
 
 HELP = re.compile(
@@ -59,3 +59,13 @@ def test_the_price_in_use_and_the_forms_default_price_are_shown_in_the_currency(
     assert (
         'id="price-help" data-price>Blank uses the default, €0.05 per device-hour on a CPU, €2.50 on a GPU.</p>' in form
     )
+
+
+def test_the_sequential_card_explains_stopping_when_settled(sqlite_url: str) -> None:
+    with open_site(sqlite_url) as site:
+        roi = {"predictions_per_year": 1e6, "cost_per_error": 1.0, "retrains_per_year": 1.0}
+        body = pilot_body(roi=roi, sequential={"max_seeds": 6, "round": 2})
+        pilot = site.client.post(f"{API}/pilots", json=body).json()["pilot"]
+        page = site.client.get(f"/pilots/{pilot['id']}").text
+    card = page[page.index('data-sequential="running"') :]
+    assert _helps(card)["sequential"] == meaning("sequential")
