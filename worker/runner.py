@@ -289,6 +289,7 @@ def _execute_claimed(
         )
         heartbeat.beat(epochs_done=epoch)
 
+    started = time.perf_counter()
     try:
         result = train_run(config, on_epoch=on_epoch, should_stop=heartbeat.should_stop, checkpoint_dir=run_dir)
     except WorkerInterrupted:
@@ -304,7 +305,7 @@ def _execute_claimed(
         )
     except (TrainingError, ConfigError, ValueError) as error:
         # The training itself failed: retrying would fail the same way.
-        cost = cost_until_failure(epoch_seconds, device_hint)
+        cost = cost_until_failure(epoch_seconds, device_hint, time.perf_counter() - started)
         return _finish(store, run, RunStatus.FAILED, error=str(error), cost=cost, resumed_from=resumed_from)
     except PASSED_ON:
         # Superseded: another attempt owns the run (execute_run stops quietly). Infrastructure: leave the run
@@ -315,7 +316,7 @@ def _execute_claimed(
         # Finished first: an attempt that no longer owns the run (its checkpoint folder was removed by the
         # next attempt) raises Superseded there, and its error is no news.
         text = f"{type(error).__name__}: {error}"
-        cost = cost_until_failure(epoch_seconds, device_hint)
+        cost = cost_until_failure(epoch_seconds, device_hint, time.perf_counter() - started)
         outcome = _finish(store, run, RunStatus.FAILED, error=text, cost=cost, resumed_from=resumed_from)
         log.exception("run %d: training raised", run_id)
         return outcome
@@ -340,13 +341,16 @@ def _execute_claimed(
     return _finish(store, run, RunStatus.SUCCEEDED, result=result, resumed_from=resumed_from)
 
 
-def cost_until_failure(epoch_seconds: list[float], device_kind: str) -> dict[str, Any] | None:
+def cost_until_failure(epoch_seconds: list[float], device_kind: str, wall_seconds: float) -> dict[str, Any] | None:
     """The cost of a run whose training raised: the step time of the epochs this attempt finished (the
     failed epoch's partial time is unknown), so that cost so far counts it; None when none finished."""
     if not epoch_seconds:
         return None
     seconds = sum(epoch_seconds)
     return {
+        "wall_seconds": wall_seconds,
+        "wall_hours": wall_seconds / 3600.0,
+        "samples_per_second": None,  # not measured: the training raised before reporting it
         "device_kind": device_kind,
         "device_name": device_kind,
         "cost_basis": "epochs_before_failure",
