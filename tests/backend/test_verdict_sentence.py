@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from markupsafe import escape
+
 from backend.analysis.sentence import verdict_sentence
 from backend.analysis.summary import build_summary
 from pilot_spec.analysis import Bounded, Roi, Verdict
@@ -92,6 +94,8 @@ def test_the_api_summary_carries_the_sentence_in_the_currency_setting(sqlite_url
     with open_api(sqlite_url, currency="GBP:£") as api:
         pilot = finished_pilot(api, roi={"predictions_per_year": 1e6, "cost_per_error": 0.1})
         body = api.client.get(f"{API}/pilots/{pilot['id']}/summary", params={"curves": "none"}).json()
+        report = api.client.get(f"{API}/pilots/{pilot['id']}/report.html").text
     (only,) = body["roi"]
     assert only["sentence"].startswith(f"{only['verdict'].capitalize()}")
     assert "£" in only["sentence"] and "$" not in only["sentence"]
+    assert f"<strong>{escape(only['sentence'])}</strong>" in report  # the report's verdict section: the same words
