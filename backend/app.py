@@ -103,7 +103,9 @@ def create_app(
     app.state.store = store_
     app.state.queue = queue_
     app.state.catalog = catalog_
-    app.state.summary_cache = SummaryCache()  # this process's; keyed by the pilots' versions in the database
+    app.state.summary_cache = SummaryCache(
+        currency=settings.currency
+    )  # this process's; keyed by the pilots' versions in the database
     install_error_handlers(app)
     docs_script_hashes = install_docs(app, docs_path=f"{API_PREFIX}/docs")
     app.state.public_paths = set()  # (method, path) anyone may send a body to (CredentialsFirst)

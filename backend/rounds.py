@@ -60,7 +60,7 @@ def advance_one(pilot_id: int, *, store: Store, queue: RunQueue, settings: Setti
     seeds = len(pilot.seeds)
     look, looks = current_look(state, seeds), int(state["looks"])
     confidence = state_confidence(state, seeds)
-    analysis = analyse_pilot(store, pilot_id, settings.price_per_hour, [])
+    analysis = analyse_pilot(store, pilot_id, settings.price_per_hour, [], settings.currency)
     settled = is_settled(analysis)
     entry: dict[str, Any] = {
         "look": look,

@@ -32,6 +32,7 @@ from backend.analysis.service import analyse_pilot
 from backend.etags import caching_headers, make_etag, not_modified
 from backend.store import NotFound, Store
 from pilot_spec.analysis import PilotAnalysis
+from pilot_spec.money import DEFAULT_CURRENCY, Currency
 
 # A summary without curves is a few kilobytes and one with every curve rarely more than a megabyte.
 MAX_ENTRIES = 256
@@ -70,9 +71,11 @@ def encode(analysis: PilotAnalysis) -> bytes:
 
 
 class SummaryCache:
-    """Thread-safe: the API's sync handlers run on a thread pool."""
+    """Thread-safe: the API's sync handlers run on a thread pool. ``currency`` is the deployment's ``CURRENCY``
+    (the verdicts' sentences write money in it): fixed for the process, so not part of the key."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(self, max_entries: int = MAX_ENTRIES, currency: Currency = DEFAULT_CURRENCY) -> None:
+        self._currency = currency
         self._entries: OrderedDict[Key, CachedSummary] = OrderedDict()
         self._building: dict[Key, threading.Event] = {}
         self._lock = threading.Lock()
@@ -125,7 +128,8 @@ class SummaryCache:
         try:
             # The version was read BEFORE the summary, so a change committed in between leaves this entry
             # under the older version at worst: the next request reads the newer version and misses.
-            analysis = analyse_pilot(store, pilot_id, dict(key[3]), None if curves is None else list(curves))
+            curve_list = None if curves is None else list(curves)
+            analysis = analyse_pilot(store, pilot_id, dict(key[3]), curve_list, self._currency)
             entry = CachedSummary(json=encode(analysis), etag=pilot_etag(key))
             with self._lock:
                 self.misses += 1

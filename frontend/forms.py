@@ -27,7 +27,7 @@ ROI_LABELS = {
     "cost_per_error": "Cost of one wrong prediction",
     "cost_per_changed_prediction": "Cost of one changed prediction",
     "retrains_per_year": "Retrains per year",
-    "price_per_device_hour": "Price per device-hour (blank: default)",
+    "price_per_device_hour": "Price per device-hour",
 }
 
 

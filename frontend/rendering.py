@@ -3,6 +3,7 @@ the signed-in user and their CSRF token in its context."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from frontend.filters import duration, eta, minute, num, pct
 from frontend.forms import dom_id, field_id
 from frontend.number_filters import register as register_number_filters
 from frontend.permissions import may
+from pilot_spec.glossary import GLOSSARY, meaning
 from pilot_spec.status import (
     ACTIVE_STATUSES,
     CANCEL_MOVES,
@@ -26,6 +28,8 @@ from pilot_spec.status import (
 HERE = Path(__file__).parent
 
 templates = Jinja2Templates(directory=HERE / "templates")
+# The ids of _help.html's texts (a button's aria-controls): unique within a page and the fragments swapped into it.
+_HELP_IDS = itertools.count(1)
 templates.env.filters.update(num=num, pct=pct, minute=minute, field_id=field_id, dom_id=dom_id)
 # money (with the currency's symbol and thousands separators, "< $0.01" for tiny amounts), number, ratio and
 # percent: pilot_spec.money's formats, never scientific notation; the currency comes from each page's context.
@@ -39,6 +43,10 @@ templates.env.globals.update(
     retryable=RETRYABLE_STATUSES,
     pilot_active=PILOT_ACTIVE_STATUSES,
     may=may,  # every template asks the one rule what to offer (frontend/permissions.py)
+    # Plain words beside every number (issue 16): _help.html's help(key) and the pilot page's glossary.
+    meaning=meaning,
+    glossary=GLOSSARY,
+    help_id=lambda key: f"help-{key}-{next(_HELP_IDS)}",
 )
 
 
@@ -52,8 +60,10 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     me = signed_in_user(request)
     context.setdefault("me", me)
     context.setdefault("csrf", (me.csrf_token if me else None) or "")
-    # The deployment's CURRENCY setting, for the money filter.
-    context.setdefault("currency", getattr(getattr(request.app.state, "settings", None), "currency", None))
+    # The deployment's CURRENCY and PRICE_PER_HOUR settings, for the money filter and default_prices.
+    settings = getattr(request.app.state, "settings", None)
+    context.setdefault("currency", getattr(settings, "currency", None))
+    context.setdefault("prices", getattr(settings, "price_per_hour", None))
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 

@@ -134,6 +134,9 @@ class Roi(_Frozen):
     net_test_half: Number = None  # ... and ± from the test set's size (None: no labels)
     test_examples: int | None = None
     delta_churn: Number = None
+    # The verdict in one sentence, money in the deployment's currency (backend.analysis.sentence): what the
+    # page's verdict card, the reports and the API's summary all say, written once.
+    sentence: str = ""
 
 
 class SequentialLook(_Frozen):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal
 
@@ -173,3 +174,27 @@ def format_percent(fraction: float | None, decimals: int = 1, *, signed: bool = 
         smallest = _grouped(Decimal(1).scaleb(-decimals), decimals)
         return f"> {MINUS}{smallest}%" if percent < 0 else f"< {smallest}%"
     return _signed(_grouped(magnitude, decimals) + "%", percent < 0 and magnitude != 0, signed and magnitude != 0)
+
+
+# How the price text names a device kind (the kinds of pilot_spec.device; another kind is shown as it is).
+DEVICE_KIND_NAMES = {"cpu": "CPU", "cuda": "GPU"}
+
+
+def price_list_text(
+    prices: Mapping[str, float], currency: Currency = DEFAULT_CURRENCY, kinds: Iterable[str] | None = None
+) -> str:
+    """The price per device-hour of each device kind: "$0.05 per device-hour on a CPU, $2.50 on a GPU".
+
+    ``prices`` is the ``PRICE_PER_HOUR`` setting (by kind, or by full device string, which this leaves out);
+    ``kinds`` limits it to those kinds (the ones a pilot ran on). The default price the form's blank field and
+    the pilot page's costs use (issue 16: the effective price is shown, not hidden behind "blank: default").
+    """
+    wanted = None if kinds is None else set(kinds)
+    by_kind = sorted(
+        (kind, price) for kind, price in prices.items() if ":" not in kind and (wanted is None or kind in wanted)
+    )
+    if not by_kind:
+        return "no price per device-hour is set for " + (", ".join(sorted(wanted)) if wanted else "any device")
+    parts = [f"{format_money(price, currency)} on a {DEVICE_KIND_NAMES.get(kind, kind)}" for kind, price in by_kind]
+    parts[0] = parts[0].replace(" on a ", " per device-hour on a ", 1)
+    return ", ".join(parts)

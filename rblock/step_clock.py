@@ -93,6 +93,7 @@ def robust_cost(
     epochs: int,
     samples: int,
     wall_seconds: float,
+    partial_seconds: float = 0.0,
 ) -> dict[str, Any]:
     """The timing fields of a run's cost dict from its per-epoch step times (see the module docstring).
 
@@ -100,10 +101,13 @@ def robust_cost(
     checkpoint of an older version that kept no per-epoch times: the timed epochs then stand for all.
     ``device_hours`` is the robust device time; ``train_seconds`` the plain sum of the timed epochs' step
     times; ``samples_per_second`` the unique training samples over the robust time.
+    ``partial_seconds`` is the step time of an epoch stopped part-way (a cancelled run): it was spent, so the
+    device time counts it (issue 16: cost so far counts every second of compute), but no median comes from it.
     """
     timed = len(step_seconds)
     median = statistics.median(step_seconds) if timed else 0.0
     device_seconds = (sum(step_seconds) * epochs / timed if timed else 0.0) if cuda else median * epochs
+    device_seconds += partial_seconds
     cost: dict[str, Any] = {
         "cost_basis": CUDA_BASIS if cuda else CPU_BASIS,
         "device_seconds": device_seconds,
@@ -115,6 +119,8 @@ def robust_cost(
         "wall_hours": wall_seconds / 3600.0,
         "samples_per_second": samples / device_seconds if device_seconds > 0 else None,
     }
+    if partial_seconds:
+        cost["partial_epoch_seconds"] = partial_seconds
     if not cuda:
         cost["cpu_seconds"] = sum(cpu_seconds)
     return cost

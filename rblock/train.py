@@ -319,6 +319,7 @@ def train_run(
     meter.train_seconds, meter.energy_joules = state.train_seconds, state.energy_joules
     layers = drop_sites(model)
     cancelled = False
+    partial_seconds = 0.0
     logits: Tensor | None = None
 
     while state.epoch < config.epochs and not cancelled:
@@ -367,6 +368,7 @@ def train_run(
         meter.sample_power()
         meter.pause_power()
         if cancelled:
+            partial_seconds = epoch_seconds  # spent, though the epoch never finished: the cost counts it
             break
         _check_finite(loss_sum, epoch, steps)
         meter.train_seconds += epoch_seconds
@@ -423,6 +425,7 @@ def train_run(
             epochs=state.epoch,
             samples=state.samples_trained,
             wall_seconds=time.perf_counter() - wall_start,
+            partial_seconds=partial_seconds,
         ),
         "peak_memory_bytes": meter.peak_memory_bytes(),
         "energy_joules": meter.energy_joules,

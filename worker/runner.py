@@ -36,12 +36,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from backend.catalog import get_catalog
 from backend.quotas import check_run
 from backend.settings import Settings
 from backend.store import Run, RunStatus, Store, Superseded
+from pilot_spec.metrics import EPOCH_SECONDS
 from rblock.config import ConfigError, TrainConfig
 from rblock.train import CHECKPOINT_NAME, RunResult, TrainingError, train_run
 from worker.presence import Presence
@@ -276,8 +277,10 @@ def _execute_claimed(
     heartbeat.epochs_done = resumed_from
     if presence is not None:
         presence.report(run.id)
+    epoch_seconds: list[float] = []  # this attempt's, for the cost of a run that fails part-way
 
     def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+        epoch_seconds.append(float(metrics.get(EPOCH_SECONDS, 0.0)))
         points = [(key, epoch, float(value)) for key, value in metrics.items()]
         with_retries(
             lambda: store.write_points(run_id=run.id, points=points, attempt=run.attempts),
@@ -286,6 +289,7 @@ def _execute_claimed(
         )
         heartbeat.beat(epochs_done=epoch)
 
+    started = time.perf_counter()
     try:
         result = train_run(config, on_epoch=on_epoch, should_stop=heartbeat.should_stop, checkpoint_dir=run_dir)
     except WorkerInterrupted:
@@ -301,7 +305,8 @@ def _execute_claimed(
         )
     except (TrainingError, ConfigError, ValueError) as error:
         # The training itself failed: retrying would fail the same way.
-        return _finish(store, run, RunStatus.FAILED, error=str(error), resumed_from=resumed_from)
+        cost = cost_until_failure(epoch_seconds, device_hint, time.perf_counter() - started)
+        return _finish(store, run, RunStatus.FAILED, error=str(error), cost=cost, resumed_from=resumed_from)
     except PASSED_ON:
         # Superseded: another attempt owns the run (execute_run stops quietly). Infrastructure: leave the run
         # running; its heartbeat goes stale and it is requeued.
@@ -311,7 +316,8 @@ def _execute_claimed(
         # Finished first: an attempt that no longer owns the run (its checkpoint folder was removed by the
         # next attempt) raises Superseded there, and its error is no news.
         text = f"{type(error).__name__}: {error}"
-        outcome = _finish(store, run, RunStatus.FAILED, error=text, resumed_from=resumed_from)
+        cost = cost_until_failure(epoch_seconds, device_hint, time.perf_counter() - started)
+        outcome = _finish(store, run, RunStatus.FAILED, error=text, cost=cost, resumed_from=resumed_from)
         log.exception("run %d: training raised", run_id)
         return outcome
 
@@ -330,8 +336,28 @@ def _execute_claimed(
         attempts=WRITE_ATTEMPTS,
     )
     if result.status == RunStatus.CANCELLED:
-        return _finish(store, run, RunStatus.CANCELLED, resumed_from=resumed_from)
+        # Its device time was spent: the pilot's cost so far counts it (issue 16); no results are kept.
+        return _finish(store, run, RunStatus.CANCELLED, cost=result.cost, resumed_from=resumed_from)
     return _finish(store, run, RunStatus.SUCCEEDED, result=result, resumed_from=resumed_from)
+
+
+def cost_until_failure(epoch_seconds: list[float], device_kind: str, wall_seconds: float) -> dict[str, Any] | None:
+    """The cost of a run whose training raised: the step time of the epochs this attempt finished (the
+    failed epoch's partial time is unknown), so that cost so far counts it; None when none finished."""
+    if not epoch_seconds:
+        return None
+    seconds = sum(epoch_seconds)
+    return {
+        "wall_seconds": wall_seconds,
+        "wall_hours": wall_seconds / 3600.0,
+        "samples_per_second": None,  # not measured: the training raised before reporting it
+        "device_kind": device_kind,
+        "device_name": device_kind,
+        "cost_basis": "epochs_before_failure",
+        "device_seconds": seconds,
+        "device_hours": seconds / 3600.0,
+        "epochs_timed": len(epoch_seconds),
+    }
 
 
 def _finish(
@@ -341,14 +367,17 @@ def _finish(
     *,
     error: str | None = None,
     result: RunResult | None = None,
+    cost: dict[str, Any] | None = None,
     resumed_from: int = 0,
 ) -> Outcome:
+    """Record the run's end; ``cost`` (else the result's) is the device time it used, whatever the status."""
+    spent = result.cost if result is not None else cost
     with_retries(
         lambda: store.finish_run(
             run_id=run.id,
             status=status,
             error=error,
-            cost=result.cost if result is not None else None,
+            cost=spent,
             final_metrics=result.final_metrics if result is not None else None,
             predictions=result.predictions if result is not None else None,
             test_labels=result.labels if result is not None and result.labels else None,

@@ -8,11 +8,13 @@ from collections.abc import Iterable, Sequence
 from backend.analysis.comparison import compare
 from backend.analysis.results import arm_results, curves, pareto_front
 from backend.analysis.roi import compute_roi
+from backend.analysis.sentence import verdict_sentence
 from backend.analysis.stats import CONFIDENCE
 from backend.analysis.warnings import comparability_warnings
 from backend.store.entities import ACTIVE_STATUSES, MetricPoint, MetricSeries, Pilot, Run
 from pilot_spec.analysis import PilotAnalysis
 from pilot_spec.metrics import DROP_RATE
+from pilot_spec.money import DEFAULT_CURRENCY, Currency
 
 
 def _price_for(pilot: Pilot, prices: dict[str, float]) -> dict[str, float]:
@@ -53,10 +55,12 @@ def build_summary(
     prices: dict[str, float],
     curve_keys: Sequence[str] | None = None,
     confidence: float = CONFIDENCE,
+    currency: Currency = DEFAULT_CURRENCY,
 ) -> PilotAnalysis:
     """Per-arm results, comparisons with the baseline, ROI and verdicts, Pareto front, warnings, and per arm,
     metric and epoch the seed aggregate (n, mean, std, standard error, t-interval) of every metric
-    (``curve_keys`` limits them). Every interval and verdict is at ``confidence`` (stated in the summary)."""
+    (``curve_keys`` limits them). Every interval and verdict is at ``confidence`` (stated in the summary);
+    each verdict's sentence writes its money in ``currency`` (the ``CURRENCY`` setting)."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
     regularizers = {arm.name: arm.regularizer for arm in pilot.arms}
@@ -69,19 +73,18 @@ def build_summary(
         mine = results[row.arm]
         extra_hours = (mine.device_hours.mean or 0.0) - ((base.device_hours.mean or 0.0) if base else 0.0)
         kind = (mine.device_kinds or ["cpu"])[0]
-        rois.append(
-            compute_roi(
-                arm=row.arm,
-                delta_acc=row.delta_acc,
-                delta_churn=row.delta_churn,
-                contrast=contrasts[row.arm],
-                extra_device_hours_per_training=extra_hours,
-                price_per_device_hour=price_for.get(kind, 0.0),
-                inputs=pilot.roi,
-                seeds_now=min(mine.test_acc.n, base.test_acc.n if base else 0),
-                confidence=confidence,
-            )
+        roi = compute_roi(
+            arm=row.arm,
+            delta_acc=row.delta_acc,
+            delta_churn=row.delta_churn,
+            contrast=contrasts[row.arm],
+            extra_device_hours_per_training=extra_hours,
+            price_per_device_hour=price_for.get(kind, 0.0),
+            inputs=pilot.roi,
+            seeds_now=min(mine.test_acc.n, base.test_acc.n if base else 0),
+            confidence=confidence,
         )
+        rois.append(roi.model_copy(update={"sentence": verdict_sentence(roi, currency, confidence)}))
     provisional = any(run.status in ACTIVE_STATUSES for run in runs)
     return PilotAnalysis(
         pilot_id=pilot.id,

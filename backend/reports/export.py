@@ -8,6 +8,7 @@ from backend.analysis.service import analyse_pilot
 from backend.reports.cache import REPORTS, report_key
 from backend.store import Store
 from backend.views import decision_out
+from pilot_spec.money import DEFAULT_CURRENCY, Currency
 
 FORMATS = ("pdf", "html", "csv", "epochs.csv", "json")
 _MEDIA = {
@@ -26,8 +27,10 @@ class Report:
     filename: str
 
 
-def export_report(store: Store, pilot_id: int, fmt: str, prices: dict[str, float]) -> Report:
-    """The report of a pilot in ``fmt`` (one of FORMATS); ``ValueError`` names the formats."""
+def export_report(
+    store: Store, pilot_id: int, fmt: str, prices: dict[str, float], currency: Currency = DEFAULT_CURRENCY
+) -> Report:
+    """The report of a pilot in ``fmt`` (one of FORMATS), money in ``currency``; ``ValueError`` names the formats."""
     from backend.reports import render  # plotly, kaleido and weasyprint load only when a report is asked for
 
     if fmt not in FORMATS:
@@ -41,7 +44,7 @@ def export_report(store: Store, pilot_id: int, fmt: str, prices: dict[str, float
         points = store.get_points(run_ids=[r.id for r in runs])
         return Report(render.render_epochs_csv(runs, points).encode(), _MEDIA[fmt], filename)
     # The JSON report holds every curve; the PDF and HTML show only their figures' (render.REPORT_CURVES).
-    analysis = analyse_pilot(store, pilot_id, prices, None if fmt == "json" else render.REPORT_CURVES)
+    analysis = analyse_pilot(store, pilot_id, prices, None if fmt == "json" else render.REPORT_CURVES, currency)
     # The decision history, newest first, as the API lists it (the CSVs are per run and per epoch: not there).
     decisions = [decision_out(d).model_dump(mode="json") for d in store.decisions.history(pilot_id=pilot_id)]
     if fmt == "json":

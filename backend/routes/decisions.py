@@ -40,7 +40,7 @@ def record_decision(
         message = f"is not an arm of pilot {pilot_id} (got {body.arm[:64]!r}); choose one of {', '.join(arms)}"
         raise CatalogError([FieldError("arm", message)])
     # The snapshot is what GET /summary?curves=none answers: every number on the page, without the curves.
-    snapshot = analyse_pilot(store, pilot_id, settings.price_per_hour, [])
+    snapshot = analyse_pilot(store, pilot_id, settings.price_per_hour, [], settings.currency)
     decision = store.decisions.record(
         pilot_id=pilot_id,
         decision=body.decision,

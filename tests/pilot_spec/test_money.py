@@ -211,3 +211,13 @@ def test_no_magnitude_gives_scientific_notation_and_every_text_reads_back() -> N
             shown = _read_back(text)
             tolerance = 0.5 if abs(value) >= 1000 or kind == "percent" else max(abs(value) * 0.01, 0.005)
             assert math.isclose(shown, value, rel_tol=0.01, abs_tol=tolerance), (kind, value, text)
+
+
+def test_the_default_prices_read_as_money_per_device_hour_by_device_kind() -> None:
+    from pilot_spec.money import price_list_text  # here: the module's import list is the number filters' too
+
+    prices = {"cuda": 2.5, "cpu": 0.05, "cuda:NVIDIA H100 80GB HBM3": 4.0}  # a full device string is left out
+    assert price_list_text(prices, USD) == "$0.05 per device-hour on a CPU, $2.50 on a GPU"
+    assert price_list_text(prices, EUR, ["cuda"]) == "€2.50 per device-hour on a GPU"
+    assert price_list_text({"cpu": 0.00001}, USD) == "< $0.01 per device-hour on a CPU"
+    assert price_list_text({}, USD, ["cpu"]) == "no price per device-hour is set for cpu"

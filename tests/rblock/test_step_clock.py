@@ -97,6 +97,12 @@ def test_robust_cost_rules() -> None:
     # A run resumed from an older checkpoint that kept no per-epoch times: the timed epochs stand for all.
     resumed = robust_cost([2.0, 4.0], [1.0, 1.0], cuda=False, epochs=4, samples=400, wall_seconds=9.0)
     assert resumed["device_seconds"] == 12.0 and resumed["epochs_timed"] == 2
+    # A cancelled run: the stopped epoch's steps were spent, so they count, beside the median of the whole ones.
+    stopped = robust_cost([2.0, 4.0], [1.0, 1.0], cuda=False, epochs=2, samples=200, wall_seconds=9.0,
+                          partial_seconds=1.5)  # fmt: skip
+    assert stopped["device_seconds"] == 7.5 and stopped["partial_epoch_seconds"] == 1.5
+    cancelled_first = robust_cost([], [], cuda=True, epochs=0, samples=0, wall_seconds=2.0, partial_seconds=0.5)
+    assert cancelled_first["device_hours"] == 0.5 / 3600
     empty = robust_cost([], [], cuda=False, epochs=0, samples=0, wall_seconds=1.0)
     assert empty["device_hours"] == 0.0 and empty["samples_per_second"] is None
 

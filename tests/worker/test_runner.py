@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from backend.store import ArmInput, Run, RunInput, RunStatus, Store, Superseded
 from worker.retry import with_retries
-from worker.runner import checkpoint_dir, execute_run
+from worker.runner import checkpoint_dir, cost_until_failure, execute_run
 
 EPOCH_KEYS = {
     "train_loss",
@@ -127,6 +127,9 @@ def test_cancel_stops_a_running_run(store: Store, tmp_path: Path) -> None:
     stored = store.get_run(run_id=run_id)
     assert outcome.status == RunStatus.CANCELLED and stored.status == RunStatus.CANCELLED
     assert 1 <= stored.epochs_done < 200
+    # The device time it used is kept: the pilot's cost so far counts it (issue 16).
+    assert stored.cost and stored.cost["device_seconds"] > 0 and stored.cost["epochs_timed"] >= 1
+    assert stored.cost["device_hours"] == stored.cost["device_seconds"] / 3600 and not stored.final_metrics
 
 
 def test_an_interrupted_run_resumes_from_its_checkpoint(store: Store, tmp_path: Path) -> None:
@@ -234,3 +237,10 @@ def test_transient_database_errors_are_retried_with_backoff() -> None:
 
     with pytest.raises(OperationalError):
         with_retries(down, what="test", attempts=2, sleep=sleeps.append)
+
+
+def test_a_run_that_fails_part_way_keeps_the_device_time_of_its_finished_epochs() -> None:
+    cost = cost_until_failure([3.0, 4.5], "cpu", 9.0)
+    assert cost is not None and cost["device_seconds"] == 7.5 and cost["device_hours"] == 7.5 / 3600
+    assert cost["cost_basis"] == "epochs_before_failure" and cost["wall_seconds"] == 9.0
+    assert cost_until_failure([], "cpu", 1.0) is None  # failed before its first epoch ended: nothing measured
