@@ -60,4 +60,5 @@ def _arm(arm: ArmResult, analysis: PilotAnalysis) -> ComparedArm:
         verdict=None if roi is None else roi.verdict,
         reason=None if roi is None else roi.reason,
         net_per_year=None if roi is None else roi.net_per_year,
+        sentence=None if roi is None else roi.sentence,
     )

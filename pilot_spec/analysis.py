@@ -242,6 +242,7 @@ class ComparedArm(_Frozen):
     verdict: Verdict | None = None
     reason: str | None = None
     net_per_year: Bounded | None = None
+    sentence: str | None = None  # the verdict in one sentence, as on the pilot page (Roi.sentence)
 
 
 class ComparedPilot(_Frozen):

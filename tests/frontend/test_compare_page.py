@@ -50,6 +50,8 @@ def test_two_pilots_side_by_side_with_their_chart(sqlite_url: str) -> None:
             assert f'<tbody data-pilot="{pilot["id"]}">' in page
             assert f'<a href="/pilots/{pilot["id"]}">Pilot &lt;b&gt;ünïcode&lt;/b&gt;</a>' in page  # escaped
         assert page.count('data-verdict="') == 2  # one per non-baseline arm
+        # The verdict in the same one sentence as on the pilot page (backend/analysis/sentence.py).
+        assert re.search(r"(Adopt|Reject) rblock_s: even in the (worst|best) case|Inconclusive for rblock_s", page)
         assert "<td>$0.0010</td>" not in page and "<td>&lt; $0.01</td>" in page  # money, as pilot_spec.money says
         assert "What the columns mean" in page and "Seed churn" in page
         figure = _figure(page)
