@@ -29,7 +29,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         store = Store(settings.database_url)
         store.ping()
-        report = export_report(store, args.pilot_id, args.format, settings.price_per_hour)
+        report = export_report(store, args.pilot_id, args.format, settings.price_per_hour, settings.currency)
         output = args.output or Path(report.filename)
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_bytes(report.content)

@@ -85,7 +85,7 @@ def figure(
 
 def _report(pilot_id: int, fmt: str, store: Any, settings: Any) -> Response:
     try:
-        report = export_report(store, pilot_id, fmt, settings.price_per_hour)
+        report = export_report(store, pilot_id, fmt, settings.price_per_hour, settings.currency)
     except ValueError as error:
         raise InputError(str(error)) from None
     headers = {"Content-Disposition": f'attachment; filename="{report.filename}"'}
