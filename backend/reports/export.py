@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from backend.analysis.service import analyse_pilot
 from backend.reports.cache import REPORTS, report_key
 from backend.store import Store
+from backend.store.annotations import Annotation
 from backend.views import decision_out
 from pilot_spec.money import DEFAULT_CURRENCY, Currency
 
@@ -49,17 +50,13 @@ def export_report(
     decisions = [decision_out(d).model_dump(mode="json") for d in store.decisions.history(pilot_id=pilot_id)]
     if fmt == "json":
         return Report(render.render_json(analysis, decisions).encode(), _MEDIA[fmt], filename)
+    annotation = store.annotations.of(pilot_ids=[pilot_id]).get(pilot_id)
+    extras = render.ReportExtras(decisions, annotation or Annotation(), prices, currency)
     # The PDF (seconds: charts and layout) and the HTML are kept by a hash of all they show (see cache.py).
-    key = report_key(
-        format=fmt,
-        inputs=render.REPORT_INPUTS,
-        summary=analysis.to_jsonable(),
-        decisions=decisions,
-        pilot=pilot,
-        runs=runs,
-    )
+    key = report_key(format=fmt, inputs=render.REPORT_INPUTS, summary=analysis.to_jsonable(), pilot=pilot, runs=runs,
+                     extras=extras)  # fmt: skip
     if fmt == "html":
-        content = REPORTS.get_or_make(key, lambda: render.render_html(analysis, pilot, runs, decisions).encode())
+        content = REPORTS.get_or_make(key, lambda: render.render_html(analysis, pilot, runs, extras).encode())
     else:
-        content = REPORTS.get_or_make(key, lambda: render.render_pdf(analysis, pilot, runs, decisions))
+        content = REPORTS.get_or_make(key, lambda: render.render_pdf(analysis, pilot, runs, extras))
     return Report(content, _MEDIA[fmt], filename)

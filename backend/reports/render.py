@@ -7,7 +7,8 @@ import csv
 import io
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,14 @@ from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
 from backend.figures import FIGURE_CURVES, build_figure
 from backend.figures.style import PLOTLY_CONFIG
 from backend.reports.headline import decision_lines, verdict_sentences
+from backend.reports.setup import build_setup
+from backend.store.annotations import Annotation
 from backend.store.entities import MetricPoint, Pilot, Run, RunStatus
+from pilot_spec import glossary
 from pilot_spec.analysis import PilotAnalysis
-from pilot_spec.metrics import ECE, FLIP_RATE, INCONSISTENCY_KL, NLL, TEST_ACC
+from pilot_spec.dates import format_minute
+from pilot_spec.metrics import ECE, FLIP_RATE, INCONSISTENCY_KL, NLL, SEED_CHURN, TEST_ACC
+from pilot_spec.money import DEFAULT_CURRENCY, Currency, format_money, format_number, format_ratio
 
 REPORT_FIGURES = ("accuracy_curves", "accuracy_vs_cost", "stability", "roi")
 # The only per-epoch curves the PDF and HTML reports show: their summary aggregates no others (most of its work).
@@ -32,51 +38,82 @@ _TEMPLATES = Environment(
 )
 
 
+# The glossary terms of the numbers the report shows, in the order a reader meets them (docs/design.md §4).
+REPORT_TERMS = (
+    TEST_ACC, glossary.DELTA_ACC, glossary.INTERVAL, glossary.SEEDS, glossary.P_VALUE, glossary.HOLM,
+    glossary.COHENS_D, glossary.SEEDS_NEEDED, glossary.DEVICE_HOURS, glossary.PRICE, glossary.COST,
+    glossary.BENEFIT_PER_YEAR, glossary.EXTRA_COST_PER_YEAR, glossary.NET_PER_YEAR, glossary.ROI, glossary.PAYBACK,
+    glossary.BREAK_EVEN, glossary.VERDICT, INCONSISTENCY_KL, FLIP_RATE, ECE, NLL, SEED_CHURN, glossary.DELTA_CHURN,
+)  # fmt: skip
+
+
 def _fmt(value: Any, digits: int) -> str:
+    """A number with exactly ``digits`` places, thousands separators and a true minus; "n/a" when undefined."""
     if value is None or isinstance(value, Undefined):  # the baseline arm has no comparison row
         return "n/a"
-    return f"{value:,.{digits}f}"
+    return format_number(value, digits)
 
 
 def _sig(value: Any) -> str:
-    """Four significant digits: costs of a CPU pilot are fractions of a cent, a GPU fleet's are thousands."""
+    """Four significant digits in positional notation: a CPU pilot's device-hours are 0.000x, a fleet's 1,000s."""
     if value is None or isinstance(value, Undefined):
         return "n/a"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    return format_number(value, significant=4)
 
 
-def _context(
-    summary: PilotAnalysis, pilot: Pilot, runs: Sequence[Run], decisions: Sequence[dict[str, Any]] = ()
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ReportExtras:
+    """What a report shows besides the analysis and the runs: the decisions recorded (newest first, as the
+    API lists them), the owner's notes and tags, the service's prices (PRICE_PER_HOUR) and its CURRENCY."""
+
+    decisions: Sequence[dict[str, Any]] = ()
+    annotation: Annotation = field(default_factory=Annotation)
+    prices: Mapping[str, float] = field(default_factory=dict)
+    currency: Currency = DEFAULT_CURRENCY
+
+
+def _context(summary: PilotAnalysis, pilot: Pilot, runs: Sequence[Run], extras: ReportExtras) -> dict[str, Any]:
     started = [r.started_at for r in runs if r.started_at]
     finished = [r.finished_at for r in runs if r.finished_at]
     devices = sorted({str((r.cost or {}).get("device_name") or r.device) for r in runs if r.cost or r.device})
-    sentences = verdict_sentences(summary)
+    sentences = verdict_sentences(summary, extras.currency)
+    terms = [*REPORT_TERMS, *([glossary.SEQUENTIAL] if summary.sequential else [])]
+    currency = extras.currency
+
+    def money(amount: Any) -> str:
+        return "n/a" if amount is None or isinstance(amount, Undefined) else format_money(amount, currency)
+
     return {
         "summary": summary,
         "pilot": pilot,
-        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated": format_minute(datetime.now(UTC)),
         "verdicts": list(zip(sentences, summary.roi, strict=True)),
         # Recorded decisions, newest first (issue 11 §5): [(line, decision as the API lists it)].
-        "decisions": list(zip(decision_lines(list(decisions)), decisions, strict=True)),
+        "decisions": list(zip(decision_lines(list(extras.decisions)), extras.decisions, strict=True)),
         "comparisons": {c.arm: c for c in summary.comparisons},
-        "roi_inputs": summary.roi_inputs,
+        "setup": build_setup(pilot, runs, extras.prices, currency),
+        "annotation": extras.annotation,
+        "glossary": [glossary.GLOSSARY[key] for key in terms],
+        "currency": currency,
         "devices": devices,
-        "started": min(started) if started else None,
-        "finished": max(finished) if finished and not summary.provisional else None,
+        "created": format_minute(pilot.created_at),
+        "started": format_minute(min(started)) if started else None,
+        "finished": format_minute(max(finished)) if finished and not summary.provisional else None,
         "failed": [r for r in runs if r.status in (RunStatus.FAILED, RunStatus.CANCELLED)],
         "fmt": _fmt,
         "sig": _sig,
+        "money": money,
+        "ratio": format_ratio,
     }
 
 
 def render_html(
-    summary: PilotAnalysis, pilot: Pilot, runs: Sequence[Run], decisions: Sequence[dict[str, Any]] = ()
+    summary: PilotAnalysis, pilot: Pilot, runs: Sequence[Run], extras: ReportExtras = ReportExtras()
 ) -> str:
     """Interactive and self-contained: plotly.js is embedded, so the file opens offline."""
     import plotly.offline
 
-    context = _context(summary, pilot, runs, decisions)
+    context = _context(summary, pilot, runs, extras)
     # Escape "</" so a figure's text can never close the script element it sits in.
     figures = [(name, build_figure(name, summary).to_json().replace("</", "<\\/")) for name in REPORT_FIGURES]
     return _TEMPLATES.get_template("report.html.j2").render(
@@ -97,16 +134,22 @@ def chart_images(summary: PilotAnalysis) -> list[tuple[str, str]]:
     return [(name, base64.b64encode(png).decode()) for name, png in zip(REPORT_FIGURES, pngs, strict=True)]
 
 
+def render_print_html(
+    summary: PilotAnalysis, pilot: Pilot, runs: Sequence[Run], extras: ReportExtras = ReportExtras()
+) -> str:
+    """The HTML the PDF is laid out from: the same content as the HTML report, the charts as PNG images."""
+    return _TEMPLATES.get_template("report.html.j2").render(
+        **_context(summary, pilot, runs, extras), interactive=False, images=chart_images(summary)
+    )
+
+
 def render_pdf(
-    summary: PilotAnalysis, pilot: Pilot, runs: Sequence[Run], decisions: Sequence[dict[str, Any]] = ()
+    summary: PilotAnalysis, pilot: Pilot, runs: Sequence[Run], extras: ReportExtras = ReportExtras()
 ) -> bytes:
     """A4 pages: the same content as the HTML with the charts as images."""
     from weasyprint import HTML
 
-    html = _TEMPLATES.get_template("report.html.j2").render(
-        **_context(summary, pilot, runs, decisions), interactive=False, images=chart_images(summary)
-    )
-    pdf: bytes = HTML(string=html).write_pdf()
+    pdf: bytes = HTML(string=render_print_html(summary, pilot, runs, extras)).write_pdf()
     return pdf
 
 
