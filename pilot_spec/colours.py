@@ -23,7 +23,8 @@ KIND_COLOURS: Mapping[str, str] = {
     "rblock_s": "#0072B2",  # blue: the arm the product is about
 }
 # For a second arm of one kind, or a kind this table does not know.
-SPARE_COLOURS = ("#000000", "#8C6D00", "#00564A", "#7A3B00", "#1B4F72", "#A0527F")
+# Mid tones first (they read on the light and the dark page alike), black last.
+SPARE_COLOURS = ("#8C6D00", "#A0527F", "#00564A", "#7A3B00", "#1B4F72", "#000000")
 LAST_RESORT = "#333333"
 
 

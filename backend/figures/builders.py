@@ -26,6 +26,8 @@ from backend.figures.style import (
 from pilot_spec.analysis import PilotAnalysis
 from pilot_spec.metrics import ECE, FLIP_RATE, INCONSISTENCY_KL, METRICS, SEED_CHURN, TEST_ACC, TRAIN_LOSS
 
+WHOLE_EPOCH_TICKS_UP_TO = 12  # epochs: a tick at each (frontend/static/charts.js epochAxis does the same)
+
 
 def _curve_figure(summary: PilotAnalysis, key: str, title: str, y_title: str) -> go.Figure:
     colours = arm_colours(summary)
@@ -43,14 +45,20 @@ def _curve_figure(summary: PilotAnalysis, key: str, title: str, y_title: str) ->
             [clip(p.ci_high if p.ci_high is not None else p.mean, key) for p in series],
         )
         colour, shown = colours[name], arm_label(name)
+        # The band's fill only: plotly's default mode also drew a marker at each of its corners, coloured from
+        # plotly's own colorway (red among them), not the arm's.
         fig.add_trace(
             go.Scatter(
-                x=xs + xs[::-1], y=high + low[::-1], fill="toself", fillcolor=rgba(colour, 0.15),
+                x=xs + xs[::-1], y=high + low[::-1], mode="none", fill="toself", fillcolor=rgba(colour, 0.15),
                 line={"width": 0}, hoverinfo="skip", showlegend=False, legendgroup=shown, name=f"{shown} 95% CI",
             )
         )  # fmt: skip
         fig.add_trace(go.Scatter(x=xs, y=mean, mode="lines", name=shown, line={"color": colour}, legendgroup=shown))
     fig.update_layout(**layout(title, "epoch", y_title, y_key=key))
+    last_epoch = max((p.epoch for curves in summary.curves.values() for p in curves.get(key, [])), default=0)
+    if last_epoch <= WHOLE_EPOCH_TICKS_UP_TO:
+        # plotly's own steps on a short run are halves ("0.5 epoch"); above a dozen they are whole already.
+        fig.update_xaxes(tickmode="linear", tick0=0, dtick=1)
     return fig
 
 
@@ -157,12 +165,13 @@ def stability(summary: PilotAnalysis, columns: int = len(_STABILITY)) -> go.Figu
             )  # fmt: skip
         fig.update_yaxes(row=row + 1, col=column + 1, automargin=True, **axis)
         fig.update_xaxes(row=row + 1, col=column + 1, showticklabels=False)
-    # The legend sits a fixed 32 px above the top row, over its panels' titles (paper units: the plot height).
+    # The legend under the panels (they have no tick labels there): above them it met the title or the panels'
+    # titles whenever the figure was drawn at another height than its own (the report draws it at 560 px).
     plot_height = STABILITY_ROW_HEIGHT * rows
     fig.update_layout(
         title={"text": "Output stability per arm (lower is more stable)"}, template="plotly_white", barmode="group",
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1 + 32 / plot_height, "xanchor": "left", "x": 0},
-        margin={"l": 60, "r": 20, "t": 130, "b": 30}, height=plot_height + 160,
+        legend={"orientation": "h", "yanchor": "top", "y": -0.02, "xanchor": "left", "x": 0},
+        margin={"l": 60, "r": 20, "t": 100, "b": 50}, height=plot_height + 150,
     )  # fmt: skip
     return fig
 

@@ -120,8 +120,10 @@ def test_curve_bands_and_error_bars_are_cut_to_the_share_range(near_one: PilotAn
     curves = build_figure("accuracy_curves", near_one)
     bands = [t for t in curves.data if t.fill == "toself"]
     assert bands and all(0 <= y <= 1 for t in bands for y in t.y)
+    assert {t.mode for t in bands} == {"none"}  # no markers in plotly's colorway at the band's corners
     assert curves.layout.yaxis.autorangeoptions.clipmin == 0
     assert curves.layout.yaxis.autorangeoptions.clipmax == 1
+    assert curves.layout.xaxis.dtick == 1  # three epochs: no tick at half an epoch
 
     scatter = build_figure("accuracy_vs_cost", near_one)
     bars = [t for t in scatter.data if t.error_y and t.error_y.array]
