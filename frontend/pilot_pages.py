@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from backend.figures import FIGURES
+from backend.figures.style import value_bounds
 from backend.schemas import DecisionList, PilotDetail, PilotPage, RunOut
 from frontend.client import ApiRefused, ApiResult, PageApi
 from frontend.errors import problem
@@ -27,13 +28,24 @@ from frontend.posted_form import form_items
 from frontend.rendering import is_htmx, render, templates
 from frontend.signin import signed_in
 from pilot_spec.analysis import PilotAnalysis
+from pilot_spec.colours import arm_colours
 from pilot_spec.listing import DEFAULT_SORT, PILOT_SORTS, SEARCH_MAX
+from pilot_spec.metrics import CURVE_METRICS, METRICS, TEST_ACC
 from pilot_spec.status import PilotStatus
 
 PAGE_SIZE = 50
 PILOT_STATUSES = frozenset(PilotStatus)  # the list's status filter: anything else shows every pilot
 # Figures shown under the comparison (curves are drawn live from the metrics instead).
 COMPARISON_FIGURES = [name for name in ("accuracy_vs_cost", "stability", "roi") if name in FIGURES]
+
+# The curves' metric selector: what runs record every epoch (pilot_spec.metrics.CURVE_METRICS), the ones a
+# manager compares first at the top; each with its label and the range its axis keeps to ("" where open).
+_FIRST_CURVES = ("test_acc", "test_loss", "train_acc", "train_loss", "consistency_kl")
+CURVE_CHOICES = [
+    {"key": key, "label": METRICS[key].label, "min": value_bounds(key)[0], "max": value_bounds(key)[1]}
+    for key in sorted(CURVE_METRICS, key=lambda k: (_FIRST_CURVES + CURVE_METRICS).index(k))
+]
+FINAL_ONLY = [METRICS[key].label for key in METRICS if not METRICS[key].curve]
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(signed_in)])
 templates.env.globals.update(search_max=SEARCH_MAX, sort_labels=SORT_LABELS)
@@ -112,6 +124,14 @@ async def _pilot_page(request: Request, pilot_id: int, summary: ApiResult) -> Re
         **_summary(summary),
         decisions=decisions.parsed(DecisionList).decisions if decisions.ok else [],
         run_arms=json.dumps({run.id: run.arm for run in pilot.runs}),
+        # One colour per arm, the same as the figures' (backend/figures/style.arm_colours: the pilot's arms in
+        # its order, the baseline grey): the page's script draws with these, it keeps no palette of its own.
+        arm_colours=json.dumps(
+            arm_colours(((arm.name, arm.regularizer) for arm in pilot.arms), baseline=pilot.baseline_arm)
+        ),
+        curve_choices=CURVE_CHOICES,
+        curve_default=TEST_ACC,
+        final_only=FINAL_ONLY,
         figures=COMPARISON_FIGURES,
         roi_fields=ROI_INPUTS,
         roi_labels=ROI_LABELS,

@@ -72,15 +72,26 @@ def put_roi(
     return Response(cache.get(store, pilot_id, settings.price_per_hour, []).json, media_type="application/json")
 
 
+ColumnsQuery = Annotated[
+    int | None,
+    Query(ge=1, le=4, description="panels per row of the stability figure, 1 to 4 (default 4; 1 stacks them)"),
+]
+
+
 @router.get("/{pilot_id}/figures/{name}", dependencies=[require(Permission.READ)])
 def figure(
-    pilot_id: PilotId, name: FigureName, store: StoreDep, settings: SettingsDep, cache: SummaryCacheDep
+    pilot_id: PilotId,
+    name: FigureName,
+    store: StoreDep,
+    settings: SettingsDep,
+    cache: SummaryCacheDep,
+    columns: ColumnsQuery = None,
 ) -> Response:
     """Get one figure as Plotly JSON (accuracy_curves, loss_curves, accuracy_vs_cost, cost_per_run, ...)."""
     if name not in FIGURES:
         raise NotFound(f"no figure {name!r}: use one of {', '.join(FIGURES)}")
     analysis = cache.get(store, pilot_id, settings.price_per_hour, FIGURE_CURVES.get(name, [])).analysis
-    return Response(build_figure(name, analysis).to_json(), media_type="application/json")
+    return Response(build_figure(name, analysis, columns=columns).to_json(), media_type="application/json")
 
 
 def _report(pilot_id: int, fmt: str, store: Any, settings: Any) -> Response:
