@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from backend.schemas import RunOut
+from pilot_spec.dates import format_minute
 from pilot_spec.money import format_number
 from pilot_spec.status import RunStatus
 
@@ -50,9 +51,9 @@ def _seconds(seconds: float) -> str:
 
 
 def minute(value: Any) -> str:
-    """A moment to the minute, as the API wrote it (UTC): ``2026-11-30 13:55``."""
+    """A moment to the minute with its zone, as the reports write it (pilot_spec.dates): ``2026-11-30 13:55 UTC``."""
     moment = _parse_time(value)
-    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M")
+    return "" if moment is None else format_minute(moment)
 
 
 def num(value: Any, digits: int = 3) -> str:

@@ -16,19 +16,15 @@ from typing import Any
 
 from backend.schemas import ErrorItem
 from frontend.setting_inputs import COMMON_TRAINING
+from pilot_spec import roi_inputs
 
 TRAINING_FIELDS = COMMON_TRAINING  # the training settings the form pre-fills with their defaults
 
 TEXT_SETTINGS = frozenset({"weights"})  # training settings the form sends as typed, never as numbers
 ROI_FIELDS = ("predictions_per_year", "cost_per_error", "cost_per_changed_prediction", "retrains_per_year")
 ROI_INPUTS = (*ROI_FIELDS, "price_per_device_hour")  # the pilot's ROI fields and its own device-hour price
-ROI_LABELS = {
-    "predictions_per_year": "Predictions per year",
-    "cost_per_error": "Cost of one wrong prediction",
-    "cost_per_changed_prediction": "Cost of one changed prediction",
-    "retrains_per_year": "Retrains per year",
-    "price_per_device_hour": "Price per device-hour",
-}
+# The ROI inputs' words, shared with the reports (pilot_spec.roi_inputs).
+ROI_LABELS = {roi_input.key: roi_input.label for roi_input in roi_inputs.ROI_INPUTS}
 
 
 def parse_value(raw: str) -> Any:

@@ -84,8 +84,8 @@ _TERMS = (
          "The share of test predictions that differ between two models trained the same way with different "
          "seeds: how many users' answers would change on a retrain. Lower is better."),
     Term(DELTA_CHURN, "Δ churn",
-         "How many percentage points more (or fewer) predictions change between seeds than for the baseline "
-         "arm. Negative is better."),
+         "How many percentage points fewer predictions change between seeds than for the baseline arm (the "
+         "baseline's churn minus the arm's). Positive is better: the arm's answers move less on a retrain."),
     Term(metrics.ECE, "ECE (calibration error)",
          "The gap between how confident the model says it is and how often it is right; 0 means its "
          "confidence can be taken at face value. Lower is better."),

@@ -28,8 +28,9 @@ def test_a_duration_reads_datetimes_and_iso_text_alike() -> None:
     assert duration(None) == "" and duration(START, START - timedelta(seconds=5)) == "0m 00s"
 
 
-def test_minute_writes_the_moment_as_the_api_gave_it() -> None:
-    assert minute(START) == minute("2026-11-30T13:55:07Z") == "2026-11-30 13:55"
+def test_minute_writes_the_moment_in_utc_with_its_zone_as_the_reports_do() -> None:
+    assert minute(START) == minute("2026-11-30T13:55:07Z") == "2026-11-30 13:55 UTC"
+    assert minute("2026-11-30T14:55:07+01:00") == "2026-11-30 13:55 UTC"
     assert minute(None) == ""
 
 

@@ -78,7 +78,7 @@ def test_list_columns_search_and_sort_links(sqlite_url: str) -> None:
         site.client.patch(f"{API}/pilots/{first['id']}", json={"tags": ["vision"], "notes": "promising"})
         page = site.client.get("/").text
         owner_created_dataset = r'<td data-label="owner">ana</td>\s*<td class="nowrap" data-label="created">'
-        owner_created_dataset += r'\d{4}-\d\d-\d\d \d\d:\d\d</td>\s*<td data-label="dataset">digits</td>'
+        owner_created_dataset += r'\d{4}-\d\d-\d\d \d\d:\d\d UTC</td>\s*<td data-label="dataset">digits</td>'
         assert re.search(owner_created_dataset, page)
         assert (
             '<td data-label="model">small_cnn</td>' in page
