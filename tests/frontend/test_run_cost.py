@@ -30,3 +30,13 @@ def test_run_page_shows_device_time_beside_wall_time(sqlite_url: str) -> None:
     assert "<dt>Device time</dt><dd>36.0 s · 0.0100 device-h" in text and "median epoch steps" in text
     assert "<dt>Wall time</dt><dd>84.7 s · 0.0235 h</dd>" in text
     assert "step seconds median epoch" in text and "cpu seconds" in text and "1,234" in text
+
+
+def test_run_page_without_timings_shows_a_dash_not_dangling_units(sqlite_url: str) -> None:
+    with open_site(sqlite_url) as site:
+        run = create_pilot(site)["runs"][0]
+        start(site.store, run["id"])
+        site.store.finish_run(run_id=run["id"], status=RunStatus.FAILED, cost={"device_kind": "cpu"}, error="boom")
+        text = site.client.get(f"/runs/{run['id']}").text
+    assert "<dt>Device time</dt><dd>–" in text and "<dt>Wall time</dt><dd>–</dd>" in text
+    assert "– s" not in text and "– h" not in text
