@@ -181,3 +181,28 @@ def test_the_sign_in_call_tells_the_state_of_a_pilot_or_of_every_pilot(sqlite_ur
         assert browser.post(f"{API}/auth/login", json={"name": "otto", "password": PASSWORD}).status_code == 200
         answer = browser.get(f"{API}/auth/me", params={"pilot": pilot_id})
         assert answer.status_code == 200 and answer.json()["state"] is None
+
+
+def test_a_pilots_metrics_are_cached_until_its_points_change_in_any_process(sqlite_url: str) -> None:
+    """``GET /pilots/{id}/metrics`` (the pilot page's chart, every few seconds): kept as bytes per version, with an
+    ETag and 304; a new point, written by the worker through any process's database, shows at once."""
+    with open_site(sqlite_url) as site, second_site(site) as other:
+        pilot_id = create_pilot(site, seeds=2)["id"]
+        runs = site.store.list_runs(pilot_id=pilot_id)
+        path, query = f"{API}/pilots/{pilot_id}/metrics", {"format": "columns", "keys": "test_acc"}
+        start(site.store, runs[0].id)
+        site.store.write_points(run_id=runs[0].id, points=[("test_acc", 1, 0.5), ("train_loss", 1, 2.0)])
+        first = site.client.get(path, params=query)
+        assert first.status_code == 200 and first.json()["columns"]["value"] == [0.5]
+        cache = site.client.app.state.metrics_cache  # type: ignore[attr-defined]
+        assert site.client.get(path, params=query).content == first.content and cache.entries.hits == 1
+        other.get(path, params=query)  # the other process's cache is warm too
+        etag = first.headers["etag"]
+        assert site.client.get(path, params=query, headers={"If-None-Match": etag}).status_code == 304
+        # Another query is another entry; a new point changes every process's answer.
+        assert site.client.get(path, params={"keys": "train_loss"}).json()["columns"]["value"] == [2.0]
+        site.store.write_points(run_id=runs[0].id, points=[("test_acc", 2, 0.75)])
+        for client in (site.client, other):
+            again = client.get(path, params=query, headers={"If-None-Match": etag})
+            assert again.status_code == 200 and again.json()["columns"]["value"] == [0.5, 0.75]
+        assert site.client.get(f"{API}/pilots/999/metrics").status_code == 404
