@@ -18,7 +18,9 @@ used; the epochs the worker trained during the load; the server's own request co
 beside locust's (one process's, under several); the load average before and after; and a PASS/FAIL line
 for each goal of issue 13 §2 (throughput >= 1.5x the single client's, p95 <= 300 ms on the pilot page and
 on the summary, no errors). On a 2-core machine the worker is given one torch thread (``--worker-threads``)
-so that it trains on one core; the API and locust get the rest (nothing is pinned).
+so that it trains on one core; the API and locust get the rest (nothing is pinned). The worker is started
+with ``up``'s own command line (``pilot_cli.service.worker_command``), so it trains at ``WORKER_NICE``
+(``--worker-nice N`` sets it for a before/after comparison; the header prints the niceness it got).
 
 Run: ``.venv/bin/python bench/load.py`` (needs ``pip install -e '.[bench]'`` for locust; from a git worktree
 other than the one the venv was installed from, prefix ``PYTHONPATH=$PWD``).
