@@ -30,6 +30,7 @@ from backend.catalog import get_catalog
 from backend.dispatch import RunQueue, reconcile_forever, release_lease
 from backend.errors import install_error_handlers
 from backend.limits import BodyLimits
+from backend.metrics_cache import MetricsCache
 from backend.queue import QueueClient
 from backend.reports import charts as report_charts
 from backend.rounds import advance_sequential
@@ -106,6 +107,7 @@ def create_app(
     app.state.summary_cache = SummaryCache(
         currency=settings.currency
     )  # this process's; keyed by the pilots' versions in the database
+    app.state.metrics_cache = MetricsCache()  # the same, for the pilots' metrics (the pilot page's chart)
     install_error_handlers(app)
     docs_script_hashes = install_docs(app, docs_path=f"{API_PREFIX}/docs")
     app.state.public_paths = set()  # (method, path) anyone may send a body to (CredentialsFirst)

@@ -10,9 +10,12 @@ per URL by HTTP caches but our pages compare it themselves (``frontend/page_cach
 from __future__ import annotations
 
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
+
+if TYPE_CHECKING:
+    from backend.store import Store
 
 # Revalidate every time (no-cache), and keep it out of shared caches (private): the answer depends on credentials.
 CACHE_CONTROL = "private, no-cache"
@@ -40,3 +43,15 @@ def caching_headers(etag: str) -> dict[str, str]:
 def not_modified(if_none_match: str | None, etag: str) -> Response | None:
     """The 304 answer when ``if_none_match`` names ``etag``, else None (build the answer, with ``caching_headers``)."""
     return Response(status_code=304, headers=caching_headers(etag)) if matches(if_none_match, etag) else None
+
+
+def pilot_state(store: Store, pilot_id: int) -> str | None:
+    """A tag of one pilot's state now (its id, version and creation time, one primary-key read), None when it
+    does not exist: the pages' cache of the pilot page revalidates with it (``GET /auth/me?pilot=ID``)."""
+    version = store.versions.of(pilot_id=pilot_id)
+    return None if version is None else make_etag("p", (pilot_id, version[0], int(version[1].timestamp() * 1e6)), ())
+
+
+def pilots_state(store: Store) -> str:
+    """A tag of every pilot's state now (one aggregate, ``Versions.of_all``): the pilots page's revalidation."""
+    return make_etag("l", store.versions.of_all(), ())

@@ -105,6 +105,13 @@ class Settings(BaseSettings):
     max_width: int = Field(default=512, ge=1, description="widest model base width")
     max_batch_size: int = Field(default=4096, ge=2, description="largest batch size")
     max_image_size: int = Field(default=256, ge=4, description="largest image side a run trains on (pixels)")
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="CPU priority (Unix niceness) a worker trains at: above 0, pages and API requests on the same "
+        "machine win the CPU over training (docs/design.md §6); 0 leaves it as started",
+    )
     worker_memory_gb: float = Field(
         default=16.0, gt=0, description="device memory one run may need (estimated before queueing), GB"
     )

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +29,7 @@ from starlette.responses import Response
 
 from backend.analysis.service import analyse_pilot
 from backend.etags import caching_headers, make_etag, not_modified
+from backend.newest_versions import NewestVersions
 from backend.store import NotFound, Store
 from pilot_spec.analysis import PilotAnalysis
 from pilot_spec.money import DEFAULT_CURRENCY, Currency
@@ -76,12 +76,17 @@ class SummaryCache:
 
     def __init__(self, max_entries: int = MAX_ENTRIES, currency: Currency = DEFAULT_CURRENCY) -> None:
         self._currency = currency
-        self._entries: OrderedDict[Key, CachedSummary] = OrderedDict()
+        self._entries: NewestVersions[Key, CachedSummary] = NewestVersions(max_entries)
         self._building: dict[Key, threading.Event] = {}
         self._lock = threading.Lock()
-        self._max = max_entries
-        self.hits = 0
-        self.misses = 0
+
+    @property
+    def hits(self) -> int:
+        return self._entries.hits
+
+    @property
+    def misses(self) -> int:
+        return self._entries.misses
 
     def response(
         self,
@@ -132,13 +137,7 @@ class SummaryCache:
             analysis = analyse_pilot(store, pilot_id, dict(key[3]), curve_list, self._currency)
             entry = CachedSummary(json=encode(analysis), etag=pilot_etag(key))
             with self._lock:
-                self.misses += 1
-                # Older versions of this pilot are never asked for again: drop them now.
-                for old in [k for k in self._entries if k[0] == pilot_id and k[1:3] != key[1:3]]:
-                    del self._entries[old]
-                self._entries[key] = entry
-                while len(self._entries) > self._max:
-                    self._entries.popitem(last=False)
+                self._entries.put(key, entry)  # older versions of this pilot are never asked for again: dropped
             return entry
         finally:
             if builder:
@@ -148,11 +147,7 @@ class SummaryCache:
 
     def _lookup(self, key: Key) -> CachedSummary | None:
         """The entry under ``key`` (counted as a hit), or None; the caller holds the lock."""
-        entry = self._entries.get(key)
-        if entry is not None:
-            self._entries.move_to_end(key)
-            self.hits += 1
-        return entry
+        return self._entries.get(key)
 
 
 def _key(store: Store, pilot_id: int, prices: dict[str, float], curve_keys: Sequence[str] | None) -> Key:

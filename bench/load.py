@@ -18,7 +18,9 @@ used; the epochs the worker trained during the load; the server's own request co
 beside locust's (one process's, under several); the load average before and after; and a PASS/FAIL line
 for each goal of issue 13 §2 (throughput >= 1.5x the single client's, p95 <= 300 ms on the pilot page and
 on the summary, no errors). On a 2-core machine the worker is given one torch thread (``--worker-threads``)
-so that it trains on one core; the API and locust get the rest (nothing is pinned).
+so that it trains on one core; the API and locust get the rest (nothing is pinned). The worker is started
+with ``up``'s own command line (``pilot_cli.service.worker_command``), so it trains at ``WORKER_NICE``
+(``--worker-nice N`` sets it for a before/after comparison; the header prints the niceness it got).
 
 Run: ``.venv/bin/python bench/load.py`` (needs ``pip install -e '.[bench]'`` for locust; from a git worktree
 other than the one the venv was installed from, prefix ``PYTHONPATH=$PWD``).
@@ -51,6 +53,7 @@ from serving import free_port
 from backend.store import Store
 from pilot_cli.service import api_command as service_api_command
 from pilot_cli.service import default_api_workers
+from pilot_cli.service import worker_command as service_worker_command
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = Path(__file__).resolve().with_name("locustfile.py")
@@ -144,7 +147,9 @@ def _wait(what: str, check: Any, service_processes: list[subprocess.Popen[bytes]
 
 
 @contextmanager
-def running_service(folder: Path, worker_threads: int, api_workers: int = 1) -> Iterator[Service]:
+def running_service(
+    folder: Path, worker_threads: int, api_workers: int = 1, worker_nice: int | None = None
+) -> Iterator[Service]:
     """The API (uvicorn) and one worker (Celery, solo pool) on the embedded defaults, stopped at the end."""
     env = _service_env(folder)
     database_url = env["DATABASE_URL"]
@@ -153,12 +158,13 @@ def running_service(folder: Path, worker_threads: int, api_workers: int = 1) -> 
     port = free_port()
     # uvicorn's command line exactly as `rblock-pilot up` and `api --workers N` run it (no trusted proxies).
     api_command = service_api_command("127.0.0.1", port, "", api_workers)
-    worker_command = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "--pool", "solo"]
-    worker_command += ["--concurrency", "1", "--prefetch-multiplier", "1", "-Q", "cpu", "-n", "load-bench@%h"]
-    worker_command += ["--loglevel", "INFO", "--without-gossip", "--without-mingle"]
+    # The worker's command line exactly as `up` and `rblock-pilot worker` run it (it lowers its own priority).
+    worker_command = service_worker_command(queues="cpu", name="load-bench@%h", events=False)
     # torch takes one thread per core by default; the worker gets `worker_threads` of them.
     threads = str(worker_threads)
     worker_env = {**env, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    if worker_nice is not None:
+        worker_env["WORKER_NICE"] = str(worker_nice)
     worker = _start(worker_command, worker_env, folder / "worker.log")
     api = _start(api_command, env, folder / "api.log")
     base = f"http://127.0.0.1:{port}"
@@ -260,6 +266,14 @@ def _cpu_s(pid: int) -> float | None:
     return own + sum(_cpu_s(int(child)) or 0.0 for child in children)
 
 
+def _niceness(pid: int) -> int | None:
+    """A running process's niceness (Linux /proc: field 19 of stat), or None."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _locust(base: str, user_class: str, users: int, seconds: int, folder: Path, env: Mapping[str, str]) -> Phase:
     """Run locust headless as a child process and read its CSV; locust's exit code is not an error here."""
     prefix = folder / f"{user_class}-{users}u"
@@ -340,12 +354,18 @@ def main() -> None:
         default=default_api_workers(),
         help="uvicorn processes, as `rblock-pilot api --workers`; default as `up`: min(4, cores) = %(default)s",
     )
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=None,
+        help="the worker's WORKER_NICE (default: the setting's, as `up` runs it; 0 trains at the API's priority)",
+    )
     args = parser.parse_args()
     load_1m, load_5m, _ = os.getloadavg()  # other work on the machine skews every figure: say how much
 
     with (
         tempfile.TemporaryDirectory(prefix="rblock-load-") as tmp,
-        running_service(Path(tmp), args.worker_threads, args.api_workers) as service,
+        running_service(Path(tmp), args.worker_threads, args.api_workers, args.worker_nice) as service,
     ):
         headers = _auth_headers(service.base, service.database_url)
         locust_env = {**os.environ, "LOAD_HEADERS": json.dumps(headers)}
@@ -358,7 +378,8 @@ def main() -> None:
             print(
                 f"# bench/load.py on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
                 f"uvicorn ({args.api_workers} process{'es' if args.api_workers > 1 else ''}) on {service.base}, "
-                f"Celery worker (solo pool, {args.worker_threads} torch thread), SQLite + SQLAlchemy broker"
+                f"Celery worker (solo pool, {args.worker_threads} torch thread, niceness "
+                f"{_niceness(service.worker.pid)}), SQLite + SQLAlchemy broker"
             )
             print(f"# load average before the benchmark started: {load_1m:.2f} (1 min), {load_5m:.2f} (5 min)")
             print(

@@ -2,17 +2,18 @@
 
 The pilot page is the most expensive page: four in-process API calls (who am I, the pilot with its runs,
 the summary, the decisions) and a template; the pilots page is two calls and a template. While nothing of
-the pilots changes, a page is the same for the same viewer, so a process keeps the HTML it rendered and,
-on the next request, makes only the page's first API call (the pilot's summary; the pilots list) with
-``If-None-Match: <the ETag it had>``: the API answers 304 for one read of the versions while they are
-unchanged (``backend/etags.py``), and the cached HTML is sent. Any change the store makes to a pilot bumps
-its version in the same transaction, in whichever process or worker made it, so no process serves a page
-older than the database's state of the pilots it shows.
+the pilots changes, a page is the same for the same viewer, so a process keeps the HTML it rendered. On the
+next request the page's one sign-in call asks for the state of what it shows too (``GET /auth/me?pilot=ID``
+or ``?pilots=all``: one read of the versions, ``backend/etags.py``), and while that state is the one the page
+was rendered at, the cached HTML is sent: one in-process API call per cached page, which authenticates once
+(docs/design.md §6). Any change the store makes to a pilot bumps its version in the same transaction, in
+whichever process or worker made it, so no process serves a page older than the database's state of the
+pilots it shows.
 
-The key holds that first call (path and query), whether htmx asks for a fragment, and the viewer's whole
-``/auth/me`` answer (user, role, permissions, the session's CSRF token:
-everything the template reads from it), so a page is only ever sent back to the same session or token.
-Two things on the page are not covered by the version: times computed from the clock (a running run's
+The key holds the page's data call (path and query: the summary, the pilots list), whether htmx asks for a
+fragment, and the viewer's whole ``/auth/me`` answer but its state (user, role, permissions, the session's
+CSRF token: everything the template reads from it), so a page is only ever sent back to the same session or
+token. Two things on the page are not covered by the version: times computed from the clock (a running run's
 ETA) and a run's epoch counter, which the worker's heartbeat writes just after the points (which bump the
 version). A cached page is therefore also at most ``MAX_AGE_S`` old, and the runs grid on it refreshes
 itself every 2 s from the uncached fragment anyway.
@@ -40,14 +41,14 @@ from frontend.client import ApiResult, PageApi
 MAX_ENTRIES = 256
 MAX_AGE_S = 5.0
 
-Key = tuple[str, bool, str]  # (the first API call with its query, an htmx fragment?, the viewer as canonical JSON)
-# Renders the page from the first call's answer (ok or an error to show).
+Key = tuple[str, bool, str]  # (the page's data call with its query, an htmx fragment?, the viewer as canonical JSON)
+# Renders the page from its data call's answer (ok or an error to show).
 Renderer = Callable[[ApiResult], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
 class CachedPage:
-    etag: str  # the summary's ETag when the page was rendered: read before the rest, so never newer than it
+    state: str  # the pilot's (or pilots') state the page was rendered at: read before its data, never newer
     html: bytes
     made_at: float  # time.monotonic()
 
@@ -77,9 +78,9 @@ class PageCache:
             self._entries.move_to_end(key)
             return entry
 
-    def put(self, key: Key, etag: str, html: bytes) -> None:
+    def put(self, key: Key, state: str, html: bytes) -> None:
         with self._lock:
-            self._entries[key] = CachedPage(etag=etag, html=html, made_at=time.monotonic())
+            self._entries[key] = CachedPage(state=state, html=html, made_at=time.monotonic())
             self._entries.move_to_end(key)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
@@ -104,43 +105,47 @@ def page_cache(request: Request) -> PageCache:
 def viewer_key(request: Request) -> str:
     """The viewer as the templates see them: the whole ``/auth/me`` answer (``frontend.signin.signed_in``)."""
     me = getattr(request.state, "me", None)
-    return me.model_dump_json() if isinstance(me, BaseModel) else json.dumps(me, sort_keys=True)
+    # Without the state it came with: that is the page's version, not who views it.
+    return me.model_dump_json(exclude={"state"}) if isinstance(me, BaseModel) else json.dumps(me, sort_keys=True)
 
 
-async def cached_page(request: Request, path: str, params: dict[str, Any], render: Renderer) -> Response:
-    """The page whose content follows from ``GET path?params`` (an API answer with an ETag): the cached HTML
-    while that answer would be unchanged (304), else ``render``'s page from the answer, kept when it is a 200."""
+async def cached_page(
+    request: Request, state: str | None, path: str, params: dict[str, Any], render: Renderer
+) -> Response:
+    """The page whose content follows from ``GET path?params``, for the viewer and ``state`` that
+    ``frontend.signin.signed_in_with_state`` found in its one call: the cached HTML while the state is the one it
+    was rendered at, else ``render``'s page from that call's answer, kept when it is a 200."""
     cache = page_cache(request)
     call = f"{path}?{urlencode(sorted(params.items()))}"
     key: Key = (call, request.headers.get("HX-Request") == "true", viewer_key(request))
     cached = cache.get(key)
-    headers = {"If-None-Match": cached.etag} if cached is not None else None
-    result = await PageApi(request).call("GET", path, params=params, headers=headers)
-    if cached is not None and result.status == 304:
+    if state is not None and cached is not None and cached.state == state:
         cache.count(hit=True)
         return HTMLResponse(cached.html)
     cache.count(hit=False)
-    if not (result.ok and result.etag):
-        return await _render(cache, render, result)
+    if state is None:  # an unknown pilot, or a viewer who may not read it: the API's answer says which
+        return await _render(cache, render, await PageApi(request).call("GET", path, params=params))
     # Every request in flight misses at once when a training pilot's version changes (each epoch): the first
-    # renders the page for the new state, the others wait for its HTML instead of rendering it N times.
-    latest = cache.get(key)  # another request may have rendered this very state while this one asked
-    if latest is not None and latest.etag == result.etag:
-        return HTMLResponse(latest.html)
-    flight = (key, result.etag)
+    # asks for the page's data and renders it for the new state, the others wait for its HTML.
+    flight = (key, state)
     leader = cache.rendering.get(flight)
     if leader is not None:
         html = await asyncio.shield(leader)
+        if html is not None:
+            return HTMLResponse(html)
         # None: the first request's render failed or was not a 200; this one renders for itself.
-        return HTMLResponse(html) if html is not None else await _render(cache, render, result)
+        return await _render(cache, render, await PageApi(request).call("GET", path, params=params))
     cache.rendering[flight] = done = asyncio.get_running_loop().create_future()
     cache.renders += 1
     html = None
     try:
+        # The state was read BEFORE the data, so a change committed in between leaves the page under the older
+        # state at worst (newer than its tag, never older): the next request reads the newer state and misses.
+        result = await PageApi(request).call("GET", path, params=params)
         response = await render(result)
-        if response.status_code == 200:
+        if result.ok and response.status_code == 200:
             html = bytes(response.body)
-            cache.put(key, result.etag, html)
+            cache.put(key, state, html)
         return response
     finally:
         del cache.rendering[flight]

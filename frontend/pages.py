@@ -27,6 +27,7 @@ SIGNED_IN: tuple[APIRouter, ...] = (
     signin.router,
     account.router,
     pilot_pages.router,
+    pilot_pages.cached_pages,  # signs in itself (frontend/page_cache.py)
     new_pilot_pages.router,
     run_pages.router,
     worker_pages.router,

@@ -26,7 +26,7 @@ from frontend.page_cache import cached_page
 from frontend.pilot_listing import SORT_LABELS, PilotListing
 from frontend.posted_form import form_items
 from frontend.rendering import is_htmx, render, templates
-from frontend.signin import signed_in
+from frontend.signin import signed_in, signed_in_with_state
 from pilot_spec.analysis import PilotAnalysis
 from pilot_spec.colours import arm_colours
 from pilot_spec.listing import DEFAULT_SORT, PILOT_SORTS, SEARCH_MAX
@@ -48,13 +48,16 @@ CURVE_CHOICES = [
 FINAL_ONLY = [METRICS[key].label for key in METRICS if not METRICS[key].curve]
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(signed_in)])
+# The cached pages sign in themselves, asking for the state of what they show in the same call (page_cache.py).
+cached_pages = APIRouter(include_in_schema=False)
 templates.env.globals.update(search_max=SEARCH_MAX, sort_labels=SORT_LABELS)
 
 
-@router.get("/", response_class=HTMLResponse)
+@cached_pages.get("/", response_class=HTMLResponse)
 async def pilots_page(request: Request, status: str = "", page: int = 1, q: str = "", sort: str = "") -> Response:
     """Every pilot, newest first unless sorted, searched and paginated by the API; verdicts are loaded per row
     afterwards (one summary each). A search over its length is the API's 422, shown as a page."""
+    state = await signed_in_with_state(request, pilots="all")
     page = max(1, min(page, 10**6))
     status = status if status in PILOT_STATUSES else ""
     sort = sort if sort in PILOT_SORTS else DEFAULT_SORT  # like the status filter: a stale link shows the list
@@ -64,7 +67,7 @@ async def pilots_page(request: Request, status: str = "", page: int = 1, q: str 
         return RedirectResponse(listing.url(), status_code=303)
     query: dict[str, Any] = {"sort": sort, "offset": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE}
     query.update({name: value for name, value in (("status", status), ("q", q)) if value})
-    return await cached_page(request, "/pilots", query, functools.partial(_pilots_page, request, listing))
+    return await cached_page(request, state, "/pilots", query, functools.partial(_pilots_page, request, listing))
 
 
 async def _pilots_page(request: Request, listing: PilotListing, result: ApiResult) -> Response:
@@ -106,10 +109,11 @@ async def _pilot(request: Request, pilot_id: int) -> PilotDetail:
     return await PageApi(request).read(f"/pilots/{pilot_id}", PilotDetail)
 
 
-@router.get("/pilots/{pilot_id:int}", response_class=HTMLResponse)
+@cached_pages.get("/pilots/{pilot_id:int}", response_class=HTMLResponse)
 async def pilot_page(request: Request, pilot_id: int) -> Response:
+    state = await signed_in_with_state(request, pilot=pilot_id)
     page = functools.partial(_pilot_page, request, pilot_id)
-    return await cached_page(request, f"/pilots/{pilot_id}/summary", {"curves": "none"}, page)  # page_cache.py
+    return await cached_page(request, state, f"/pilots/{pilot_id}/summary", {"curves": "none"}, page)
 
 
 async def _pilot_page(request: Request, pilot_id: int, summary: ApiResult) -> Response:

@@ -7,6 +7,7 @@ sign-in is passed on to the browser unchanged.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Request
@@ -35,7 +36,13 @@ class PasswordChangeRequired(Exception):
 
 async def signed_in(request: Request) -> None:
     """Every page's first step: who is the user (``request.state.me``: the ``MeOut`` of GET /api/v1/auth/me)?"""
-    result = await PageApi(request).get("/auth/me")
+    await signed_in_with_state(request)
+
+
+async def signed_in_with_state(request: Request, **state_of: Any) -> str | None:
+    """``signed_in``, also asking for the state of what ``state_of`` names (``pilot=ID`` or ``pilots="all"``) in
+    the same call, and returning it (``MeOut.state``): how a cached page checks both at once (``page_cache``)."""
+    result = await PageApi(request).get("/auth/me", **state_of)
     if result.status == 401:
         query = f"?{request.url.query}" if request.url.query else ""
         raise SignInRequired(f"{request.url.path}{query}")
@@ -44,6 +51,7 @@ async def signed_in(request: Request) -> None:
     me = request.state.me = result.parsed(MeOut)
     if me.user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
         raise PasswordChangeRequired()
+    return me.state
 
 
 async def to_login(request: Request, error: Exception) -> Response:

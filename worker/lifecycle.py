@@ -1,10 +1,10 @@
 """A worker process's shared state and its start and stop: the store, the device binding and its presence.
 
-Celery's ``worker_ready`` and ``worker_shutdown`` signals bracket the process: at start the worker binds its
-device, tunes the CPU allocator (CPU workers), and reports itself; at shutdown it stops reporting and
-closes its database connections. Told to shut down while training, it interrupts the run between batches
-(see ``worker.runner``). The store is created lazily, once per process (the solo pool runs tasks
-in the main process, so nothing is shared across a fork).
+Celery's ``worker_init``, ``worker_ready`` and ``worker_shutdown`` signals bracket the process: at start the
+worker lowers its CPU priority (``worker.priority``), binds its device, tunes the CPU allocator (CPU
+workers), and reports itself; at shutdown it stops reporting and closes its database connections. Told to
+shut down while training, it interrupts the run between batches (see ``worker.runner``). The store is created
+lazily, once per process (the solo pool runs tasks in the main process, so nothing is shared across a fork).
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ import socket
 import threading
 from typing import Any
 
-from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
+from celery.signals import worker_init, worker_ready, worker_shutdown, worker_shutting_down
 
 from backend.settings import Settings, get_settings
 from backend.store import Store
 from worker.binding import current_binding
 from worker.presence import Presence
+from worker.priority import lower_cpu_priority
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,11 @@ def consumed_queues(app: Any) -> list[str]:
     return sorted(str(name) for name in app.amqp.queues.consume_from)
 
 
+def _on_worker_init(**_: Any) -> None:
+    # First thing in the worker process, before its consumer, pool and torch's threads start (they inherit it).
+    lower_cpu_priority(worker_settings().worker_nice)
+
+
 def _on_worker_ready(sender: Any = None, **_: Any) -> None:
     global _presence
     binding = current_binding()
@@ -90,6 +96,7 @@ def _on_worker_shutdown(**_: Any) -> None:
 
 # Connected by call rather than as decorators (Celery's decorators are untyped). Module-level functions live
 # as long as the process, so strong references are fine.
+worker_init.connect(_on_worker_init, weak=False)
 worker_ready.connect(_on_worker_ready, weak=False)
 worker_shutting_down.connect(_on_worker_shutting_down, weak=False)
 worker_shutdown.connect(_on_worker_shutdown, weak=False)

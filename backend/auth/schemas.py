@@ -27,6 +27,12 @@ class MeOut(BaseModel):
     via: Literal["token", "session"]
     permissions: list[str]
     csrf_token: str | None = Field(description="send it in X-CSRF-Token with every change (sessions only)")
+    state: str | None = Field(
+        default=None,
+        description="asked for with ?pilot=ID or ?pilots=all: a tag of that pilot's (or every pilot's) state now, "
+        "which any change to it alters; null when not asked for, for an unknown pilot, or without the read "
+        "permission. The pages revalidate what they rendered with it, in the same call as the sign-in check",
+    )
 
 
 class TokenOut(BaseModel):

@@ -8,18 +8,19 @@ instead: ``Authorization: Bearer rbp_...``; a token is shown once, when made, an
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.auth.accounts import AccountError, SignInFailed, issue_token, open_session, set_password, sign_in
 from backend.auth.guard import SESSION_COOKIE, Principal, require
-from backend.auth.roles import GRANTS, ROLE_NAMES, Permission, Role
+from backend.auth.roles import GRANTS, ROLE_NAMES, Permission, Role, grants
 from backend.auth.schemas import MeOut, NewTokenOut, TokenOut, TokensOut, UserOut
 from backend.auth.secrets import MAX_PASSWORD_LENGTH, digest, verify_password
 from backend.auth.throttle import LoginThrottle, TooManyAttempts
 from backend.errors import error_responses
+from backend.etags import pilot_state, pilots_state
 from backend.routes.deps import MAX_ID, SettingsDep, StoreDep
 from backend.schemas import ErrorOut, Label
 from backend.settings import Settings
@@ -142,9 +143,25 @@ def logout(
 
 
 @router.get("/me", response_model=MeOut)
-def me(principal: Annotated[Principal, require(Permission.SIGNED_IN)]) -> MeOut:
-    """Who is signed in, with their role, permissions and (for a session) CSRF token."""
-    return me_out(principal)
+def me(
+    principal: Annotated[Principal, require(Permission.SIGNED_IN)],
+    store: StoreDep,
+    # Any whole number: no pilot has an id out of range, so its state is null (the pages pass on any URL's id).
+    pilot: Annotated[int | None, Query(description="also the state of this pilot")] = None,
+    pilots: Annotated[Literal["all"] | None, Query(description="all: also the state of every pilot")] = None,
+) -> MeOut:
+    """Who is signed in, with their role, permissions and (for a session) CSRF token.
+
+    With ``?pilot=ID`` or ``?pilots=all``, also the state of that pilot or of every pilot (``state``): a page
+    kept by the pages' cache is checked against it in the same call that checks who asks (docs/design.md §6)."""
+    answer = me_out(principal)
+    if principal.user.must_change_password or not grants(principal.user.role, Permission.READ):
+        return answer  # no state for who may not read the pilots
+    if pilots == "all":
+        answer.state = pilots_state(store)
+    elif pilot is not None and 1 <= pilot <= MAX_ID:
+        answer.state = pilot_state(store, pilot)
+    return answer
 
 
 @router.put("/password", response_model=MeOut)

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from backend.catalog import Catalog
 from backend.dispatch import RunQueue
+from backend.metrics_cache import MetricsCache
 from backend.settings import Settings
 from backend.store import Store
 from backend.summary_cache import SummaryCache
@@ -39,6 +40,10 @@ def get_summary_cache(request: Request) -> SummaryCache:
     return cast(SummaryCache, request.app.state.summary_cache)
 
 
+def get_metrics_cache(request: Request) -> MetricsCache:
+    return cast(MetricsCache, request.app.state.metrics_cache)
+
+
 def get_catalog_dep(request: Request) -> Catalog:
     return cast(Catalog, request.app.state.catalog)
 
@@ -48,6 +53,7 @@ StoreDep = Annotated[Store, Depends(get_store)]
 QueueDep = Annotated[RunQueue, Depends(get_queue)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog_dep)]
 SummaryCacheDep = Annotated[SummaryCache, Depends(get_summary_cache)]
+MetricsCacheDep = Annotated[MetricsCache, Depends(get_metrics_cache)]
 PilotId = Annotated[int, Path(ge=1, le=MAX_ID, description="a pilot's id")]
 RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="a run's id")]
 

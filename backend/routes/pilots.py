@@ -11,8 +11,8 @@ from backend.auth.guard import Principal, require
 from backend.auth.roles import Permission
 from backend.errors import ERROR_RESPONSES, error_responses
 from backend.etags import caching_headers, make_etag, not_modified
-from backend.routes.deps import CatalogDep, PilotId, QueueDep, SettingsDep, StoreDep, dry_run_post
-from backend.routes.runs import MetricsQueryDep, metrics_response
+from backend.routes.deps import CatalogDep, MetricsCacheDep, PilotId, QueueDep, SettingsDep, StoreDep, dry_run_post
+from backend.routes.runs import MetricsQueryDep, metrics_body
 from backend.schemas import (
     CancelOut,
     MetricColumnsOut,
@@ -153,7 +153,18 @@ def cancel_pilot(pilot_id: PilotId, store: StoreDep) -> CancelOut:
 @router.get(
     "/{pilot_id}/metrics", response_model=MetricsOut | MetricColumnsOut, dependencies=[require(Permission.READ)]
 )
-def pilot_metrics(pilot_id: PilotId, store: StoreDep, query: MetricsQueryDep) -> Response:
-    """Get the metric points of all runs of a pilot in long format (chosen keys, optional downsampling)."""
-    runs = store.list_runs(pilot_id=pilot_id)
-    return metrics_response(store, [run.id for run in runs], query)
+def pilot_metrics(
+    pilot_id: PilotId,
+    store: StoreDep,
+    query: MetricsQueryDep,
+    cache: MetricsCacheDep,
+    if_none_match: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
+    """Get the metric points of all runs of a pilot in long format (chosen keys, optional downsampling).
+
+    Answers carry an ETag of the pilot's state; send it back in If-None-Match to get 304 while nothing changed."""
+
+    def build() -> bytes:
+        return metrics_body(store, [run.id for run in store.list_runs(pilot_id=pilot_id)], query)
+
+    return cache.response(store, pilot_id, query, build, if_none_match)

@@ -56,15 +56,20 @@ _run_change = functools.partial(
 
 def metrics_response(store: Store, run_ids: Sequence[int], query: MetricsQuery) -> Response:
     """The long-format metrics body (see ``backend.metric_series`` for NaN, downsampling and layouts)."""
+    return Response(metrics_body(store, run_ids, query), media_type="application/json")
+
+
+def metrics_body(store: Store, run_ids: Sequence[int], query: MetricsQuery) -> bytes:
+    """``metrics_response``'s JSON bytes; InputError (422) for keys it cannot read."""
     try:
         names = parse_keys(query.keys)
     except ValueError as error:
         raise InputError(f"keys: {error}") from None
     if query.format == "columns":
         raw = store.get_series_json(run_ids=list(run_ids), keys=names) if run_ids else []
-        return Response(render_columns(raw, query.max_points), media_type="application/json")
+        return render_columns(raw, query.max_points)
     series = store.get_series(run_ids=list(run_ids), keys=names) if run_ids else []
-    return Response(render_rows(series, query.max_points), media_type="application/json")
+    return render_rows(series, query.max_points)
 
 
 @router.get("/{run_id}", response_model=RunOut, dependencies=[require(Permission.READ)])

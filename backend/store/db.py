@@ -38,12 +38,16 @@ def make_engine(url: str) -> Engine:
         parsed = make_url(url)
     except ArgumentError:
         raise StoreUnavailable(f"DATABASE_URL {url!r} is not a database URL (e.g. sqlite:///var/pilot.db)") from None
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             private_file(Path(parsed.database))  # 0600: it holds password hashes and CSRF tokens
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    else:
+        # A server may drop an idle pooled connection (a restart, a proxy's timeout): test each before use. A
+        # SQLite file never drops one, and the test (a SELECT 1 per checkout) cost every cached request a statement.
+        kwargs["pool_pre_ping"] = True
     try:
         engine = create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ImportError) as error:

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from backend.store import Conflict, NotFound, RunStatus, Store, StoreUnavailable
+from backend.store.db import make_engine
 from backend.store.entities import ThroughputPoint
 from tests.support.store import create
 
@@ -194,3 +195,13 @@ def test_series_match_the_points_and_follow_rewrites_and_retries(store: Store) -
     store.finish_run(run_id=run.id, status=RunStatus.FAILED, error="x")
     store.retry_run(run_id=run.id)
     assert store.get_series(run_ids=[run.id]) == []
+
+
+def test_only_a_server_database_tests_its_pooled_connections(database_url: str) -> None:
+    """PostgreSQL may drop an idle connection, so each is tested (a ``SELECT 1``) before use; a SQLite file never
+    drops one, and the test would cost every request (a cached summary is one primary-key read) a statement."""
+    engine = make_engine(database_url)
+    try:
+        assert engine.pool._pre_ping is (not database_url.startswith("sqlite"))
+    finally:
+        engine.dispose()

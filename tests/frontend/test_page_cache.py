@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from backend.store import Store
 from frontend.page_cache import PageCache
 from pilot_cli.webapp import create_app
-from tests.support.api import ADMIN, API, Api, RecordingQueue, add_user, bearer, create_pilot, finish, start
+from tests.support.api import ADMIN, API, PASSWORD, Api, RecordingQueue, add_user, bearer, create_pilot, finish, start
 from tests.support.site import open_site
 
 
@@ -154,3 +154,55 @@ def test_requests_that_miss_together_render_the_page_once(sqlite_url: str) -> No
         start(site.store, site.store.list_runs(pilot_id=pilot_id)[0].id)  # a new version: all eight miss
         pages = asyncio.run(eight_at_once())
         assert len(set(pages)) == 1 and "running" in pages[0] and _cache(site.client).renders == 2
+
+
+def test_the_sign_in_call_tells_the_state_of_a_pilot_or_of_every_pilot(sqlite_url: str) -> None:
+    """``GET /auth/me?pilot=ID`` / ``?pilots=all``: the state the pages revalidate with (null when not asked for,
+    for an unknown pilot, or for a user who may not read yet); any change alters it, in any process."""
+    with open_site(sqlite_url) as site, second_site(site) as other:
+        pilot_id = create_pilot(site)["id"]
+
+        def state(client: TestClient, **params: object) -> object:
+            answer = client.get(f"{API}/auth/me", params=params)
+            assert answer.status_code == 200, answer.text
+            return answer.json()["state"]
+
+        assert state(site.client) is None
+        one, every = state(site.client, pilot=pilot_id), state(site.client, pilots="all")
+        assert isinstance(one, str) and isinstance(every, str) and one != every
+        assert state(other, pilot=pilot_id) == one and state(other, pilots="all") == every  # the same in each process
+        for unknown in (999, 0, -1, 2**70):
+            assert state(site.client, pilot=unknown) is None
+        assert site.client.get(f"{API}/auth/me", params={"pilots": "some"}).status_code == 422
+        start(site.store, site.store.list_runs(pilot_id=pilot_id)[0].id)
+        assert state(other, pilot=pilot_id) not in (None, one) and state(other, pilots="all") != every
+        add_user(site.store, "otto", "engineer", must_change_password=True)
+        browser = TestClient(site.client.app)  # a session of its own, with a one-time password still in use
+        assert browser.post(f"{API}/auth/login", json={"name": "otto", "password": PASSWORD}).status_code == 200
+        answer = browser.get(f"{API}/auth/me", params={"pilot": pilot_id})
+        assert answer.status_code == 200 and answer.json()["state"] is None
+
+
+def test_a_pilots_metrics_are_cached_until_its_points_change_in_any_process(sqlite_url: str) -> None:
+    """``GET /pilots/{id}/metrics`` (the pilot page's chart, every few seconds): kept as bytes per version, with an
+    ETag and 304; a new point, written by the worker through any process's database, shows at once."""
+    with open_site(sqlite_url) as site, second_site(site) as other:
+        pilot_id = create_pilot(site, seeds=2)["id"]
+        runs = site.store.list_runs(pilot_id=pilot_id)
+        path, query = f"{API}/pilots/{pilot_id}/metrics", {"format": "columns", "keys": "test_acc"}
+        start(site.store, runs[0].id)
+        site.store.write_points(run_id=runs[0].id, points=[("test_acc", 1, 0.5), ("train_loss", 1, 2.0)])
+        first = site.client.get(path, params=query)
+        assert first.status_code == 200 and first.json()["columns"]["value"] == [0.5]
+        cache = site.client.app.state.metrics_cache  # type: ignore[attr-defined]
+        assert site.client.get(path, params=query).content == first.content and cache.entries.hits == 1
+        other.get(path, params=query)  # the other process's cache is warm too
+        etag = first.headers["etag"]
+        assert site.client.get(path, params=query, headers={"If-None-Match": etag}).status_code == 304
+        # Another query is another entry; a new point changes every process's answer.
+        assert site.client.get(path, params={"keys": "train_loss"}).json()["columns"]["value"] == [2.0]
+        site.store.write_points(run_id=runs[0].id, points=[("test_acc", 2, 0.75)])
+        for client in (site.client, other):
+            again = client.get(path, params=query, headers={"If-None-Match": etag})
+            assert again.status_code == 200 and again.json()["columns"]["value"] == [0.5, 0.75]
+        assert site.client.get(f"{API}/pilots/999/metrics").status_code == 404

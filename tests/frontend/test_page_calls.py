@@ -1,5 +1,5 @@
 """A page's in-process API calls (frontend/client.py): one credentials lookup per page request, and not
-counted as API traffic in /metrics (only the page request itself is)."""
+counted as API traffic in /metrics (only the page request itself is); a cached page is one call in all."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from backend.store import Store
-from tests.support.api import API, create_pilot
+from frontend import client as page_client
+from tests.support.api import API, create_pilot, start
 from tests.support.metrics import scrape
 from tests.support.site import open_site
 
@@ -33,6 +35,21 @@ def credential_lookups(store: Store) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(store.engine, "before_cursor_execute", note)
+
+
+@contextmanager
+def page_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The paths of the in-process API calls the pages make while the block runs (each still made for real)."""
+    seen: list[str] = []
+    real = page_client._asgi_call
+
+    async def counted(app: Any, scope: dict[str, Any], body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        seen.append(f"{scope['path']}?{scope['query_string'].decode()}")
+        return await real(app, scope, body)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(page_client, "_asgi_call", counted)
+        yield seen
 
 
 def _count(samples: Any, route: str) -> float:
@@ -70,3 +87,25 @@ def test_a_change_makes_the_next_call_look_the_credentials_up_again(sqlite_url: 
         assert response.status_code < 400, response.text
         assert len(lookups) >= 2
         assert site.store.get_run(run_id=run_id).status.value == "cancelled"
+
+
+def test_a_cached_page_is_one_call_that_authenticates_once(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page kept by the page cache: who asks and the state of what it shows come in one call (/auth/me)."""
+    with open_site(sqlite_url) as site:
+        pilot_id = create_pilot(site)["id"]
+        for path, call in (
+            (f"/pilots/{pilot_id}", f"{API}/auth/me?pilot={pilot_id}"),
+            ("/", f"{API}/auth/me?pilots=all"),
+        ):
+            with page_calls(monkeypatch) as calls:
+                first = site.client.get(path)  # rendered: the sign-in and state call, then the page's data
+            assert first.status_code == 200 and calls[0] == call and len(calls) > 1, calls
+            with page_calls(monkeypatch) as calls, credential_lookups(site.store) as lookups:
+                again = site.client.get(path)
+            assert again.status_code == 200 and again.text == first.text
+            assert calls == [call] and len(lookups) == 1, (calls, lookups)
+        # A change to the pilot: the next view renders again (the state in that one call changed).
+        start(site.store, site.store.list_runs(pilot_id=pilot_id)[0].id)
+        with page_calls(monkeypatch) as calls:
+            assert "running" in site.client.get(f"/pilots/{pilot_id}").text
+        assert len(calls) > 1
