@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from functools import lru_cache
 from typing import Any
 
 from backend.schemas import ArmSpec, PilotCreate
+from backend.store.entities import ArmInput
 from pilot_spec.arms import ARMS, arm_rule_problems
 from pilot_spec.catalog import catalog_document
 from pilot_spec.data_root import WEIGHTS_FIELD
@@ -43,11 +45,11 @@ class CatalogError(ValueError):
 
 
 @dataclass(frozen=True)
-class ResolvedArm:
-    name: str
-    regularizer: str
-    params: dict[str, Any]
-    passes: int
+class ResolvedArm(ArmInput):
+    """A valid arm with its defaults filled in: what the store creates, and the forward passes a step makes
+    (which the estimate counts)."""
+
+    passes: int = dataclass_field(kw_only=True)
 
 
 @dataclass(frozen=True)

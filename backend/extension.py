@@ -27,7 +27,7 @@ from backend.dispatch import RunQueue
 from backend.quotas import check_limits
 from backend.schemas import MAX_ARMS, MAX_SEED, MAX_SEEDS, ArmSpec, Estimate, ExtensionTotal, PilotCreate, PilotExtend
 from backend.settings import Settings
-from backend.store import ACTIVE_STATUSES, ArmInput, Conflict, Pilot, Run, RunInput, RunStatus, Store
+from backend.store import ACTIVE_STATUSES, Conflict, Pilot, Run, RunInput, RunStatus, Store
 from backend.submission import Placement, estimate_runs, place, seed_by_seed, send_runs, unknown_cost
 from backend.views import run_cost
 
@@ -136,7 +136,7 @@ def apply_extension(
         pilot_id=plan.pilot.id,
         expect_seeds=plan.pilot.seeds,
         new_seeds=plan.new_seeds,
-        arms=[ArmInput(name=a.name, regularizer=a.regularizer, params=a.params) for a in plan.new_arms],
+        arms=plan.new_arms,
         runs=plan.runs,
         run_queue=plan.queue,
         budget_cap=plan.budget_cap,

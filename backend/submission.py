@@ -20,7 +20,7 @@ from backend.queue import QueueUnavailable, resolve_queue
 from backend.quotas import check_pilot
 from backend.schemas import Estimate, PilotCreate
 from backend.settings import Settings
-from backend.store import ArmInput, Pilot, Run, RunInput, Store, Worker
+from backend.store import Pilot, Run, RunInput, Store, Worker
 from backend.store.entities import ThroughputPoint
 from pilot_spec.training import RUN_CONFIG_FIELDS
 
@@ -241,7 +241,7 @@ def submit_pilot(plan: PilotPlan, *, store: Store, queue: RunQueue, created_by: 
         budget_cap=request.budget_cap,
         queue=request.queue,
         created_by=created_by,
-        arms=[ArmInput(name=a.name, regularizer=a.regularizer, params=a.params) for a in resolved.arms],
+        arms=resolved.arms,
         runs=plan.runs,
         run_queue=plan.queue,
         sequential=sequential_state(plan_.max_seeds, plan_.round) if (plan_ := request.sequential) else None,

@@ -79,6 +79,13 @@ ARMS: dict[str, Arm] = by_name(
             "block_size": _BLOCK_SIZE,
             "shared_channels": _SHARED,
             "schedule": _SCHEDULE,
+            "ramp_fraction": Field(
+                "number",
+                1.0,
+                "with 'linear': the fraction of training over which the drop rate ramps up to drop_prob (then held)",
+                exclusive_minimum=0,
+                maximum=1,
+            ),
         },
         spatial_blocks=True,
     ),

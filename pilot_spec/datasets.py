@@ -46,7 +46,6 @@ def _subset(split: str) -> Field:
         0,
         f"use at most this many {split} images (a seeded random subset); 0 = all",
         minimum=0,
-        allowed="an integer >= 0",
     )
 
 
@@ -86,8 +85,8 @@ DATASETS: dict[str, Dataset] = by_name(
         "L-shape, horizontal and vertical bar) with random colour, size, position, rotation, clutter and noise; "
         "generated offline from the data seed, balanced classes.",
         {
-            "n_train": Field("integer", 5000, "number of training images", minimum=10, allowed="an integer >= 10"),
-            "n_test": Field("integer", 1000, "number of test images", minimum=10, allowed="an integer >= 10"),
+            "n_train": Field("integer", 5000, "number of training images", minimum=10),
+            "n_test": Field("integer", 1000, "number of test images", minimum=10),
             "difficulty": Field(
                 "number",
                 0.5,
@@ -153,7 +152,6 @@ DATASETS: dict[str, Dataset] = by_name(
                 "images are resized to image_size × image_size",
                 minimum=4,
                 maximum=512,
-                allowed="an integer in [4, 512]",
             ),
             "test_fraction": Field(
                 "number",
@@ -161,9 +159,8 @@ DATASETS: dict[str, Dataset] = by_name(
                 "share of each class held out for testing",
                 minimum=0.01,
                 maximum=0.99,
-                allowed="a number from 0.01 to 0.99",
             ),
-            "channels": Field("integer", 3, "3 = RGB, 1 = greyscale", enum=(1, 3), allowed="1 or 3"),
+            "channels": Field("integer", 3, "3 = RGB, 1 = greyscale", enum=(1, 3)),
             "flip": Field("boolean", True, "allow horizontal-flip augmentation (false for text, digits, arrows)"),
         },
         {"train_size": None, "test_size": None, "image_size_param": "image_size"},

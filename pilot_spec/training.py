@@ -36,9 +36,7 @@ TRAINING: dict[str, Field] = {
         exclusive_maximum=1,
         allowed="a fraction in [0, 1)",
     ),
-    "augment": Field(
-        "boolean", None, "crop/flip augmentation (null: dataset default)", nullable=True, allowed="true, false or null"
-    ),
+    "augment": Field("boolean", None, "crop/flip augmentation (null: dataset default)", nullable=True),
     "width": Field(
         "integer",
         None,
@@ -48,28 +46,27 @@ TRAINING: dict[str, Field] = {
         nullable=True,
         allowed=f"null or 1..{MAX_WIDTH}",
     ),
+    # Most settings' allowed words are derived from their bounds (Field.describe); an ``allowed`` below says
+    # what the bounds cannot (2^31-1, a rule across fields, a path) or labels a new-pilot form input
+    # (epochs, batch_size, lr) in words that read better there.
     "epochs": Field("integer", 15, "training epochs", minimum=1, maximum=10_000, allowed="an integer from 1 to 10000"),
     "batch_size": Field(
         "integer", 64, "unique samples per step", minimum=2, maximum=65_536, allowed="an integer from 2 to 65536"
     ),
-    "optimizer": Field("string", "sgd", "optimizer", enum=OPTIMIZERS, allowed=f"one of {', '.join(OPTIMIZERS)}"),
+    "optimizer": Field("string", "sgd", "optimizer", enum=OPTIMIZERS),
     "lr": Field("number", 0.05, "peak learning rate", exclusive_minimum=0, maximum=100, allowed="a number in (0, 100]"),
-    "momentum": Field("number", 0.9, "SGD momentum", minimum=0, exclusive_maximum=1, allowed="a number in [0, 1)"),
-    "nesterov": Field("boolean", True, "Nesterov momentum (SGD)", allowed="true or false"),
-    "weight_decay": Field("number", 5e-4, "weight decay", minimum=0, maximum=1, allowed="a number in [0, 1]"),
-    "lr_schedule": Field(
-        "string", "cosine", "learning-rate schedule", enum=LR_SCHEDULES, allowed=f"one of {', '.join(LR_SCHEDULES)}"
-    ),
+    "momentum": Field("number", 0.9, "SGD momentum", minimum=0, exclusive_maximum=1),
+    "nesterov": Field("boolean", True, "Nesterov momentum (SGD)"),
+    "weight_decay": Field("number", 5e-4, "weight decay", minimum=0, maximum=1),
+    "lr_schedule": Field("string", "cosine", "learning-rate schedule", enum=LR_SCHEDULES),
     # Its upper bound is epochs: a rule across fields (training_problems), not a bound of its own.
     "warmup_epochs": Field("number", 0.0, "linear warm-up", minimum=0, allowed="a number from 0 to less than epochs"),
-    "label_smoothing": Field("number", 0.0, "label smoothing", minimum=0, exclusive_maximum=1, allowed="in [0, 1)"),
+    "label_smoothing": Field("number", 0.0, "label smoothing", minimum=0, exclusive_maximum=1),
     "seed": Field("integer", 0, "run seed", minimum=0, maximum=MAX_SEED, allowed="an integer from 0 to 2^31-1"),
     "eval_every": Field(
         "integer", 0, "stability metrics every N epochs", minimum=0, allowed="an integer >= 0 (0: only at the end)"
     ),
-    "stability_masks": Field(
-        "integer", 8, "sub-model masks K for stability metrics", minimum=1, maximum=64, allowed="1..64"
-    ),
+    "stability_masks": Field("integer", 8, "sub-model masks K for stability metrics", minimum=1, maximum=64),
     # Where a path may point is the service's rule (inside its data root); the model rules are in pilot_spec.models.
     "weights": Field(
         "string",
@@ -79,8 +76,8 @@ TRAINING: dict[str, Field] = {
         nullable=True,
         allowed="null, hub, or the path of a weights file under the data root",
     ),
-    "bf16": Field("boolean", True, "bfloat16 autocast on CUDA", allowed="true or false"),
-    "channels_last": Field("boolean", True, "channels-last memory format on CUDA", allowed="true or false"),
+    "bf16": Field("boolean", True, "bfloat16 autocast on CUDA"),
+    "channels_last": Field("boolean", True, "channels-last memory format on CUDA"),
 }
 
 

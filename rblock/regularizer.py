@@ -119,10 +119,15 @@ class Regularizer:
         return layer
 
     def _rate_scale(self) -> float:
-        return self.progress if self.schedule == "linear" else 1.0
+        if self.schedule != "linear":
+            return 1.0
+        # An arm with ``ramp_fraction`` reaches its full rate after that fraction of training (DropBlock,
+        # arXiv 1810.12890, ramps over all of it: the default 1); the others ramp over all of training.
+        return min(1.0, self.progress / float(self.params.get("ramp_fraction", 1.0)))
 
     def set_progress(self, fraction: float) -> None:
-        """Set training progress in [0, 1]: a linear schedule drops ``drop_prob * fraction``."""
+        """Set training progress in [0, 1]: a linear schedule drops ``drop_prob * fraction / ramp_fraction``,
+        at most ``drop_prob`` (``ramp_fraction`` 1 where the arm has none)."""
         if not (isinstance(fraction, int | float) and math.isfinite(fraction) and 0.0 <= fraction <= 1.0):
             raise ValueError(f"progress must be a fraction in [0, 1], got {fraction!r}")
         self.progress = float(fraction)
@@ -173,7 +178,7 @@ def create_regularizer(name: str, **params: Any) -> Regularizer:
     Args:
         name: One of ``none, dropout, spatial_dropout, dropblock, rdrop, rblock_b, rblock_s``.
         **params: Any of the arm's parameters (``drop_prob``, ``block_size``, ``groups``, ``alpha``,
-            ``pairing``, ``schedule``, ``shared_channels``); the rest take the arm's defaults.
+            ``pairing``, ``schedule``, ``ramp_fraction``, ``shared_channels``); the rest take the arm's defaults.
 
     Raises:
         ValueError: For an unknown name or parameter, or a value out of range, naming what is allowed.

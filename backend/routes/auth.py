@@ -7,6 +7,7 @@ instead: ``Authorization: Bearer rbp_...``; a token is shown once, when made, an
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated, Literal
 
@@ -49,25 +50,13 @@ class TokenCreate(BaseModel):
 
 
 def user_out(user: User) -> UserOut:
-    return UserOut(
-        name=user.name,
-        role=user.role,  # type: ignore[arg-type]
-        must_change_password=user.must_change_password,
-        disabled=user.disabled,
-        created_at=user.created_at,
-    )
+    # The entity's fields are the answer's (the password hash is never on it); pydantic drops the id.
+    return UserOut.model_validate(asdict(user))
 
 
 def token_out(token: ApiToken) -> TokenOut:
-    return TokenOut(
-        id=token.id,
-        user=token.user_name,
-        name=token.name,
-        prefix=token.prefix,
-        created_at=token.created_at,
-        last_used_at=token.last_used_at,
-        revoked_at=token.revoked_at,
-    )
+    # The answer names the owner ``user``; the entity keeps the id beside the name, so it says ``user_name``.
+    return TokenOut.model_validate({**asdict(token), "user": token.user_name})
 
 
 def me_out(principal: Principal, csrf_token: str | None = None) -> MeOut:

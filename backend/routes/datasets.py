@@ -9,6 +9,7 @@ the owner or an admin deletes one (``backend.dataset_quota``).
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from dataclasses import fields
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, Response, UploadFile
@@ -88,13 +89,8 @@ def refusal(error: UploadRefused) -> ErrorResponse:
 
 
 def limits_of(settings: Settings) -> UploadLimits:
-    return UploadLimits(
-        max_bytes=settings.upload_max_bytes,
-        max_uncompressed_bytes=settings.upload_max_uncompressed_bytes,
-        max_files=settings.upload_max_files,
-        max_ratio=settings.upload_max_ratio,
-        max_image_pixels=settings.upload_max_image_pixels,
-    )
+    # Each limit is the setting of the same name behind ``upload_`` (UPLOAD_MAX_BYTES and so on).
+    return UploadLimits(**{limit.name: getattr(settings, f"upload_{limit.name}") for limit in fields(UploadLimits)})
 
 
 @router.post(

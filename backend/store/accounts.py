@@ -53,14 +53,8 @@ class Accounts:
             return int(session.scalar(select(func.count()).select_from(SqlUser)) or 0)
 
     def create_user(self, *, name: str, role: str, password_hash: str, must_change_password: bool) -> User:
-        row = SqlUser(
-            name=name,
-            role=role,
-            password_hash=password_hash,
-            must_change_password=must_change_password,
-            disabled=False,
-            created_at=_now(),
-        )
+        # A new user is enabled and created now: the columns' defaults.
+        row = SqlUser(name=name, role=role, password_hash=password_hash, must_change_password=must_change_password)
         try:
             with transaction(self._sessions) as session:
                 session.add(row)

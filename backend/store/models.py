@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from backend.store.db import utc_now
 from pilot_spec.annotations import TAG_MAX
 
 # JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere.
@@ -184,7 +185,7 @@ class SqlUser(Base):
     # new one before anything else.
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     # An admin's raises of the spending limits for this user ({"epochs": 5000, ...}); null: the defaults.
     limits: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
 

@@ -18,22 +18,23 @@ from backend.store.db import as_utc, transaction, utc_now
 from backend.store.entities import ArmInput, Conflict, NotFound, Pilot, PilotProgress, RunInput
 from backend.store.models import SqlArm, SqlMetricPoint, SqlMetricSeries, SqlPilot, SqlRun
 from backend.store.pilot_query import pilot_ids
-from backend.store.rows import StorePart, pilot_entity, pilot_row
+from backend.store.rows import StorePart, entity_from, pilot_entity, pilot_row
 from backend.store.versions import bump_pilot
 from pilot_spec.status import ACTIVE_STATUSES, PILOT_ACTIVE_STATUSES, RunStatus, pilot_status
 
 
 @dataclass
 class _Tally:
-    """One pilot's runs added up: counts per status, epochs, device hours and the time span."""
+    """One pilot's runs added up: counts per status, epochs, device hours and the time span. Its fields are
+    named as ``PilotProgress``'s, which is made from it; each tally is new per read, so its dicts go as they are."""
 
-    counts: dict[str, int] = field(default_factory=dict)
-    done: int = 0
-    total: int = 0
-    hours: float = 0.0
-    by_device: dict[str, float] = field(default_factory=dict)
-    started: datetime | None = None
-    finished: datetime | None = None
+    runs_by_status: dict[str, int] = field(default_factory=dict)
+    epochs_done: int = 0
+    epochs_total: int = 0
+    device_hours: float = 0.0
+    device_hours_by_device: dict[str, float] = field(default_factory=dict)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
     def add(
         self,
@@ -46,31 +47,24 @@ class _Tally:
         finished: datetime | None,
         device: str | None,
     ) -> None:
-        self.counts[status] = self.counts.get(status, 0) + count
+        self.runs_by_status[status] = self.runs_by_status.get(status, 0) + count
+        by_device = self.device_hours_by_device
         if hours:
-            self.by_device[device or "cpu"] = self.by_device.get(device or "cpu", 0.0) + hours
-        self.done += done or 0
-        self.total += total or 0
-        self.hours += hours or 0.0
+            by_device[device or "cpu"] = by_device.get(device or "cpu", 0.0) + float(hours)
+        # The sums come back from the database as Decimal or None.
+        self.epochs_done += int(done or 0)
+        self.epochs_total += int(total or 0)
+        self.device_hours += float(hours or 0.0)
         started, finished = as_utc(started), as_utc(finished)
-        if started is not None and (self.started is None or started < self.started):
-            self.started = started
-        if finished is not None and (self.finished is None or finished > self.finished):
-            self.finished = finished
+        if started is not None and (self.started_at is None or started < self.started_at):
+            self.started_at = started
+        if finished is not None and (self.finished_at is None or finished > self.finished_at):
+            self.finished_at = finished
 
     def progress(self, pilot: Pilot) -> PilotProgress:
-        status = pilot_status(self.counts)
-        return PilotProgress(
-            pilot=pilot,
-            status=status,
-            runs_by_status=dict(self.counts),
-            epochs_done=int(self.done),
-            epochs_total=int(self.total),
-            device_hours=float(self.hours),
-            device_hours_by_device=dict(self.by_device),
-            started_at=self.started,
-            finished_at=self.finished if status not in PILOT_ACTIVE_STATUSES else None,
-        )
+        status = pilot_status(self.runs_by_status)
+        finished_at = self.finished_at if status not in PILOT_ACTIVE_STATUSES else None
+        return entity_from(PilotProgress, self, pilot=pilot, status=status, finished_at=finished_at)
 
 
 def _tallies(session: Session, pilot_ids: Iterable[int] | None) -> dict[int, _Tally]:
@@ -211,7 +205,7 @@ class Pilots(StorePart):
             tallies = _tallies(session, None)
             ids = list(session.scalars(pilot_ids(search=search, sort=sort)))
             if status is not None:
-                ids = [i for i in ids if pilot_status(tallies.get(i, _Tally()).counts) == status]
+                ids = [i for i in ids if pilot_status(tallies.get(i, _Tally()).runs_by_status) == status]
             page = ids[offset : offset + limit]
             rows = session.scalars(
                 select(SqlPilot).where(SqlPilot.id.in_(page)).options(selectinload(SqlPilot.arms))

@@ -185,36 +185,31 @@ class StreamedBatches(EpochBatches):
     """``TensorBatches`` for a ``StreamingSplit``'s split: the same arguments, order and augmentation.
 
     Args:
-        source: the images by index (``StreamingSplit.train`` or ``.test``).
-        y: (N,) labels.
-        mean, std: per-channel normalisation.
-        workers: loader processes (default ``default_loader_workers()``, cut to fit ``budget``).
-        budget: bytes the batches in flight may hold.
+        data: the split; its images, labels, shape, normalisation, byte budget, crop padding and flip are used.
+        train: the train split (``data.train``) or the test split (``data.test``).
+        workers: loader processes (default ``default_loader_workers()``, cut to fit ``data.budget``).
         Others: as ``TensorBatches``.
     """
 
     def __init__(
         self,
-        source: Dataset[Tensor],
-        y: Tensor,
+        data: StreamingSplit,
         batch_size: int,
         *,
-        image_shape: tuple[int, int, int],
-        mean: tuple[float, ...],
-        std: tuple[float, ...],
-        budget: int,
+        train: bool,
         shuffle: bool,
         workers: int | None = None,
         **options: Unpack[BatchOptions],
     ) -> None:
-        super().__init__(int(y.shape[0]), image_shape, batch_size, shuffle=shuffle, **options)
-        sample_bytes = image_shape[0] * image_shape[1] * image_shape[2]
+        source, y = (data.train, data.train_y) if train else (data.test, data.test_y)
+        options = {"crop_padding": data.crop_padding, "flip": data.flip, **options}
+        super().__init__(int(y.shape[0]), data.shape, batch_size, shuffle=shuffle, **options)
         most = default_loader_workers() if workers is None else workers
         on_cpu = self.device.type == "cpu"
-        self.workers = workers_within(budget, sample_bytes, batch_size, max(1, most), host_floats=on_cpu)
+        self.workers = workers_within(data.budget, data.sample_bytes, batch_size, max(1, most), host_floats=on_cpu)
         self.y = y.to(self.device)
-        self.mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
-        self.std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        self.mean = torch.tensor(data.mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        self.std = torch.tensor(data.std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
         self._positions = _Positions(self.num_samples, batch_size, self.drop_last)
         self.loader: DataLoader[Tensor] = DataLoader(
             source,
@@ -244,19 +239,7 @@ class StreamedBatches(EpochBatches):
 
 def streamed_batches(data: StreamingSplit, batch_size: int, *, train: bool, **kwargs: Any) -> StreamedBatches:
     """The train (``train=True``) or test batches of ``data``; ``kwargs`` as ``StreamedBatches``."""
-    source, y = (data.train, data.train_y) if train else (data.test, data.test_y)
-    return StreamedBatches(
-        source,
-        y,
-        batch_size,
-        image_shape=data.shape,
-        mean=data.mean,
-        std=data.std,
-        budget=data.budget,
-        crop_padding=data.crop_padding,
-        flip=data.flip,
-        **kwargs,
-    )
+    return StreamedBatches(data, batch_size, train=train, **kwargs)
 
 
 def sampled_stats(source: Dataset[Tensor], data_seed: int, budget: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
