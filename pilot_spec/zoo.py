@@ -43,21 +43,23 @@ def _zoo(name: str, description: str, params_m: float, image_size: int = 224) ->
 
 # About a dozen families, small to large, all with drop sites after their 1/16 and 1/32 stages. The
 # sizes and image sides are timm's (a test checks them against the installed timm).
-CURATED: tuple[ZooModel, ...] = (
-    _zoo("resnet10t", "ResNet-10-T: a light ResNet with a deep stem", 5.44, 176),
-    _zoo("resnet18", "ResNet-18 (arXiv 1512.03385), ImageNet stem", 11.69),
-    _zoo("resnet34", "ResNet-34, basic blocks", 21.8),
-    _zoo("resnet50", "ResNet-50, bottleneck blocks", 25.56),
-    _zoo("resnext50_32x4d", "ResNeXt-50 32x4d: grouped bottlenecks (arXiv 1611.05431)", 25.03),
-    _zoo("efficientnet_b0", "EfficientNet-B0 (arXiv 1905.11946)", 5.29),
-    _zoo("efficientnet_b2", "EfficientNet-B2", 9.11, 256),
-    _zoo("mobilenetv3_small_100", "MobileNetV3-Small 1.0 (arXiv 1905.02244): for small devices", 2.54),
-    _zoo("mobilenetv3_large_100", "MobileNetV3-Large 1.0", 5.48),
-    _zoo("convnext_atto", "ConvNeXt-Atto (arXiv 2201.03545), the smallest ConvNeXt", 3.7),
-    _zoo("convnext_tiny", "ConvNeXt-Tiny", 28.59),
-    _zoo("regnetx_002", "RegNetX-200MF (arXiv 2003.13678)", 2.68),
-    _zoo("regnety_016", "RegNetY-1.6GF: RegNet with squeeze-and-excitation", 11.2),
+# (name, description, millions of parameters[, native image side]) rows.
+_CURATED_ROWS: tuple[tuple[str, str, float] | tuple[str, str, float, int], ...] = (
+    ("resnet10t", "ResNet-10-T: a light ResNet with a deep stem", 5.44, 176),
+    ("resnet18", "ResNet-18 (arXiv 1512.03385), ImageNet stem", 11.69),
+    ("resnet34", "ResNet-34, basic blocks", 21.8),
+    ("resnet50", "ResNet-50, bottleneck blocks", 25.56),
+    ("resnext50_32x4d", "ResNeXt-50 32x4d: grouped bottlenecks (arXiv 1611.05431)", 25.03),
+    ("efficientnet_b0", "EfficientNet-B0 (arXiv 1905.11946)", 5.29),
+    ("efficientnet_b2", "EfficientNet-B2", 9.11, 256),
+    ("mobilenetv3_small_100", "MobileNetV3-Small 1.0 (arXiv 1905.02244): for small devices", 2.54),
+    ("mobilenetv3_large_100", "MobileNetV3-Large 1.0", 5.48),
+    ("convnext_atto", "ConvNeXt-Atto (arXiv 2201.03545), the smallest ConvNeXt", 3.7),
+    ("convnext_tiny", "ConvNeXt-Tiny", 28.59),
+    ("regnetx_002", "RegNetX-200MF (arXiv 2003.13678)", 2.68),
+    ("regnety_016", "RegNetY-1.6GF: RegNet with squeeze-and-excitation", 11.2),
 )
+CURATED: tuple[ZooModel, ...] = tuple(_zoo(*row) for row in _CURATED_ROWS)
 
 
 @functools.cache

@@ -7,7 +7,7 @@ blocking database call never stalls the event loop.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel
@@ -24,29 +24,23 @@ MAX_ID = 2**63 - 1
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
-def get_settings_dep(request: Request) -> Settings:
-    return cast(Settings, request.app.state.settings)
+def app_state(name: str) -> Callable[[Request], Any]:
+    """A dependency that hands a handler ``request.app.state.<name>`` (one of the objects ``create_app`` sets);
+    each use below declares its type."""
+
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    get.__name__ = f"get_{name}"
+    return get
 
 
-def get_store(request: Request) -> Store:
-    return cast(Store, request.app.state.store)
-
-
-def get_queue(request: Request) -> RunQueue:
-    return cast(RunQueue, request.app.state.queue)
-
-
-def get_summary_cache(request: Request) -> SummaryCache:
-    return cast(SummaryCache, request.app.state.summary_cache)
-
-
-def get_metrics_cache(request: Request) -> MetricsCache:
-    return cast(MetricsCache, request.app.state.metrics_cache)
-
-
-def get_catalog_dep(request: Request) -> Catalog:
-    return cast(Catalog, request.app.state.catalog)
-
+get_settings_dep: Callable[[Request], Settings] = app_state("settings")
+get_store: Callable[[Request], Store] = app_state("store")
+get_queue: Callable[[Request], RunQueue] = app_state("queue")
+get_summary_cache: Callable[[Request], SummaryCache] = app_state("summary_cache")
+get_metrics_cache: Callable[[Request], MetricsCache] = app_state("metrics_cache")
+get_catalog_dep: Callable[[Request], Catalog] = app_state("catalog")
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 StoreDep = Annotated[Store, Depends(get_store)]
