@@ -29,7 +29,7 @@ from backend.schemas import MAX_ARMS, MAX_SEED, MAX_SEEDS, ArmSpec, Estimate, Ex
 from backend.settings import Settings
 from backend.store import ACTIVE_STATUSES, Conflict, Pilot, Run, RunInput, RunStatus, Store
 from backend.submission import Placement, estimate_runs, place, seed_by_seed, send_runs, unknown_cost
-from backend.views import run_cost
+from backend.views import earlier_hours, run_cost
 
 
 @dataclass(frozen=True)
@@ -275,15 +275,18 @@ def _total(
     cost: float | None = 0.0
     for run in runs:
         measured = (run.cost or {}).get("device_hours")
+        earlier = earlier_hours(run)  # a retried run's attempts before the retry: spent, whatever comes next
+        spent = run_cost(run, pilot, settings)  # measured and earlier attempts, at their devices' prices
         if isinstance(measured, int | float) and not isinstance(measured, bool):
-            run_hours: float | None = float(measured)
-            money = run_cost(run, pilot, settings)
+            run_hours: float | None = float(measured) + earlier
+            money = spent
         elif run.status in ACTIVE_STATUSES:
-            run_hours = estimated.get(run.arm)
+            guess = estimated.get(run.arm)
             price = placement.price_per_hour
-            money = None if run_hours is None or price is None else run_hours * price
+            run_hours = None if guess is None else guess + earlier
+            money = None if guess is None or price is None or spent is None else guess * price + spent
         else:
-            run_hours, money = 0.0, 0.0  # failed or cancelled before it measured anything
+            run_hours, money = earlier, spent  # failed or cancelled before it measured anything
         hours = None if hours is None or run_hours is None else hours + run_hours
         cost = None if cost is None or money is None else cost + money
     return ExtensionTotal(

@@ -250,6 +250,11 @@ class RunOut(BaseModel):
     cost: dict[str, Any] | None = Field(description="device_hours, device_kind, device_name, samples_per_second, ...")
     final_metrics: dict[str, Any] | None
     config: dict[str, Any] = Field(description="the full training config (rblock TrainConfig.to_dict())")
+    earlier_device_hours: dict[str, float] = Field(
+        default_factory=dict,
+        description="device string -> device-hours of the attempts before its retries: in the pilot's cost so "
+        "far, not in `cost` (the last attempt's, which the analysis reads)",
+    )
 
 
 class Progress(BaseModel):
@@ -258,7 +263,7 @@ class Progress(BaseModel):
     epochs_done: int
     epochs_total: int
     fraction: float = Field(description="epochs done / epochs total, 0..1")
-    device_hours: float = Field(description="device-hours of the finished runs")
+    device_hours: float = Field(description="device-hours of the finished runs and of retried runs' earlier attempts")
     cost: float | None = Field(
         description="money spent so far; null in lists (read the pilot) or when a device has no price"
     )

@@ -1,12 +1,13 @@
 """From the store's entities to the API's response bodies, with the progress and cost that the API adds.
 
 Cost so far = Σ over finished runs of device-hours × price per hour of the device the run used (the
-pilot's ``roi.price_per_device_hour`` when set, else ``PRICE_PER_HOUR`` by device string, then kind).
+pilot's ``roi.price_per_device_hour`` when set, else ``PRICE_PER_HOUR`` by device string, then kind), plus
+the device-hours of retried runs' earlier attempts, priced the same way by the device each ran on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from dataclasses import fields as dataclass_fields
 
@@ -37,16 +38,39 @@ def decision_out(decision: Decision) -> DecisionOut:
     return DecisionOut(**{k: v for k, v in asdict(decision).items() if k != "summary"})
 
 
-def run_cost(run: Run, pilot: Pilot, settings: Settings) -> float | None:
-    """Money one run has cost so far (0 before it has finished); None when its device has no price."""
-    hours = (run.cost or {}).get("device_hours")
-    if not isinstance(hours, int | float) or isinstance(hours, bool):
-        return 0.0
+def _price(device: str, pilot: Pilot, settings: Settings) -> float | None:
+    """Price per device-hour: the pilot's ``roi.price_per_device_hour`` when set, else the device's."""
     override = pilot.roi.get("price_per_device_hour")
     if isinstance(override, int | float) and not isinstance(override, bool):
-        return float(hours) * float(override)
-    price = settings.price_for(run.device or "")
-    return float(hours) * price if price is not None else None
+        return float(override)
+    return settings.price_for(device)
+
+
+def _priced(hours_by_device: Mapping[str, float], pilot: Pilot, settings: Settings) -> float | None:
+    """Money for device-hours per device string, each at its device's price; None when one has no price."""
+    total = 0.0
+    for device, hours in hours_by_device.items():
+        price = _price(device, pilot, settings)
+        if price is None:
+            return None
+        total += hours * price
+    return total
+
+
+def earlier_hours(run: Run) -> float:
+    """Device-hours of the run's attempts before its retries (the last attempt's are in ``run.cost``)."""
+    return sum(run.earlier_device_hours.values(), 0.0)
+
+
+def run_cost(run: Run, pilot: Pilot, settings: Settings) -> float | None:
+    """Money one run has cost so far: the device-hours its last attempt recorded (none before it ends) and
+    those of its attempts before a retry, each at its device's price; None when a device has no price."""
+    spent = dict(run.earlier_device_hours)
+    hours = (run.cost or {}).get("device_hours")
+    if isinstance(hours, int | float) and not isinstance(hours, bool):
+        device = run.device or ""
+        spent[device] = spent.get(device, 0.0) + float(hours)
+    return _priced(spent, pilot, settings)
 
 
 def progress(summary: PilotProgress, runs: Sequence[Run] | None, settings: Settings) -> Progress:
@@ -55,13 +79,8 @@ def progress(summary: PilotProgress, runs: Sequence[Run] | None, settings: Setti
     if runs is not None:
         costs = [run_cost(run, summary.pilot, settings) for run in runs]
         cost = None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
-    else:  # a list: the store's per-device hours give the same sum without reading every run
-        override = summary.pilot.roi.get("price_per_device_hour")
-        prices = [
-            (hours, float(override) if override is not None else settings.price_for(device))
-            for device, hours in summary.device_hours_by_device.items()
-        ]
-        cost = None if any(p is None for _, p in prices) else sum(h * (p or 0.0) for h, p in prices)
+    else:  # a list: the store's per-device hours (earlier attempts included) give the same sum without the runs
+        cost = _priced(summary.device_hours_by_device, summary.pilot, settings)
     total = summary.epochs_total
     return Progress(
         status=summary.status,

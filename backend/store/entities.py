@@ -87,6 +87,9 @@ class Run:
     final_metrics: dict[str, Any] | None
     predictions: list[int] | None
     test_labels: list[int] | None = None  # same order as predictions; None on runs stored before 0005
+    # Device string -> device-hours of the attempts before its retries: in the money spent so far, not in
+    # ``cost`` (the last attempt's, which the analysis reads).
+    earlier_device_hours: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,10 @@ class SqlRun(Base):
     device_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
     samples_per_second: Mapped[float | None] = mapped_column(Float, nullable=True)
     cost: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    # Device string -> device-hours of the attempts before the run's retries (``retry_run`` adds the last
+    # attempt's before clearing ``cost``): the money spent so far counts them, the analysis does not. Per
+    # device because each claim writes the device anew, and the hours are priced by the device they ran on.
+    earlier_device_hours: Mapped[dict[str, float]] = mapped_column(JSONType, default=dict, server_default="{}")
     final_metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     predictions: Mapped[list[int] | None] = mapped_column(JSONType, nullable=True)
     # The test set's labels in the order of `predictions`: the per-example part of the intervals needs them.

@@ -61,6 +61,12 @@ class _Tally:
         if finished is not None and (self.finished_at is None or finished > self.finished_at):
             self.finished_at = finished
 
+    def add_earlier(self, hours_by_device: dict[str, float]) -> None:
+        """A retried run's earlier attempts: their device-hours count as spent, on the device they ran on."""
+        for device, hours in hours_by_device.items():
+            self.by_device[device] = self.by_device.get(device, 0.0) + float(hours)
+            self.hours += float(hours)
+
     def progress(self, pilot: Pilot) -> PilotProgress:
         status = pilot_status(self.runs_by_status)
         finished_at = self.finished_at if status not in PILOT_ACTIVE_STATUSES else None
@@ -79,11 +85,17 @@ def _tallies(session: Session, pilot_ids: Iterable[int] | None) -> dict[int, _Ta
         func.max(SqlRun.finished_at),
         SqlRun.device,
     ).group_by(SqlRun.pilot_id, SqlRun.status, SqlRun.device)
+    # Only retried runs have earlier attempts: a few rows, read whole (their JSON is summed here, the same
+    # way on SQLite and PostgreSQL).
+    earlier = select(SqlRun.pilot_id, SqlRun.earlier_device_hours).where(SqlRun.earlier_device_hours != {})
     if pilot_ids is not None:
         query = query.where(SqlRun.pilot_id.in_(list(pilot_ids)))
+        earlier = earlier.where(SqlRun.pilot_id.in_(list(pilot_ids)))
     out: dict[int, _Tally] = {}
     for pilot_id, status, count, done, total, hours, started, finished, device in session.execute(query):
         out.setdefault(pilot_id, _Tally()).add(status, count, done, total, hours, started, finished, device)
+    for pilot_id, hours_by_device in session.execute(earlier):
+        out.setdefault(pilot_id, _Tally()).add_earlier(hours_by_device or {})
     return out
 
 

@@ -69,6 +69,7 @@ def run_entity(row: SqlRun, arm_name: str) -> Run:
         started_at=as_utc(row.started_at),
         finished_at=as_utc(row.finished_at),
         heartbeat_at=as_utc(row.heartbeat_at),
+        earlier_device_hours={str(k): float(v) for k, v in (row.earlier_device_hours or {}).items()},
     )
 
 

@@ -11,7 +11,7 @@ import math
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Float, case, delete, func, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from backend.store.db import transaction, utc_now
@@ -75,6 +75,22 @@ def _cancel(session: Session, run: Run) -> bool:
     if target in FINISHED_STATUSES:
         values["finished_at"] = utc_now()
     return bool(changed(session, update(SqlRun).where(SqlRun.id == run.id, _moving(target, run.status)).values(values)))
+
+
+def _with_last_attempt(dialect: str) -> Any:
+    """``earlier_device_hours`` with the run's recorded ``device_hours`` added under its device, as one SQL
+    expression: the retry's UPDATE evaluates it on the row it changes (no read-then-write race)."""
+    earlier, hours = SqlRun.earlier_device_hours, SqlRun.device_hours
+    device = func.coalesce(SqlRun.device, "cpu")
+    added: Any
+    if dialect == "postgresql":
+        so_far = func.coalesce(earlier.op("->>")(device).cast(Float), 0.0)
+        added = earlier.op("||")(func.jsonb_build_object(device, so_far + hours))
+    else:  # SQLite: json_each reads the key whatever characters it holds (a JSON path would need quoting)
+        entries = func.json_each(earlier).table_valued("key", "value")
+        so_far = func.coalesce(select(entries.c.value).where(entries.c.key == device).scalar_subquery(), 0.0)
+        added = func.json_patch(earlier, func.json_object(device, so_far + hours))
+    return case((hours > 0, type_coerce(added, earlier.type)), else_=earlier)
 
 
 class Runs(StorePart):
@@ -208,7 +224,12 @@ class Runs(StorePart):
             return select_runs(session, SqlRun.id.in_(moved)) if moved else []
 
     def retry_run(self, *, run_id: int) -> Run:
-        """Queue a failed or cancelled run again from scratch (its points are deleted)."""
+        """Queue a failed or cancelled run again from scratch (its points are deleted).
+
+        The device-hours its last attempt recorded move to ``earlier_device_hours`` in the same UPDATE that
+        clears ``cost``: the money spent so far keeps them (docs/design.md §5).
+        """
+        earlier = _with_last_attempt(self.engine.dialect.name)
         with transaction(self._sessions) as session:
             moved = changed(
                 session,
@@ -225,6 +246,7 @@ class Runs(StorePart):
                     cancel_requested=False,
                     error=None,
                     epochs_done=0,
+                    earlier_device_hours=earlier,
                     cost=None,
                     device_hours=None,
                     samples_per_second=None,
