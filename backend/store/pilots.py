@@ -64,8 +64,8 @@ class _Tally:
     def add_earlier(self, hours_by_device: dict[str, float]) -> None:
         """A retried run's earlier attempts: their device-hours count as spent, on the device they ran on."""
         for device, hours in hours_by_device.items():
-            self.by_device[device] = self.by_device.get(device, 0.0) + float(hours)
-            self.hours += float(hours)
+            self.device_hours_by_device[device] = self.device_hours_by_device.get(device, 0.0) + float(hours)
+            self.device_hours += float(hours)
 
     def progress(self, pilot: Pilot) -> PilotProgress:
         status = pilot_status(self.runs_by_status)
