@@ -25,6 +25,7 @@ from backend.figures.style import (
 )
 from pilot_spec.analysis import PilotAnalysis
 from pilot_spec.metrics import ECE, FLIP_RATE, INCONSISTENCY_KL, METRICS, SEED_CHURN, TEST_ACC, TRAIN_LOSS
+from pilot_spec.money import DEFAULT_CURRENCY, Currency, format_money
 
 WHOLE_EPOCH_TICKS_UP_TO = 12  # epochs: a tick at each (frontend/static/charts.js epochAxis does the same)
 
@@ -113,17 +114,19 @@ def accuracy_vs_cost(summary: PilotAnalysis) -> go.Figure:
     return fig
 
 
-def cost_per_run(summary: PilotAnalysis) -> go.Figure:
+def cost_per_run(summary: PilotAnalysis, currency: Currency = DEFAULT_CURRENCY) -> go.Figure:
     colours = arm_colours(summary)
     names = [a.arm for a in summary.arms]
     fig = go.Figure(
         go.Bar(
             x=[arm_label(n) for n in names], y=[a.cost for a in summary.arms],
             marker={"color": [colours[n] for n in names]},
-            text=[None if a.cost is None else f"{a.cost:.4f}" for a in summary.arms], name="cost per run",
+            text=[None if a.cost is None else format_money(a.cost, currency) for a in summary.arms],
+            name="cost per run",
         )
     )  # fmt: skip
-    fig.update_layout(**layout("Training cost per run (mean over seeds)", "arm", "cost per run (currency)", y_key=COST))
+    y_title = f"cost per run ({currency.code})"
+    fig.update_layout(**layout("Training cost per run (mean over seeds)", "arm", y_title, y_key=COST))
     return fig
 
 
@@ -181,7 +184,7 @@ def _distance(high: float | None, low: float | None) -> float | None:
     return None if high is None or low is None else high - low
 
 
-def roi(summary: PilotAnalysis) -> go.Figure:
+def roi(summary: PilotAnalysis, currency: Currency = DEFAULT_CURRENCY) -> go.Figure:
     colours = arm_colours(summary)
     rows = summary.roi
     names = [r.arm for r in rows]
@@ -201,7 +204,7 @@ def roi(summary: PilotAnalysis) -> go.Figure:
         **layout(
             f"Net benefit per year against {arm_label(summary.baseline_arm)} <br>(95% bounds; dotted line: break-even)",
             "arm",
-            "net per year (currency)",
+            f"net per year ({currency.code})",
         )
     )
     return fig
@@ -215,15 +218,20 @@ FIGURES: dict[str, Callable[[PilotAnalysis], go.Figure]] = {
     "stability": stability,
     "roi": roi,
 }
+MONEY_FIGURES: dict[str, Callable[[PilotAnalysis, Currency], go.Figure]] = {"cost_per_run": cost_per_run, "roi": roi}
 # The per-epoch curves (PilotAnalysis.curves) each figure draws: a summary made for these figures only needs these.
 FIGURE_CURVES: dict[str, list[str]] = {"accuracy_curves": [TEST_ACC], "loss_curves": [TRAIN_LOSS]}
 
 
-def build_figure(name: str, summary: PilotAnalysis, *, columns: int | None = None) -> go.Figure:
+def build_figure(
+    name: str, summary: PilotAnalysis, *, columns: int | None = None, currency: Currency = DEFAULT_CURRENCY
+) -> go.Figure:
     """The figure called ``name``; ``KeyError`` lists the known names. ``columns``: the panels per row of a
     figure of panels (stability), its default where None."""
     if name not in FIGURES:
         raise KeyError(f"unknown figure {name!r}: use one of {', '.join(FIGURES)}")
     if columns is not None and name == "stability":
         return stability(summary, columns)
+    if name in MONEY_FIGURES:  # amounts in the deployment's CURRENCY, as on the page and in the reports
+        return MONEY_FIGURES[name](summary, currency)
     return FIGURES[name](summary)

@@ -115,7 +115,10 @@ def render_html(
 
     context = _context(summary, pilot, runs, extras)
     # Escape "</" so a figure's text can never close the script element it sits in.
-    figures = [(name, build_figure(name, summary).to_json().replace("</", "<\\/")) for name in REPORT_FIGURES]
+    figures = [
+        (name, build_figure(name, summary, currency=extras.currency).to_json().replace("</", "<\\/"))
+        for name in REPORT_FIGURES
+    ]
     return _TEMPLATES.get_template("report.html.j2").render(
         **context,
         interactive=True,
@@ -125,11 +128,11 @@ def render_html(
     )
 
 
-def chart_images(summary: PilotAnalysis) -> list[tuple[str, str]]:
+def chart_images(summary: PilotAnalysis, currency: Currency = DEFAULT_CURRENCY) -> list[tuple[str, str]]:
     """PNG images of the report's charts, base64, drawn at once by the one kaleido browser kept open."""
     from backend.reports.charts import RENDERER
 
-    figures = [build_figure(name, summary).to_dict() for name in REPORT_FIGURES]
+    figures = [build_figure(name, summary, currency=currency).to_dict() for name in REPORT_FIGURES]
     pngs = RENDERER.render_png(figures, width=CHART_WIDTH, height=CHART_HEIGHT, scale=CHART_SCALE)
     return [(name, base64.b64encode(png).decode()) for name, png in zip(REPORT_FIGURES, pngs, strict=True)]
 
@@ -139,7 +142,7 @@ def render_print_html(
 ) -> str:
     """The HTML the PDF is laid out from: the same content as the HTML report, the charts as PNG images."""
     return _TEMPLATES.get_template("report.html.j2").render(
-        **_context(summary, pilot, runs, extras), interactive=False, images=chart_images(summary)
+        **_context(summary, pilot, runs, extras), interactive=False, images=chart_images(summary, extras.currency)
     )
 
 

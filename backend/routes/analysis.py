@@ -91,7 +91,10 @@ def figure(
     if name not in FIGURES:
         raise NotFound(f"no figure {name!r}: use one of {', '.join(FIGURES)}")
     analysis = cache.get(store, pilot_id, settings.price_per_hour, FIGURE_CURVES.get(name, [])).analysis
-    return Response(build_figure(name, analysis, columns=columns).to_json(), media_type="application/json")
+    return Response(
+        build_figure(name, analysis, columns=columns, currency=settings.currency).to_json(),
+        media_type="application/json",
+    )
 
 
 def _report(pilot_id: int, fmt: str, store: Any, settings: Any) -> Response:

@@ -15,6 +15,7 @@ from backend.store.entities import MetricPoint
 from pilot_spec.analysis import PilotAnalysis
 from pilot_spec.colours import BASELINE_GREY, KIND_COLOURS, arm_colours
 from pilot_spec.metrics import TEST_ACC
+from pilot_spec.money import Currency
 from tests.support.analysis import finished_pilot, make_pilot, make_run
 from tests.support.api import API, Api
 
@@ -52,7 +53,12 @@ def test_cost_figure_has_units_and_pareto_front(summary: PilotAnalysis) -> None:
     assert fig.layout.xaxis.title.text == "device-hours per run"
     assert any(t.name == "Pareto front" for t in fig.data)
     roi = build_figure("roi", summary)
-    assert roi.layout.yaxis.title.text == "net per year (currency)"
+    assert roi.layout.yaxis.title.text == "net per year (USD)"  # the CURRENCY code
+    euro = Currency.parse("EUR:€")
+    assert build_figure("roi", summary, currency=euro).layout.yaxis.title.text == "net per year (EUR)"
+    costs = build_figure("cost_per_run", summary, currency=euro)
+    assert costs.layout.yaxis.title.text == "cost per run (EUR)"
+    assert all(text is None or "€" in text for text in costs.data[0].text)  # amounts as money, never 7.5e-05
 
 
 def test_unknown_figure_lists_names(summary: PilotAnalysis) -> None:

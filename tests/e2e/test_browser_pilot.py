@@ -229,6 +229,12 @@ def test_a_pilot_from_the_form_to_its_pdf(site: Site, admin: Admin) -> None:
     after = page.locator(".verdict-card").inner_text()
     assert after != before
     assert page.locator('[data-verdict="rblock_s"]').inner_text().split(":")[0] in ("adopt", "reject", "inconclusive")
+    # The figures under the comparison are asked for again after the swap: the net benefit's bar leaves 0.
+    page.wait_for_function(
+        "() => { const el = document.querySelector('[data-figure$=\"/figures/roi\"]');"
+        " return !!(el && el.data && el.data[0].y.some((y) => y !== 0)); }",
+        timeout=15_000,
+    )
     page.screenshot(path=str(SHOTS / "pilot.png"), full_page=True)
 
     # The PDF export: a PDF with the pilot's name in it.
