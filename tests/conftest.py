@@ -27,6 +27,11 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     else:
         torch.set_num_threads(1)
 
+# Workers the tests start (``up``, fault tests, e2e) train at the tests' own priority: at the production
+# default (WORKER_NICE 10, docs/design.md §6) a test waiting on training was starved by the other xdist
+# worker's CPU-bound tests. tests/worker/test_priority.py sets its own.
+os.environ.setdefault("WORKER_NICE", "0")
+
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
