@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -76,21 +78,41 @@ def test_every_arm_trains(name: str, arm: str) -> None:
         assert param.grad.abs().sum() > 0, pname
 
 
+_CHANNELS_LAST = """
+import sys, torch
+from rblock import create_regularizer
+from rblock.models import create_model
+
+name = sys.argv[1]
+torch.set_num_threads(1)
+torch.manual_seed(0)
+width = 8
+model = create_model(name, in_channels=3, num_classes=7, width=width).eval()
+x = torch.randn(2, 3, 16, 16)
+expected = model(x)
+model = model.to(memory_format=torch.channels_last)
+assert torch.allclose(model(x.to(memory_format=torch.channels_last)), expected, atol=1e-5)
+for arm in ("dropblock", "rblock_b", "rblock_s", "spatial_dropout"):
+    regularizer = create_regularizer(arm)
+    model = create_model(name, in_channels=3, num_classes=7, width=width, drop_layer=regularizer.drop_layer)
+    model = model.to(memory_format=torch.channels_last)
+    loss, _ = regularizer.loss(model, x.to(memory_format=torch.channels_last), torch.tensor([1, 6]))
+    loss.backward()
+print("ok")
+"""
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_channels_last(name: str) -> None:
-    torch.manual_seed(0)
-    width = 4 if name == "resnet18" else 8
-    model = create_model(name, in_channels=3, num_classes=7, width=width).eval()
-    x = torch.randn(2, 3, 16, 16)
-    expected = model(x)
-    model = model.to(memory_format=torch.channels_last)
-    assert torch.allclose(model(x.to(memory_format=torch.channels_last)), expected, atol=1e-5)
-    for arm in ("dropblock", "rblock_b", "rblock_s", "spatial_dropout"):
-        regularizer = create_regularizer(arm)
-        model = create_model(name, in_channels=3, num_classes=7, width=width, drop_layer=regularizer.drop_layer)
-        model = model.to(memory_format=torch.channels_last)
-        loss, _ = regularizer.loss(model, x.to(memory_format=torch.channels_last), torch.tensor([1, 6]))
-        loss.backward()
+    # Width 8, in a fresh interpreter. At width 4 (stem and stages of 4-32 channels) resnet18's channels_last
+    # backward on the CPU corrupts the heap inside torch 2.14.1 ("free(): invalid next size", SIGABRT) in 3
+    # of 4 fresh runs, with any arm including "none"; widths 8 and 16 ran clean 4 of 4, and torchvision's
+    # resnet18 too. In the suite it aborted a whole xdist worker (and the run then hung), so a crash here
+    # now fails this test alone. rblock uses channels_last only on CUDA (training setting channels_last).
+    done = subprocess.run(
+        [sys.executable, "-c", _CHANNELS_LAST, name], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stderr[-2000:])
 
 
 def test_width() -> None:
