@@ -33,6 +33,7 @@ from backend.reports.charts import RENDERER
 from backend.reports.export import export_report
 from backend.store import ArmInput, RunInput, RunStatus, Store
 from pilot_spec.analysis import PilotAnalysis
+from pilot_spec.money import DEFAULT_CURRENCY, Currency
 
 ARMS = ["none", "rblock_s", "rblock_b", "rdrop", "dropblock"]
 SEEDS, EPOCHS = 5, 50
@@ -69,13 +70,13 @@ def _fill(store: Store) -> tuple[int, int]:
     return pilot.id, runs[0].id
 
 
-def _old_chart_images(summary: PilotAnalysis) -> list[tuple[str, str]]:
+def _old_chart_images(summary: PilotAnalysis, currency: Currency = DEFAULT_CURRENCY) -> list[tuple[str, str]]:
     """The charts as the old path drew them: ``to_image`` per chart, a Chromium each, one after another."""
     import plotly.io as pio
 
     out = []
     for name in render.REPORT_FIGURES:
-        fig = build_figure(name, summary)
+        fig = build_figure(name, summary, currency=currency)
         fig.update_layout(width=render.CHART_WIDTH, height=render.CHART_HEIGHT)
         png = pio.to_image(fig, format="png", scale=render.CHART_SCALE)
         out.append((name, base64.b64encode(png).decode()))
