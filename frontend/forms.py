@@ -21,8 +21,9 @@ from pilot_spec import roi_inputs
 TRAINING_FIELDS = COMMON_TRAINING  # the training settings the form pre-fills with their defaults
 
 TEXT_SETTINGS = frozenset({"weights"})  # training settings the form sends as typed, never as numbers
-ROI_FIELDS = ("predictions_per_year", "cost_per_error", "cost_per_changed_prediction", "retrains_per_year")
-ROI_INPUTS = (*ROI_FIELDS, "price_per_device_hour")  # the pilot's ROI fields and its own device-hour price
+# The pilot's ROI fields and its own device-hour price, in the order pilot_spec.roi_inputs lists them.
+ROI_INPUTS = tuple(roi_input.key for roi_input in roi_inputs.ROI_INPUTS)
+ROI_FIELDS = tuple(key for key in ROI_INPUTS if key != "price_per_device_hour")
 # The ROI inputs' words, shared with the reports (pilot_spec.roi_inputs).
 ROI_LABELS = {roi_input.key: roi_input.label for roi_input in roi_inputs.ROI_INPUTS}
 
