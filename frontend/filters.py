@@ -11,19 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from backend.schemas import RunOut
-from pilot_spec.dates import format_minute
+from pilot_spec.dates import as_utc, format_minute
 from pilot_spec.money import format_number
 from pilot_spec.status import RunStatus
 
 
 def _parse_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str):
-        moment = datetime.fromisoformat(value)
-    else:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """A moment the API wrote (datetime or ISO text) in UTC, as pilot_spec.dates reads it; None otherwise."""
+    return as_utc(value) if isinstance(value, datetime | str) else None
 
 
 def duration(start: Any, end: Any = None) -> str:
