@@ -6,10 +6,12 @@ decision. ``export_report`` (what ``GET /api/v1/pilots/{id}/report.pdf`` and ``r
 is timed end to end: the summary, the charts, the layout (WeasyPrint), the cache.
 
 - the very first report.pdf in a process: kaleido's Chromium started, modules loaded on first use;
-- the first report.pdf after a change (a new point, each time): cache cold for that version, browser warm;
+- the first report.pdf after a change (a new test_acc point, each time): cache cold for that version, browser
+  warm; the charts the change left as they were come from those kept (here: all but the accuracy curves);
+- the same after a change to every chart (the kept charts dropped first): the worst case;
 - a repeated report.pdf: the same version again, from the cache;
 - baseline, the old path: ``plotly.io.to_image`` per chart (one kaleido Chromium per chart, one after
-  another), nothing cached. Goals: first after a change <= 3 s, repeated <= 0.3 s.
+  another), nothing cached, no chart kept. Goals: first after a change <= 3 s, repeated <= 0.3 s.
 
 Run: ``.venv/bin/python bench/reports.py``.
 """
@@ -124,16 +126,24 @@ def main() -> None:
         size = len(pdf())
         print(f"  very first report.pdf in the process (Chromium start)  {first:6.2f} s   ({size / 1e3:.0f} kB)")
 
-        after_change, summaries, charts = [], [], []
+        after_change, every_chart, summaries, charts = [], [], [], []
+        drawn = RENDERER.drawn
         for epoch in range(EPOCHS + 1, EPOCHS + 1 + CHANGES):
             store.write_points(run_id=run_id, points=[("test_acc", epoch, 0.95)])
             after_change.append(_seconds(pdf))
+        per_change = (RENDERER.drawn - drawn) / CHANGES
+        for epoch in range(EPOCHS + 1 + CHANGES, EPOCHS + 1 + 2 * CHANGES):
+            store.write_points(run_id=run_id, points=[("test_acc", epoch, 0.95)])
+            RENDERER.forget()
+            every_chart.append(_seconds(pdf))
             summary = analyse_pilot(store, pilot_id, PRICES, render.REPORT_CURVES)
             summaries.append(_seconds(lambda: analyse_pilot(store, pilot_id, PRICES, render.REPORT_CURVES)))
+            RENDERER.forget()
             charts.append(_seconds(lambda: render.chart_images(summary)))  # noqa: B023 - called at once
-        _line("first report.pdf after a change (browser warm)", after_change, "(goal <= 3 s)")
+        _line(f"first report.pdf after a change ({per_change:.0f} chart drawn)", after_change, "(goal <= 3 s)")
+        _line("first report.pdf after a change to every chart", every_chart, "(goal <= 3 s)")
         _line("  of which the summary (test_acc curves)", summaries)
-        _line("  of which the four charts, drawn at once", charts)
+        _line("  of which the four charts, built and drawn at once", charts)
         repeated = [_seconds(pdf) for _ in range(REPEATS)]
         _line("repeated report.pdf (cached)", repeated, "(goal <= 0.3 s)")
 
@@ -141,6 +151,7 @@ def main() -> None:
         with _old_path():
             for _ in range(BASELINES):
                 REPORTS.clear()
+                RENDERER.forget()
                 baseline.append(_seconds(pdf))
         _line("baseline: old path (a Chromium per chart, in turn)", baseline)
         print(f"\n  Chromium starts for the new path: {RENDERER.launches}")

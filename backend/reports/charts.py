@@ -1,10 +1,19 @@
-"""The report's charts as PNGs from one Chromium kept open between reports, its tabs drawing them at once.
+"""The report's charts as images from one Chromium kept open between reports, its tabs drawing them at once.
 
 ``plotly.io.to_image`` starts a Chromium (through kaleido 1.x and choreographer) for every chart: about 3 s
 each on a 2-core machine, four times a report. Here one ``kaleido.Kaleido`` browser with ``TABS`` tabs lives
 on an event loop in a daemon thread; a report hands it all its figures at once and kaleido's tab queue draws
 them concurrently. The browser is found as kaleido finds it on its own (choreographer's search of the PATH:
 Debian's /usr/bin/chromium here), so the images are those ``to_image`` drew.
+
+Two more savings (docs/design.md §5, reports in seconds):
+- kaleido reloads a tab after every chart, parsing plotly.js again: about half of each chart's time, and on
+  the request's path (the reload finishes before the image is handed back). ``Plotly.toImage`` draws into a
+  detached element it purges, so the page is clean without it; ``_TabKeepingKaleido`` reloads a tab every
+  ``RELOAD_EVERY`` charts only, a bound on whatever a page might still gather. A failed draw restarts the
+  whole browser (below), so a tab in a bad state is never reused.
+- A chart is kept by its content (the figure, its size and format): a change to a pilot redraws the charts
+  it changed and no others (a decision or a note changes none; a new point changes the curves).
 
 Threads: the API renders reports on AnyIO's worker threads. Submitting coroutines to the loop is
 thread-safe (``run_coroutine_threadsafe``); kaleido's queue of ready tabs serialises the tabs themselves,
@@ -19,14 +28,28 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import hashlib
+import json
 import threading
+from collections import OrderedDict
 from collections.abc import Coroutine, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 TABS = 4  # the report's four charts at once; more tabs only add memory on 2 cores
 DRAW_TIMEOUT_S = 30.0  # one chart; kaleido's own default (90 s) would hold a request far too long
 START_TIMEOUT_S = 60.0
+RELOAD_EVERY = 50  # charts a tab draws between reloads
+KEPT_CHARTS = 64  # charts kept by content: a dozen pilots' reports (100 kB each)
+ImageFormat = Literal["png", "jpeg", "svg"]
 T = TypeVar("T")
+
+
+def chart_key(figure: dict[str, Any], opts: dict[str, Any]) -> str:
+    """What a chart is drawn from, hashed: the figure as plotly serialises it (numpy arrays included)."""
+    from plotly.utils import PlotlyJSONEncoder
+
+    text = json.dumps([figure, opts], cls=PlotlyJSONEncoder, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class ChartRenderer:
@@ -38,11 +61,46 @@ class ChartRenderer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._kaleido: Any = None  # kaleido.Kaleido once started
+        self._kept: OrderedDict[str, bytes] = OrderedDict()  # chart_key -> image, least recently used first
         self.launches = 0
+        self.drawn = 0  # charts drawn by the browser (not served from those kept)
 
-    def render_png(self, figures: Sequence[dict[str, Any]], *, width: int, height: int, scale: float) -> list[bytes]:
-        """Each figure (a plotly figure dict) as PNG bytes, in order, drawn concurrently."""
-        opts = {"format": "png", "width": width, "height": height, "scale": scale}
+    def render(
+        self,
+        figures: Sequence[dict[str, Any]],
+        *,
+        width: int,
+        height: int,
+        scale: float,
+        image_format: ImageFormat = "png",
+    ) -> list[bytes]:
+        """Each figure (a plotly figure dict) as image bytes, in order; those not kept are drawn concurrently."""
+        opts = {"format": image_format, "width": width, "height": height, "scale": scale}
+        keys = [chart_key(figure, opts) for figure in figures]
+        with self._lock:
+            found = {key: self._kept[key] for key in keys if key in self._kept}
+        todo = {key: figure for key, figure in zip(keys, figures, strict=True) if key not in found}
+        if todo:
+            drawn = dict(zip(todo, self._draw_all(list(todo.values()), opts), strict=True))
+            with self._lock:
+                self.drawn += len(drawn)
+                for key, image in drawn.items():
+                    self._kept[key] = image
+                while len(self._kept) > KEPT_CHARTS:
+                    self._kept.popitem(last=False)
+            found.update(drawn)
+        with self._lock:
+            for key in found:
+                if key in self._kept:
+                    self._kept.move_to_end(key)
+        return [found[key] for key in keys]
+
+    def forget(self) -> None:
+        """Drop the charts kept, so that the next ones are drawn."""
+        with self._lock:
+            self._kept.clear()
+
+    def _draw_all(self, figures: Sequence[dict[str, Any]], opts: dict[str, Any]) -> list[bytes]:
         for attempt in (1, 2):
             kaleido = self._ensure_browser()
             try:
@@ -99,10 +157,8 @@ class ChartRenderer:
             return self._kaleido
 
     async def _open(self) -> Any:
-        import kaleido
-
         # mathjax=False: the charts have no LaTeX, and kaleido's default fetches MathJax from a CDN.
-        browser = kaleido.Kaleido(n=self._tabs, timeout=DRAW_TIMEOUT_S, mathjax=False)
+        browser = _tab_keeping_kaleido()(n=self._tabs, timeout=DRAW_TIMEOUT_S, mathjax=False)
         await browser.open()
         return browser
 
@@ -116,6 +172,32 @@ class ChartRenderer:
         # A dead browser may fail to close: its process group has gone anyway.
         with contextlib.suppress(Exception):
             self._run(kaleido.close(), timeout=15)
+
+
+def _tab_keeping_kaleido() -> type[Any]:
+    """kaleido.Kaleido that reloads a tab every RELOAD_EVERY charts instead of after each (see the top).
+
+    ``_return_kaleido_tab`` is where kaleido 1.x reloads a tab before queueing it again (the test suite checks
+    the installed kaleido still has it; without it, kaleido's own reload after every chart applies: slower,
+    never wrong).
+    """
+    import kaleido
+
+    class _TabKeepingKaleido(kaleido.Kaleido):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.charts_per_tab: dict[int, int] = {}
+            self.reloads = 0
+
+        async def _return_kaleido_tab(self, tab: Any) -> None:
+            drawn = self.charts_per_tab.get(id(tab), 0) + 1
+            self.charts_per_tab[id(tab)] = drawn % RELOAD_EVERY
+            if drawn == RELOAD_EVERY:
+                self.reloads += 1
+                await tab.reload()
+            await self.tabs_ready.put(tab)
+
+    return _TabKeepingKaleido
 
 
 RENDERER = ChartRenderer()

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import pytest
 
 from backend.reports.cache import REPORTS, ReportCache, report_key
-from backend.reports.charts import RENDERER, ChartRenderer
+from backend.reports.charts import RELOAD_EVERY, RENDERER, ChartRenderer
 from backend.store.entities import RunStatus
 from tests.support.api import API, Api, create_pilot, finish, open_api, start
 from tests.support.chromium import CHROMIUM
@@ -87,6 +87,7 @@ def test_a_repeated_report_is_the_cached_bytes(running: Any) -> None:
 def test_any_change_to_the_pilot_gives_a_fresh_pdf_from_the_same_browser(running: Any, tmp_path: Path) -> None:
     api, pilot_id, run_id = running
     REPORTS.clear()
+    RENDERER.forget()  # the charts are drawn, so the browser runs (an earlier test's API closed it)
     seen = {_report(api, pilot_id)}
     launches = RENDERER.launches
     changes = {
@@ -113,22 +114,53 @@ def test_any_change_to_the_pilot_gives_a_fresh_pdf_from_the_same_browser(running
     assert RENDERER.launches == launches  # four fresh PDFs, one browser
 
 
+def _figure(y: list[float]) -> dict[str, Any]:
+    return go.Figure(go.Scatter(x=list(range(len(y))), y=y)).to_dict()
+
+
+def _png(renderer: ChartRenderer, figures: list[dict[str, Any]]) -> list[bytes]:
+    return renderer.render(figures, width=300, height=200, scale=1, image_format="png")
+
+
 @needs_browser
 def test_a_killed_browser_is_restarted_and_threads_share_one() -> None:
     renderer = ChartRenderer(tabs=2)
-    figure = go.Figure(go.Scatter(x=[1, 2, 3], y=[3, 1, 2])).to_dict()
     try:
-        assert renderer.render_png([figure], width=300, height=200, scale=1)[0].startswith(PNG)
+        assert _png(renderer, [_figure([3, 1, 2])])[0].startswith(PNG)
         pid = renderer.browser_pid()
         assert pid is not None and renderer.launches == 1
         os.killpg(pid, signal.SIGKILL)  # choreographer starts the browser in a session of its own
-        pngs = renderer.render_png([figure, figure], width=300, height=200, scale=1)
+        pngs = _png(renderer, [_figure([1, 1, 2]), _figure([1, 2, 2])])
         assert all(png.startswith(PNG) for png in pngs) and renderer.launches == 2
         assert renderer.browser_pid() not in (None, pid)
         # Reports on the API's worker threads at once: one browser, its tabs shared.
         with ThreadPoolExecutor(3) as pool:
-            results = list(pool.map(lambda _: renderer.render_png([figure] * 3, width=300, height=200, scale=1), "abc"))
+            results = list(pool.map(lambda n: _png(renderer, [_figure([n, 2, n + 1]) for _ in range(3)]), [5, 6, 7]))
         assert all(png.startswith(PNG) for pngs in results for png in pngs) and renderer.launches == 2
     finally:
         renderer.close()
     assert renderer.browser_pid() is None
+
+
+@needs_browser
+def test_a_chart_is_drawn_once_per_content_and_kept_tabs_draw_it_alike() -> None:
+    """An unchanged chart comes from those kept; tabs reused without a reload draw what a fresh tab draws."""
+    import kaleido
+
+    assert hasattr(kaleido.Kaleido, "_return_kaleido_tab"), "kaleido moved its tab reload: see charts.py"
+    renderer = ChartRenderer(tabs=1)
+    try:
+        first = _png(renderer, [_figure([1, 3, 2]), _figure([2, 2, 3])])
+        assert renderer.drawn == 2
+        again = _png(renderer, [_figure([2, 2, 3]), _figure([1, 3, 2]), _figure([9, 8, 9])])
+        assert again[:2] == first[::-1] and renderer.drawn == 3  # only the new figure was drawn
+        jpeg = renderer.render([_figure([1, 3, 2])], width=300, height=200, scale=1, image_format="jpeg")[0]
+        assert jpeg.startswith(b"\xff\xd8\xff") and renderer.drawn == 4  # the format is part of what is kept
+        # One tab drew every chart above without a reload; RELOAD_EVERY charts later it reloads once.
+        assert renderer._kaleido.reloads == 0
+        _png(renderer, [_figure([n, 0, 1]) for n in range(RELOAD_EVERY - 4)])
+        assert renderer._kaleido.reloads == 1
+        renderer.forget()
+        assert _png(renderer, [_figure([1, 3, 2])])[0] == first[0]  # drawn again in the reused tab: same bytes
+    finally:
+        renderer.close()
