@@ -22,6 +22,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from backend import observability
+from backend.admission import Admission, Places
 from backend.api_docs import install_docs
 from backend.auth.gate import CredentialsFirst
 from backend.auth.guard import require, route_permissions
@@ -127,6 +128,14 @@ def create_app(
         docs_path=f"{API_PREFIX}/docs",
         docs_script_hashes=docs_script_hashes,
         private_prefixes=(f"{API_PREFIX}/auth", f"{API_PREFIX}/users"),
+    )
+    # Outermost: a read waits for its place before any other work is done for it (backend/admission.py).
+    app.state.places = Places()  # for /metrics (backend.observability)
+    app.add_middleware(
+        Admission,
+        limit=settings.api_concurrency,
+        exempt_paths=frozenset({f"{API_PREFIX}/health"}),
+        places=app.state.places,
     )
     return app
 

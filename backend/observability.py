@@ -207,6 +207,14 @@ class ServiceCollector(Collector):
             if depth is not None:  # None: the broker did not say (QueueClient logs why)
                 depths.add_metric([queue], depth)
         yield depths
+        places = getattr(self._state, "places", None)  # backend.admission: this process's GETs
+        if places is not None:
+            gauge = GaugeMetricFamily(
+                f"{NAMESPACE}_http_reads", "GET requests this process is working on or queueing", labels=["state"]
+            )
+            gauge.add_metric(["working"], places.working)
+            gauge.add_metric(["waiting"], places.waiting)
+            yield gauge
 
 
 def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:

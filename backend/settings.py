@@ -80,6 +80,19 @@ class Settings(BaseSettings):
     api_threads: int = Field(
         default=40, ge=1, le=1000, description="threads that run the API's database-bound handlers concurrently"
     )
+    api_concurrency: int = Field(
+        default=8,
+        ge=0,
+        le=1000,
+        description="GET requests one API process works on at once, the rest queue in arrival order; 0: no limit",
+    )
+    auth_cache_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="seconds a process keeps a sign-in it looked up (a revocation made by another API process "
+        "takes effect within this); 0: look up every request",
+    )
     session_hours: float = Field(default=12.0, gt=0, description="how long a browser sign-in lasts (hours)")
     cookie_secure: bool | None = Field(
         default=None,

@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from fastapi import Depends, HTTPException, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, HTTPBearer
 
 from backend.auth.roles import GRANTS, Permission, Role, grants
 from backend.auth.secrets import digest, same
+from backend.auth.signins import SignIns
 from backend.store import NotFound, Store, User
+from backend.store.account_changes import changes
 
 SESSION_COOKIE = "rbp_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -52,20 +55,54 @@ class Principal:
     csrf_token: str | None = None
 
 
+# Sign-ins this process found, kept for AUTH_CACHE_S (backend/auth/signins.py).
+SIGNINS: SignIns[Principal] = SignIns()
+
+
+def _credential(request: Request) -> tuple[Literal["token", "session"], str] | None:
+    """The credential the request sends: ("token", its hash) or ("session", the session id's hash)."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return "token", digest(value.strip())
+    if session_id := request.cookies.get(SESSION_COOKIE):
+        return "session", digest(session_id)
+    return None
+
+
+def known_without_lookup(request: Request) -> bool:
+    """Whether the request's principal is known without a database query: found earlier in this request (a
+    page's in-process calls share it), or kept from a recent request with the same credential."""
+    if "principal" in request.scope.get("state", {}):
+        return True
+    credential = _credential(request)
+    if credential is None:
+        return False
+    store = cast(Store, request.app.state.store)
+    kept = SIGNINS.get((store.url, *credential))
+    if kept is None:
+        return False
+    request.state.principal = kept
+    return True
+
+
 def authenticate(request: Request) -> Principal | None:
     """The request's principal (looked up once per request), or None without valid credentials."""
-    if "principal" in request.scope.get("state", {}):
+    if known_without_lookup(request):
         return cast(Principal | None, request.state.principal)
     store = cast(Store, request.app.state.store)
     principal: Principal | None = None
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        user = store.accounts.user_for_token(token_hash=digest(value.strip()))
+    credential = _credential(request)
+    before = changes()
+    if credential is not None and credential[0] == "token":
+        user = store.accounts.user_for_token(token_hash=credential[1])
         principal = Principal(user=user, via="token") if user else None
-    elif session_id := request.cookies.get(SESSION_COOKIE):
-        session = store.accounts.get_session(id_hash=digest(session_id))
+    elif credential is not None:
+        session = store.accounts.get_session(id_hash=credential[1])
         if session is not None:
             principal = Principal(user=session.user, via="session", csrf_token=session.csrf_token)
+    if credential is not None and principal is not None:
+        seconds = getattr(getattr(request.app.state, "settings", None), "auth_cache_s", 0.0)
+        SIGNINS.put((store.url, *credential), principal, seconds, before)
     request.state.principal = principal
     return principal
 
@@ -130,12 +167,16 @@ def require(permission: Permission) -> Any:
         public.permission = permission  # type: ignore[attr-defined]
         return Depends(public)
 
-    def guarded(
+    async def guarded(
         request: Request,
         _token: Any = _TOKEN,
         _session: Any = _SESSION,
     ) -> Principal:
-        return check(request, permission)
+        # On the event loop when no query is needed (a known sign-in, and no pilot owner to read): a hop to the
+        # thread pool and back costs more than the check itself. Otherwise on the pool, as a sync dependency.
+        if permission is not Permission.MANAGE_OWN_PILOTS and known_without_lookup(request):
+            return check(request, permission)
+        return await run_in_threadpool(check, request, permission)
 
     guarded.permission = permission  # type: ignore[attr-defined]
     return Depends(guarded)

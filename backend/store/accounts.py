@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.store.account_changes import note_change
 from backend.store.db import as_utc, transaction, utc_now
 from backend.store.entities import ApiToken, Conflict, LoginSession, NotFound, User
 from backend.store.models import SqlApiToken, SqlLoginSession, SqlUser
@@ -113,7 +114,9 @@ class Accounts:
                     .where(SqlApiToken.user_id == row.id, SqlApiToken.revoked_at.is_(None))
                     .values(revoked_at=_now())
                 )
-            return _user(row)
+            changed = _user(row)
+        note_change()  # after the commit: a sign-in kept from before it is not served again (backend/auth/signins.py)
+        return changed
 
     # -- API tokens --------------------------------------------------------------------------------------
 
@@ -154,6 +157,7 @@ class Accounts:
                 .where(SqlApiToken.id == token_id, SqlApiToken.revoked_at.is_(None))
                 .values(revoked_at=_now())
             )
+        note_change()
         return self.get_token(token_id=token_id)
 
     def user_for_token(self, *, token_hash: str) -> User | None:
@@ -205,3 +209,4 @@ class Accounts:
     def delete_session(self, *, id_hash: str) -> None:
         with transaction(self._sessions) as session:
             session.execute(delete(SqlLoginSession).where(SqlLoginSession.id_hash == id_hash))
+        note_change()

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.store.account_changes import note_change
 from backend.store.db import transaction
 from backend.store.entities import ACTIVE_STATUSES, NotFound
 from backend.store.models import SqlPilot, SqlRun, SqlUser
@@ -65,4 +66,6 @@ class Usage:
                 else:
                     limits[key] = value
             row.limits = limits or None
-            return {str(key): float(value) for key, value in limits.items()}
+            answer = {str(key): float(value) for key, value in limits.items()}
+        note_change()  # a kept sign-in carries the user as it was (backend/auth/signins.py)
+        return answer

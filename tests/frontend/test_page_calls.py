@@ -1,8 +1,11 @@
 """A page's in-process API calls (frontend/client.py): one credentials lookup per page request, and not
-counted as API traffic in /metrics (only the page request itself is); a cached page is one call in all."""
+counted as API traffic in /metrics (only the page request itself is); a cached page is one call in all.
+The lookups are counted with the sign-ins a process keeps turned off (``auth_cache_s=0``); the last tests
+check what keeping them changes (backend/auth/signins.py)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -57,7 +60,7 @@ def _count(samples: Any, route: str) -> float:
 
 
 def test_a_page_authenticates_once_and_counts_once(sqlite_url: str) -> None:
-    with open_site(sqlite_url) as site:
+    with open_site(sqlite_url, auth_cache_s=0) as site:
         pilot_id = create_pilot(site)["id"]
         site.client.get(f"/pilots/{pilot_id}").raise_for_status()  # warm: templates compiled
         before = scrape(site.client)
@@ -78,7 +81,7 @@ def test_a_page_authenticates_once_and_counts_once(sqlite_url: str) -> None:
 
 
 def test_a_change_makes_the_next_call_look_the_credentials_up_again(sqlite_url: str) -> None:
-    with open_site(sqlite_url) as site:
+    with open_site(sqlite_url, auth_cache_s=0) as site:
         pilot_id = create_pilot(site)["id"]
         run_id = site.store.list_runs(pilot_id=pilot_id)[0].id
         with credential_lookups(site.store) as lookups:
@@ -91,7 +94,7 @@ def test_a_change_makes_the_next_call_look_the_credentials_up_again(sqlite_url: 
 
 def test_a_cached_page_is_one_call_that_authenticates_once(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A page kept by the page cache: who asks and the state of what it shows come in one call (/auth/me)."""
-    with open_site(sqlite_url) as site:
+    with open_site(sqlite_url, auth_cache_s=0) as site:
         pilot_id = create_pilot(site)["id"]
         for path, call in (
             (f"/pilots/{pilot_id}", f"{API}/auth/me?pilot={pilot_id}"),
@@ -109,3 +112,34 @@ def test_a_cached_page_is_one_call_that_authenticates_once(sqlite_url: str, monk
         with page_calls(monkeypatch) as calls:
             assert "running" in site.client.get(f"/pilots/{pilot_id}").text
         assert len(calls) > 1
+
+
+def test_a_kept_sign_in_saves_the_lookup_and_a_revocation_here_ends_it_at_once(sqlite_url: str) -> None:
+    with open_site(sqlite_url) as site:  # AUTH_CACHE_S 1 s, the default
+        pilot_id = create_pilot(site)["id"]
+        summary = f"{API}/pilots/{pilot_id}/summary"
+        with credential_lookups(site.store) as lookups:
+            assert site.client.get(summary).status_code == 200
+            assert site.client.get(summary).status_code == 200
+        assert len(lookups) <= 1, lookups  # the second request used the sign-in the first one found
+        token = site.client.headers["Authorization"].removeprefix("Bearer ")
+        mine = [t for t in site.store.accounts.list_tokens() if token.startswith(t.prefix)]
+        assert len(mine) == 1
+        site.store.accounts.revoke_token(token_id=mine[0].id)  # in this process: every kept sign-in is forgotten
+        assert site.client.get(summary).status_code == 401
+
+
+def test_a_change_made_elsewhere_takes_effect_within_the_setting(sqlite_url: str) -> None:
+    """Another process's revocation (here: an UPDATE this process's store does not note) ends a kept sign-in
+    once it ages out, and not before."""
+    from sqlalchemy import text
+
+    with open_site(sqlite_url, auth_cache_s=0.5) as site:
+        pilot_id = create_pilot(site)["id"]
+        summary = f"{API}/pilots/{pilot_id}/summary"
+        assert site.client.get(summary).status_code == 200
+        with site.store.engine.begin() as connection:
+            connection.execute(text("UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP"))
+        assert site.client.get(summary).status_code == 200  # kept: at most AUTH_CACHE_S old
+        time.sleep(0.6)
+        assert site.client.get(summary).status_code == 401
