@@ -44,6 +44,11 @@ def make_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             private_file(Path(parsed.database))  # 0600: it holds password hashes and CSRF tokens
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        if parsed.database and parsed.database != ":memory:":
+            # SQLAlchemy's default pool keeps 5 connections; under load an API process uses more at once, and each
+            # one past 5 was opened (four PRAGMAs) and closed again per request. A SQLite connection is a file
+            # handle: keep as many as the API's concurrent reads and their page calls use.
+            kwargs.update(pool_size=20, max_overflow=20)
     else:
         # A server may drop an idle pooled connection (a restart, a proxy's timeout): test each before use. A
         # SQLite file never drops one, and the test (a SELECT 1 per checkout) cost every cached request a statement.
