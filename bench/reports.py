@@ -18,7 +18,6 @@ Run: ``.venv/bin/python bench/reports.py``.
 
 from __future__ import annotations
 
-import base64
 import os
 import statistics
 import tempfile
@@ -72,7 +71,7 @@ def _fill(store: Store) -> tuple[int, int]:
     return pilot.id, runs[0].id
 
 
-def _old_chart_images(summary: PilotAnalysis, currency: Currency = DEFAULT_CURRENCY) -> list[tuple[str, str]]:
+def _old_chart_images(summary: PilotAnalysis, currency: Currency = DEFAULT_CURRENCY) -> list[tuple[str, bytes]]:
     """The charts as the old path drew them: ``to_image`` per chart, a Chromium each, one after another."""
     import plotly.io as pio
 
@@ -81,7 +80,7 @@ def _old_chart_images(summary: PilotAnalysis, currency: Currency = DEFAULT_CURRE
         fig = build_figure(name, summary, currency=currency)
         fig.update_layout(width=render.CHART_WIDTH, height=render.CHART_HEIGHT)
         png = pio.to_image(fig, format="png", scale=render.CHART_SCALE)
-        out.append((name, base64.b64encode(png).decode()))
+        out.append((name, png))
     return out
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,27 +132,21 @@ def render_html(
     )
 
 
-def chart_images(summary: PilotAnalysis, currency: Currency = DEFAULT_CURRENCY) -> list[tuple[str, str]]:
-    """The report's charts as data URLs (CHART_FORMAT), drawn at once by the one kaleido browser kept open."""
+def chart_images(summary: PilotAnalysis, currency: Currency = DEFAULT_CURRENCY) -> list[tuple[str, bytes]]:
+    """The report's charts (CHART_FORMAT bytes, by name), drawn at once by the one kaleido browser kept open."""
     from backend.reports.charts import RENDERER
 
     figures = [build_figure(name, summary, currency=currency).to_dict() for name in REPORT_FIGURES]
     images = RENDERER.render(
         figures, width=CHART_WIDTH, height=CHART_HEIGHT, scale=CHART_SCALE, image_format=CHART_FORMAT
     )
-    return [
-        (name, f"data:image/{CHART_FORMAT};base64,{base64.b64encode(image).decode()}")
-        for name, image in zip(REPORT_FIGURES, images, strict=True)
-    ]
+    return list(zip(REPORT_FIGURES, images, strict=True))
 
 
-def render_print_html(
-    summary: PilotAnalysis, pilot: Pilot, runs: Sequence[Run], extras: ReportExtras = ReportExtras()
-) -> str:
-    """The HTML the PDF is laid out from: the same content as the HTML report, the charts as PNG images."""
-    return _TEMPLATES.get_template("report.html.j2").render(
-        **_context(summary, pilot, runs, extras), interactive=False, images=chart_images(summary, extras.currency)
-    )
+# The PDF's images are these URLs, served to WeasyPrint by ChartFetcher: the HTML stays small, and WeasyPrint
+# parses it and applies its styles while Chromium is still drawing the charts (it fetches images after that).
+CHART_URL = "chart:"
+_DRAWING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="report-chart-images")
 
 
 def render_pdf(
@@ -161,8 +155,34 @@ def render_pdf(
     """A4 pages: the same content as the HTML with the charts as images."""
     from weasyprint import HTML
 
-    pdf: bytes = HTML(string=render_print_html(summary, pilot, runs, extras)).write_pdf()
+    drawing = _DRAWING.submit(chart_images, summary, extras.currency)
+    html = _TEMPLATES.get_template("report.html.j2").render(
+        **_context(summary, pilot, runs, extras),
+        interactive=False,
+        images=[(name, CHART_URL + name) for name in REPORT_FIGURES],
+    )
+    pdf: bytes = HTML(string=html, url_fetcher=_chart_fetcher(drawing)).write_pdf()
+    drawing.result()  # a failed draw is this report's error, not a PDF without its charts
     return pdf
+
+
+def _chart_fetcher(drawing: Future[list[tuple[str, bytes]]]) -> Any:
+    """WeasyPrint's URL fetcher for one PDF: its charts, once drawn; any other URL is refused (the template
+    has no other resource, and a report must never make the server read a file or a URL)."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class ChartFetcher(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if not url.startswith(CHART_URL):
+                raise ValueError(f"a report fetches only its charts, not {url!r}")
+            images = dict(drawing.result(timeout=DRAW_WAIT_S))
+            return URLFetcherResponse(url, images[url.removeprefix(CHART_URL)], {"Content-Type": _CHART_MIME})
+
+    return ChartFetcher()
+
+
+DRAW_WAIT_S = 120.0  # a report's charts: the renderer's own timeouts (backend/reports/charts.py) come first
+_CHART_MIME = f"image/{CHART_FORMAT}"
 
 
 # OWASP's CSV injection rule: a spreadsheet treats a cell that starts with one of these as a formula

@@ -164,3 +164,28 @@ def test_a_chart_is_drawn_once_per_content_and_kept_tabs_draw_it_alike() -> None
         assert _png(renderer, [_figure([1, 3, 2])])[0] == first[0]  # drawn again in the reused tab: same bytes
     finally:
         renderer.close()
+
+
+def test_the_pdf_fetches_only_its_charts_and_a_failed_draw_fails_the_report(
+    running: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import Future
+
+    from backend.reports import render
+
+    drawn: Future[list[tuple[str, bytes]]] = Future()
+    drawn.set_result([("roi", b"\xff\xd8\xff")])
+    fetcher = render._chart_fetcher(drawn)
+    assert fetcher.fetch("chart:roi").read() == b"\xff\xd8\xff"
+    for url in ("file:///etc/passwd", "http://169.254.169.254/", "data:image/png;base64,AAAA"):
+        with pytest.raises(ValueError, match="only its charts"):
+            fetcher.fetch(url)
+
+    def broken(*_: Any) -> list[tuple[str, bytes]]:
+        raise RuntimeError("chromium is gone")
+
+    api, pilot_id, _ = running
+    REPORTS.clear()
+    monkeypatch.setattr(render, "chart_images", broken)
+    with pytest.raises(RuntimeError, match="chromium is gone"):
+        api.client.get(f"{API}/pilots/{pilot_id}/report.pdf")
