@@ -24,6 +24,7 @@ from starlette.formparsers import MultiPartException
 
 from backend.catalog import CatalogError, FieldError, show
 from backend.queue import QueueUnavailable
+from backend.reports.charts import ChartsUnavailable
 from backend.schemas import ErrorOut, PilotCreate
 from backend.store import Conflict, NotFound, StoreUnavailable
 
@@ -201,6 +202,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Conflict, conflict)
     app.add_exception_handler(StoreUnavailable, unavailable)
     app.add_exception_handler(QueueUnavailable, unavailable)
+    app.add_exception_handler(ChartsUnavailable, unavailable)  # Chromium missing or failing: the PDF only
     app.add_exception_handler(CatalogError, catalog_error)
     app.add_exception_handler(RequestValidationError, request_invalid)
     app.add_exception_handler(InputError, value_error)

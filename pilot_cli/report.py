@@ -21,6 +21,7 @@ def main(argv: Sequence[str]) -> int:
     )
     args = parser.parse_args(list(argv))
 
+    from backend.reports.charts import ChartsUnavailable
     from backend.reports.export import export_report
     from backend.settings import Settings
     from backend.store import NotFound, Store, StoreUnavailable
@@ -39,7 +40,7 @@ def main(argv: Sequence[str]) -> int:
             sibling = output.with_name(f"{output.stem}-epochs.csv")
             sibling.write_bytes(epochs.content)
             written.append(sibling)
-    except (NotFound, StoreUnavailable, ValueError, OSError) as error:
+    except (NotFound, StoreUnavailable, ChartsUnavailable, ValueError, OSError) as error:
         print(f"rblock-pilot report: {error}", file=sys.stderr)
         return 2
     for path in written:

@@ -44,6 +44,10 @@ ImageFormat = Literal["png", "jpeg", "svg"]
 T = TypeVar("T")
 
 
+class ChartsUnavailable(RuntimeError):
+    """The charts could not be drawn (no browser, or it failed twice): the API answers 503, the CLI a message."""
+
+
 def chart_key(figure: dict[str, Any], opts: dict[str, Any]) -> str:
     """What a chart is drawn from, hashed: the figure as plotly serialises it (numpy arrays included)."""
     from plotly.utils import PlotlyJSONEncoder
@@ -81,7 +85,14 @@ class ChartRenderer:
             found = {key: self._kept[key] for key in keys if key in self._kept}
         todo = {key: figure for key, figure in zip(keys, figures, strict=True) if key not in found}
         if todo:
-            drawn = dict(zip(todo, self._draw_all(list(todo.values()), opts), strict=True))
+            try:
+                images = self._draw_all(list(todo.values()), opts)
+            except Exception as error:
+                raise ChartsUnavailable(
+                    f"the report's charts could not be drawn ({type(error).__name__}: {error}); try again, and if "
+                    "it persists check that Chromium is installed (Debian: apt-get install chromium)"
+                ) from error
+            drawn = dict(zip(todo, images, strict=True))
             with self._lock:
                 self.drawn += len(drawn)
                 for key, image in drawn.items():

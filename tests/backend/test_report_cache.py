@@ -171,6 +171,7 @@ def test_the_pdf_fetches_only_its_charts_and_a_failed_draw_fails_the_report(
 ) -> None:
     from concurrent.futures import Future
 
+    from backend.analysis.service import analyse_pilot
     from backend.reports import render
 
     drawn: Future[list[tuple[str, bytes]]] = Future()
@@ -188,4 +189,11 @@ def test_the_pdf_fetches_only_its_charts_and_a_failed_draw_fails_the_report(
     REPORTS.clear()
     monkeypatch.setattr(render, "chart_images", broken)
     with pytest.raises(RuntimeError, match="chromium is gone"):
-        api.client.get(f"{API}/pilots/{pilot_id}/report.pdf")
+        summary = analyse_pilot(api.store, pilot_id, {}, render.REPORT_CURVES)
+        render.render_pdf(summary, api.store.get_pilot(pilot_id=pilot_id), api.store.list_runs(pilot_id=pilot_id))
+    # The browser failing (twice: it is restarted once) is a 503 that says what to do, not a 500.
+    monkeypatch.undo()
+    RENDERER.forget()
+    monkeypatch.setattr(ChartRenderer, "_draw_all", broken)
+    response = api.client.get(f"{API}/pilots/{pilot_id}/report.pdf")
+    assert response.status_code == 503 and "charts could not be drawn" in response.json()["detail"]
