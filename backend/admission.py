@@ -46,7 +46,7 @@ class Admission:
         self.limit = limit
         self.exempt_paths = exempt_paths
         self.places = places if places is not None else Places()
-        self._places: asyncio.Semaphore | None = None  # made on the server's event loop, at the first request
+        self._turns: asyncio.Semaphore | None = None  # made on the server's event loop, at the first request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -58,12 +58,12 @@ class Admission:
         ):
             await self.app(scope, receive, send)
             return
-        if self._places is None:
-            self._places = asyncio.Semaphore(self.limit)
-        places = self._places
+        if self._turns is None:
+            self._turns = asyncio.Semaphore(self.limit)
+        turns = self._turns
         self.places.waiting += 1
         try:
-            await places.acquire()
+            await turns.acquire()
         finally:
             self.places.waiting -= 1
         self.places.working += 1
@@ -74,7 +74,7 @@ class Admission:
             if held:
                 held = False
                 self.places.working -= 1
-                places.release()
+                turns.release()
 
         async def send_then_give_back(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -46,7 +46,8 @@ def report_key(**material: Any) -> str:
 
 
 class ReportCache:
-    """An LRU of report bytes bounded by total size and by count; safe to share between threads."""
+    """An LRU of bytes (reports; the report charts, backend/reports/charts.py) bounded by total size and by
+    count; safe to share between threads."""
 
     def __init__(self, max_bytes: int = MAX_BYTES, max_entries: int = MAX_ENTRIES) -> None:
         self.max_bytes, self.max_entries = max_bytes, max_entries
@@ -55,15 +56,22 @@ class ReportCache:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get_or_make(self, key: str, make: Callable[[], bytes]) -> bytes:
-        """The bytes kept under ``key``, or ``make()``'s (made outside the lock: other reports go on)."""
+    def get(self, key: str) -> bytes | None:
+        """The bytes kept under ``key`` (now the most recently used), or None."""
         with self._lock:
             found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return found
-            self.misses += 1
+            if found is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return found
+
+    def get_or_make(self, key: str, make: Callable[[], bytes]) -> bytes:
+        """The bytes kept under ``key``, or ``make()``'s (made outside the lock: other reports go on)."""
+        found = self.get(key)
+        if found is not None:
+            return found
         content = make()
         self.put(key, content)
         return content

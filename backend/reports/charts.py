@@ -31,15 +31,17 @@ import contextlib
 import hashlib
 import json
 import threading
-from collections import OrderedDict
 from collections.abc import Coroutine, Sequence
 from typing import Any, Literal, TypeVar
+
+from backend.reports.cache import ReportCache
 
 TABS = 4  # the report's four charts at once; more tabs only add memory on 2 cores
 DRAW_TIMEOUT_S = 30.0  # one chart; kaleido's own default (90 s) would hold a request far too long
 START_TIMEOUT_S = 60.0
 RELOAD_EVERY = 50  # charts a tab draws between reloads
 KEPT_CHARTS = 64  # charts kept by content: a dozen pilots' reports (100 kB each)
+KEPT_BYTES = 16 * 1024 * 1024
 ImageFormat = Literal["png", "jpeg", "svg"]
 T = TypeVar("T")
 
@@ -65,7 +67,7 @@ class ChartRenderer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._kaleido: Any = None  # kaleido.Kaleido once started
-        self._kept: OrderedDict[str, bytes] = OrderedDict()  # chart_key -> image, least recently used first
+        self._kept = ReportCache(max_bytes=KEPT_BYTES, max_entries=KEPT_CHARTS)  # chart_key -> image
         self.launches = 0
         self.drawn = 0  # charts drawn by the browser (not served from those kept)
 
@@ -81,8 +83,7 @@ class ChartRenderer:
         """Each figure (a plotly figure dict) as image bytes, in order; those not kept are drawn concurrently."""
         opts = {"format": image_format, "width": width, "height": height, "scale": scale}
         keys = [chart_key(figure, opts) for figure in figures]
-        with self._lock:
-            found = {key: self._kept[key] for key in keys if key in self._kept}
+        found = {key: image for key in keys if (image := self._kept.get(key)) is not None}
         todo = {key: figure for key, figure in zip(keys, figures, strict=True) if key not in found}
         if todo:
             try:
@@ -93,23 +94,16 @@ class ChartRenderer:
                     "it persists check that Chromium is installed (Debian: apt-get install chromium)"
                 ) from error
             drawn = dict(zip(todo, images, strict=True))
+            for key, image in drawn.items():
+                self._kept.put(key, image)
             with self._lock:
                 self.drawn += len(drawn)
-                for key, image in drawn.items():
-                    self._kept[key] = image
-                while len(self._kept) > KEPT_CHARTS:
-                    self._kept.popitem(last=False)
             found.update(drawn)
-        with self._lock:
-            for key in found:
-                if key in self._kept:
-                    self._kept.move_to_end(key)
         return [found[key] for key in keys]
 
     def forget(self) -> None:
         """Drop the charts kept, so that the next ones are drawn."""
-        with self._lock:
-            self._kept.clear()
+        self._kept.clear()
 
     def _draw_all(self, figures: Sequence[dict[str, Any]], opts: dict[str, Any]) -> list[bytes]:
         for attempt in (1, 2):

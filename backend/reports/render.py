@@ -146,6 +146,8 @@ def chart_images(summary: PilotAnalysis, currency: Currency = DEFAULT_CURRENCY) 
 # The PDF's images are these URLs, served to WeasyPrint by ChartFetcher: the HTML stays small, and WeasyPrint
 # parses it and applies its styles while Chromium is still drawing the charts (it fetches images after that).
 CHART_URL = "chart:"
+_CHART_MIME = f"image/{CHART_FORMAT}"
+DRAW_WAIT_S = 120.0  # a report's charts: the renderer's own timeouts (backend/reports/charts.py) come first
 _DRAWING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="report-chart-images")
 
 
@@ -179,10 +181,6 @@ def _chart_fetcher(drawing: Future[list[tuple[str, bytes]]]) -> Any:
             return URLFetcherResponse(url, images[url.removeprefix(CHART_URL)], {"Content-Type": _CHART_MIME})
 
     return ChartFetcher()
-
-
-DRAW_WAIT_S = 120.0  # a report's charts: the renderer's own timeouts (backend/reports/charts.py) come first
-_CHART_MIME = f"image/{CHART_FORMAT}"
 
 
 # OWASP's CSV injection rule: a spreadsheet treats a cell that starts with one of these as a formula
