@@ -49,6 +49,7 @@ pytestmark = [
 class Site:
     url: str
     one_time_password: str  # admin's, from the first start's line
+    up: Proc  # its log tells a failing test what the server and the worker did
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +71,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     try:
         wait_for("rblock-pilot up to print its URL", running, timeout_s=120, every_s=0.2)
         one_time = first_admin_password(up.text())
-        yield Site(url=url, one_time_password=one_time)
+        yield Site(url=url, one_time_password=one_time, up=up)
         code = up.stop(signal.SIGTERM, timeout_s=60)
         assert code == 0, up.text()[-4000:]
         log = up.text()
@@ -176,6 +177,22 @@ def _statuses(page: Any) -> list[str]:
     return [text.strip() for text in texts]
 
 
+def _what_the_server_saw(site: Site, admin: Admin, pilot_id: int, shown: str, seen: set[str]) -> str:
+    """Why the grid did not finish: what it shows, what the API says of each run, and the end of ``up``'s log."""
+    try:
+        detail = httpx.get(f"{site.url}/api/v1/pilots/{pilot_id}", headers=bearer(admin.token), timeout=10).json()
+        runs = [
+            {k: run.get(k) for k in ("id", "status", "attempts", "epochs_done", "heartbeat_at", "error")}
+            for run in detail["runs"]
+        ]
+    except (httpx.HTTPError, ValueError, KeyError) as error:
+        runs = [{"the API did not answer": repr(error)}]
+    return (
+        f"the grid shows {shown} (seen {sorted(seen)}); the API says {runs}; "
+        f"console errors {admin.console.errors()}\n----- up -----\n{site.up.text()[-6000:]}"
+    )
+
+
 def test_a_pilot_from_the_form_to_its_pdf(site: Site, admin: Admin) -> None:
     started = time.perf_counter()
     base, console = site.url, admin.console
@@ -205,7 +222,13 @@ def test_a_pilot_from_the_form_to_its_pdf(site: Site, admin: Admin) -> None:
 
     assert len(_statuses(page)) == 4
     assert set(_statuses(page)) <= {"queued", "running"}
-    wait_for("every run to finish in the grid", watch, timeout_s=240, every_s=0.25)
+    try:
+        wait_for("every run to finish in the grid", watch, timeout_s=240, every_s=0.25)
+    except AssertionError as timed_out:
+        # htmx marks the grid 'htmx-request' while its refresh is in flight: a refresh that never came back.
+        grid = page.evaluate("document.querySelector('#runs')?.className ?? 'no grid'")
+        shown = f"{_statuses(page)} (grid class {grid!r})"
+        raise AssertionError(_what_the_server_saw(site, admin, pilot_id, shown, seen)) from timed_out
     assert _statuses(page) == ["succeeded"] * 4, _statuses(page)
     assert {"running", "succeeded"} <= seen, seen
     # The chart settles with every run's points (4 runs x 8 epochs of test_acc), gained along the way.
