@@ -1,4 +1,4 @@
-"""Shared test set-up: one torch thread per test process, and databases of each test's own.
+"""Shared test set-up: one torch thread per test process and per process it starts, and databases of their own.
 
 Every test that needs a database gets a new SQLite file, or a new PostgreSQL database (on the server at
 127.0.0.1:5432 that CI runs) created for it and dropped afterwards, so tests can run in parallel.
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from backend.store import Store
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
+    # The workers and servers the tests start inherit it: each xdist worker's processes train on one thread,
+    # instead of every torch process spinning up a thread per core on cores the other xdist worker uses too.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         import torch
     except ImportError:  # the API-only install has no torch; its tests do not need it

@@ -66,8 +66,12 @@
     return points <= MARKERS_UP_TO ? "lines+markers" : "lines";
   }
 
-  async function getColumns(url) {
-    const response = await fetch(url);
+  // A redraw's request gives up after this long, so that one answer lost on the way (a proxy that dropped the
+  // connection, an API process restarted) delays the next redraw instead of stopping the live chart for good.
+  const REDRAW_TIMEOUT_MS = 20000;
+
+  async function getColumns(url, timeoutMs) {
+    const response = await fetch(url, timeoutMs ? { signal: AbortSignal.timeout(timeoutMs) } : {});
     return response.ok ? (await response.json()).columns : null;
   }
 
@@ -80,7 +84,7 @@
   function ask(el, url) {
     const pending = early.get(el);
     early.delete(el);
-    return pending || getColumns(url);
+    return pending || getColumns(url, REDRAW_TIMEOUT_MS);  // the first, preloaded request has no timeout
   }
   for (const [id, url] of [["curves", pilotUrl], ["run-curves", runUrl]]) {
     const el = document.getElementById(id);

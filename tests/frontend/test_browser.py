@@ -111,3 +111,38 @@ def test_pilot_pages_live_in_chromium(site: Site, chromium_browser: Any) -> None
 
     assert console.errors() == []
     assert console.csp_violations() == []
+
+
+def test_a_refresh_that_never_answers_does_not_stop_the_live_grid(site: Site, chromium_browser: Any) -> None:
+    """A grid refresh whose answer is lost (a dropped connection, a restarted API process) is given up after
+    its timeout (``hx-request`` on ``#runs``), and the next refresh shows the runs as they are. Without the
+    timeout htmx queues every later refresh behind the lost one and the grid stays as it was for good."""
+    created = site.api("POST", "/pilots", json=pilot_body(name="a lost refresh", seeds=1, training={"epochs": 3}))
+    assert created.status_code == 201, created.text
+    pilot = created.json()["pilot"]
+    run_id = pilot["runs"][0]["id"]
+
+    console = Console()
+    context = chromium_browser.new_context(viewport={"width": 1280, "height": 900})
+    add_session(context, site.url, ENGINEER)
+    page = console.watch(context.new_page())
+    lost: list[Any] = []
+
+    def lose_the_first_refresh(route: Any) -> None:
+        if lost:
+            route.continue_()
+        else:
+            lost.append(route)  # never answered: the browser waits for it until its timeout
+
+    page.route(f"**/pilots/{pilot['id']}/runs", lose_the_first_refresh)
+    page.goto(f"{site.url}/pilots/{pilot['id']}")
+    badge = page.locator(f'.badge[data-run="{run_id}"]')
+    assert badge.inner_text() == "queued"
+    page.wait_for_function("() => document.querySelector('#runs').classList.contains('htmx-request')")
+    start(site.store, run_id)
+    playwright_api.expect(badge).to_have_text("running", timeout=40_000)
+    assert len(lost) == 1
+    # The lost refresh is logged once, as htmx logs a timeout (the request ended, by its timeout); nothing else.
+    events = [error.split(",")[0] for error in console.errors()]
+    assert events == ["htmx:afterRequest", "htmx:timeout"], console.errors()
+    context.close()
