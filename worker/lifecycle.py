@@ -20,7 +20,7 @@ from celery.signals import worker_init, worker_ready, worker_shutdown, worker_sh
 from backend.settings import Settings, get_settings
 from backend.store import Store
 from worker.binding import current_binding
-from worker.presence import Presence
+from worker.presence import IDLE_REPORT_EVERY_S, Presence
 from worker.priority import lower_cpu_priority
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,17 @@ def _on_worker_ready(sender: Any = None, **_: Any) -> None:
     if "gpu" in queues and binding.device == "cpu":
         log.warning("this worker consumes the gpu queue but has no CUDA GPU: its runs will train on the CPU")
     name = str(getattr(sender, "hostname", None) or f"worker@{host_name()}")
-    _presence = Presence(store_factory=worker_store, name=name, host=host_name(), device=binding.label, queues=queues)
+    # The API counts a worker as online while it was seen within two heartbeat timeouts: an idle worker reports
+    # at least once per timeout, so that it never drops out between two reports (HEARTBEAT_TIMEOUT_S under 5 s).
+    every_s = min(IDLE_REPORT_EVERY_S, worker_settings().heartbeat_timeout_s)
+    _presence = Presence(
+        store_factory=worker_store,
+        name=name,
+        host=host_name(),
+        device=binding.label,
+        queues=queues,
+        idle_every_s=every_s,
+    )
     _presence.start()
     log.info("worker %s ready on %s, queues %s", name, binding.label, ",".join(queues))
 

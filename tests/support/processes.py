@@ -124,6 +124,18 @@ def base_env(**settings: str) -> dict[str, str]:
     return env
 
 
+def embedded_worker_env(directory: Path, **settings: str) -> dict[str, str]:
+    """The environment of a worker on the embedded defaults in ``directory`` (SQLite store and broker), plus
+    ``settings``; the store is ``sqlite:///<directory>/pilot.db``."""
+    return base_env(
+        DATABASE_URL=f"sqlite:///{directory}/pilot.db",
+        BROKER_URL=f"sqla+sqlite:///{directory}/broker.db",
+        ARTIFACT_DIR=str(directory / "artifacts"),
+        DATA_ROOT=str(directory / "data"),
+        **settings,
+    )
+
+
 def worker_command(name: str, queues: str = "cpu") -> list[str]:
     return service_worker_command(queues=queues, name=f"{name}@%h", events=False)
 

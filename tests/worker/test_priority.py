@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from backend.store import Store
-from tests.support.processes import Processes, base_env, wait_for, worker_command
+from tests.support.processes import Processes, embedded_worker_env, wait_for, worker_command
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="per-thread niceness is read from /proc")
 
@@ -80,16 +80,9 @@ def test_a_higher_niceness_is_kept_and_zero_changes_nothing() -> None:
 def test_the_worker_up_starts_trains_at_worker_nice(tmp_path: Path) -> None:
     """``pilot_cli.service.worker_command`` (what ``up``, ``rblock-pilot worker`` and bench/load.py start): every
     thread of the running worker at the setting's niceness, once it has reported itself."""
-    database_url = f"sqlite:///{tmp_path}/pilot.db"
-    store = Store(database_url)
+    env = embedded_worker_env(tmp_path, WORKER_NICE="6")
+    store = Store(env["DATABASE_URL"])
     store.upgrade()
-    env = base_env(
-        DATABASE_URL=database_url,
-        BROKER_URL=f"sqla+sqlite:///{tmp_path}/broker.db",
-        ARTIFACT_DIR=str(tmp_path / "artifacts"),
-        DATA_ROOT=str(tmp_path / "data"),
-        WORKER_NICE="6",
-    )
     processes = Processes(tmp_path)
     try:
         worker = processes.start("worker", worker_command("nice-test"), env)
