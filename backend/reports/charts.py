@@ -37,8 +37,18 @@ from typing import Any, Literal, TypeVar
 from backend.reports.cache import ReportCache
 
 TABS = 4  # the report's four charts at once; more tabs only add memory on 2 cores
-DRAW_TIMEOUT_S = 30.0  # one chart; kaleido's own default (90 s) would hold a request far too long
+# These tell a hung or dead browser from a slow one, they are no latency goal: a chart takes about 1 s, but a 2-core
+# machine whose cores are busy (training, a test suite) took over 30 s for the first charts of a fresh browser,
+# and a report that fails there is worse than one that waits (the page says the PDF is being made).
+DRAW_TIMEOUT_S = 90.0  # one chart (kaleido's own default)
 START_TIMEOUT_S = 60.0
+
+
+def longest_render_s(charts: int) -> float:
+    """The most a ``render`` of ``charts`` charts can take before it fails: a start and two draws of all of them."""
+    return START_TIMEOUT_S + 2 * DRAW_TIMEOUT_S * charts
+
+
 RELOAD_EVERY = 50  # charts a tab draws between reloads
 KEPT_CHARTS = 64  # charts kept by content: a dozen pilots' reports (100 kB each)
 KEPT_BYTES = 16 * 1024 * 1024

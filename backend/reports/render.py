@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
 
 from backend.figures import FIGURE_CURVES, build_figure
 from backend.figures.style import PLOTLY_CONFIG
+from backend.reports.charts import longest_render_s
 from backend.reports.headline import decision_lines, verdict_sentences
 from backend.reports.setup import build_setup
 from backend.store.annotations import Annotation
@@ -147,7 +148,8 @@ def chart_images(summary: PilotAnalysis, currency: Currency = DEFAULT_CURRENCY) 
 # parses it and applies its styles while Chromium is still drawing the charts (it fetches images after that).
 CHART_URL = "chart:"
 _CHART_MIME = f"image/{CHART_FORMAT}"
-DRAW_WAIT_S = 120.0  # a report's charts: the renderer's own timeouts (backend/reports/charts.py) come first
+# A report's charts: the renderer's own timeouts come first, so its error (ChartsUnavailable) is the one reported.
+DRAW_WAIT_S = longest_render_s(len(REPORT_FIGURES)) + 10.0
 _DRAWING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="report-chart-images")
 
 
