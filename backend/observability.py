@@ -187,7 +187,7 @@ class ServiceCollector(Collector):
         try:
             store, settings = self._state.store, self._state.settings
             counts = store.count_runs_by_status()
-            online = len(store.list_workers(seen_within_s=2 * settings.heartbeat_timeout_s))
+            online = len(store.list_workers(seen_within_s=settings.workers_seen_within_s))
         except Exception as error:  # a database that is down is a value (store_up 0), not a failed scrape
             log.warning("metrics: the store did not answer: %s", error)
             up.add_metric([], 0)

@@ -162,6 +162,12 @@ class Settings(BaseSettings):
     def _parse_currency(cls, value: object) -> object:
         return Currency.parse(value) if isinstance(value, str) else value
 
+    @property
+    def workers_seen_within_s(self) -> float:
+        """A worker counts as online (health, /workers, /metrics, ``auto`` routing) while it was seen this recently:
+        two heartbeat timeouts. An idle worker reports twice per window (worker/lifecycle.py)."""
+        return 2 * self.heartbeat_timeout_s
+
     def price_for(self, device: str) -> float | None:
         """Price per hour of a device string ('cuda:NVIDIA H100 ...', 'cuda', 'cpu'); None if not priced."""
         if device in self.price_per_hour:

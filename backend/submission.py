@@ -108,7 +108,7 @@ def place(
     store: Store, settings: Settings, *, queue: str, model: str, dataset: str, price_override: float | None
 ) -> Placement:
     """Resolve ``queue`` (auto, gpu, cpu) on the live workers, with its throughput history and price."""
-    workers = store.list_workers(seen_within_s=2 * settings.heartbeat_timeout_s)
+    workers = store.list_workers(seen_within_s=settings.workers_seen_within_s)
     resolved_queue = resolve_queue(queue, workers)
     history = store.throughput_history(model=model, dataset=dataset, device_kind=DEVICE_KIND[resolved_queue])
     price = device_price(settings, workers, resolved_queue, price_override)

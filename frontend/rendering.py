@@ -28,6 +28,10 @@ from pilot_spec.status import (
 HERE = Path(__file__).parent
 
 templates = Jinja2Templates(directory=HERE / "templates")
+# A live part of a page (the runs grid, the comparison, the curves) gives up on a refresh after this long, so that
+# one answer lost on the way delays the next refresh instead of stopping it for good (docs/design.md §6).
+# _live.html's refresh() and static/charts.js (from <body data-refresh-timeout-ms>) both read it.
+REFRESH_TIMEOUT_MS = 20_000
 # The ids of _help.html's texts (a button's aria-controls): unique within a page and the fragments swapped into it.
 _HELP_IDS = itertools.count(1)
 templates.env.filters.update(num=num, pct=pct, minute=minute, field_id=field_id, dom_id=dom_id)
@@ -47,6 +51,7 @@ templates.env.globals.update(
     meaning=meaning,
     glossary=GLOSSARY,
     help_id=lambda key: f"help-{key}-{next(_HELP_IDS)}",
+    refresh_timeout_ms=REFRESH_TIMEOUT_MS,
 )
 
 

@@ -74,9 +74,9 @@ def _on_worker_ready(sender: Any = None, **_: Any) -> None:
     if "gpu" in queues and binding.device == "cpu":
         log.warning("this worker consumes the gpu queue but has no CUDA GPU: its runs will train on the CPU")
     name = str(getattr(sender, "hostname", None) or f"worker@{host_name()}")
-    # The API counts a worker as online while it was seen within two heartbeat timeouts: an idle worker reports
-    # at least once per timeout, so that it never drops out between two reports (HEARTBEAT_TIMEOUT_S under 5 s).
-    every_s = min(IDLE_REPORT_EVERY_S, worker_settings().heartbeat_timeout_s)
+    # Twice per window in which the API counts a worker as online, so that an idle one never drops out between two
+    # reports (the fixed period alone is longer than the window when HEARTBEAT_TIMEOUT_S is under 5 s).
+    every_s = min(IDLE_REPORT_EVERY_S, worker_settings().workers_seen_within_s / 2)
     _presence = Presence(
         store_factory=worker_store,
         name=name,

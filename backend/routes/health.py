@@ -31,7 +31,7 @@ def health(request: Request, response: Response, store: StoreDep, settings: Sett
     """Report whether the database answers and how many workers were seen within two heartbeat timeouts."""
     try:
         store.ping()
-        workers = len(store.list_workers(seen_within_s=2 * settings.heartbeat_timeout_s))
+        workers = len(store.list_workers(seen_within_s=settings.workers_seen_within_s))
     except Exception as error:  # any failure to answer is "unavailable", never a 500
         log.warning("health check failed: %s", error)
         response.status_code = 503

@@ -21,7 +21,7 @@ def list_workers(
     store: StoreDep, queue: QueueDep, settings: SettingsDep, principal: Annotated[Principal, require(Permission.READ)]
 ) -> WorkersOut:
     """List workers seen within two heartbeat timeouts, with their device and current run, and queue depths."""
-    window = 2 * settings.heartbeat_timeout_s
+    window = settings.workers_seen_within_s
     workers = [worker_out(w) for w in store.list_workers(seen_within_s=window)]
     if principal.user.role != Role.ADMIN:  # the machines' names are the server's business: admins only
         workers = [w.model_copy(update={"host": None}) for w in workers]

@@ -66,9 +66,10 @@
     return points <= MARKERS_UP_TO ? "lines+markers" : "lines";
   }
 
-  // A redraw's request gives up after this long, so that one answer lost on the way (a proxy that dropped the
-  // connection, an API process restarted) delays the next redraw instead of stopping the live chart for good.
-  const REDRAW_TIMEOUT_MS = 20000;
+  // A redraw's request gives up after this long (the page's, frontend/rendering.py REFRESH_TIMEOUT_MS), so that one
+  // answer lost on the way (a dropped connection, an API process restarted) delays the next redraw instead of
+  // stopping the live chart for good.
+  const REDRAW_TIMEOUT_MS = Number(document.body.dataset.refreshTimeoutMs);
 
   async function getColumns(url, timeoutMs) {
     const response = await fetch(url, timeoutMs ? { signal: AbortSignal.timeout(timeoutMs) } : {});
